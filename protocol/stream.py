@@ -1,0 +1,110 @@
+"""A buffered byte stream over one file descriptor, shared by agent and host.
+
+The protocol runs over a Unix socket on the host, over a virtio-serial port or a serial
+line in the guest, and over a socketpair in tests; all of them are file descriptors, so one
+small class serves them all. Reads go through a buffer (one system call usually brings a
+whole message or several chunks); ``readable()`` looks at that buffer before polling, so
+checking for a waiting cancel flag costs nothing when nothing is there.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import struct
+
+from . import constants as C
+from .xdr import XdrError
+
+_WORD = struct.Struct(">I")
+_READ_SIZE = 256 * 1024
+
+
+class StreamClosed(EOFError):
+    """The peer closed the stream (or the stream broke) before a full unit arrived."""
+
+
+class ByteStream:
+    """Blocking reads and writes of whole units on a file descriptor."""
+
+    def __init__(self, fd: int, *, owns_fd: bool = True) -> None:
+        self.fd = fd
+        self._owns_fd = owns_fd
+        self._buf = bytearray()
+        self._pos = 0
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
+        self.closed = False
+
+    # -- reading -------------------------------------------------------------------------
+    def _fill(self, timeout: float | None = None) -> None:
+        if timeout is not None and not self._wait(timeout):
+            raise TimeoutError(f"no data within {timeout:.1f} s")
+        try:
+            data = os.read(self.fd, _READ_SIZE)
+        except OSError as e:
+            if e.errno == errno.EINTR:  # pragma: no cover - retried by Python already
+                return
+            raise StreamClosed(f"read failed: {e.strerror}") from None
+        if not data:
+            raise StreamClosed("the peer closed the connection")
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def _wait(self, timeout: float) -> bool:
+        return bool(self._poll.poll(max(0, int(timeout * 1000))))
+
+    def buffered(self) -> int:
+        return len(self._buf) - self._pos
+
+    def read_exact(self, n: int, timeout: float | None = None) -> bytes:
+        while self.buffered() < n:
+            self._fill(timeout)
+        start = self._pos
+        self._pos += n
+        return bytes(self._buf[start : self._pos])
+
+    def read_word(self, timeout: float | None = None) -> int:
+        return int(_WORD.unpack(self.read_exact(4, timeout))[0])
+
+    def peek_word(self) -> int | None:
+        """The next word if four bytes are already buffered, without consuming it."""
+        if self.buffered() < 4:
+            return None
+        return int(_WORD.unpack_from(self._buf, self._pos)[0])
+
+    def read_body(self, length: int, timeout: float | None = None) -> bytes:
+        """Read a body announced by a length word, refusing lengths over the 4 MiB limit
+        before allocating anything."""
+        if length > C.MESSAGE_MAX:
+            raise XdrError(f"length word {length} exceeds the {C.MESSAGE_MAX}-byte limit")
+        return self.read_exact(length, timeout)
+
+    def readable(self, timeout: float = 0.0) -> bool:
+        """True if at least one byte can be read without blocking (or the peer closed)."""
+        return self.buffered() > 0 or self._wait(timeout)
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self.fd, view)
+            except BlockingIOError:  # pragma: no cover - fds here are blocking
+                select.select([], [self.fd], [])
+                continue
+            except OSError as e:
+                raise StreamClosed(f"write failed: {e.strerror}") from None
+            view = view[n:]
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self._owns_fd:
+                try:
+                    os.close(self.fd)
+                except OSError:
+                    pass

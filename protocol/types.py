@@ -1,0 +1,202 @@
+"""The types of the procedure table: argument kinds, optional arguments, return shapes and
+the structs libguestfs puts on the wire, with their XDR encoding.
+
+Names follow ``generator/types.mli`` of libguestfs so the table reads like the original.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from .xdr import Decoder, Encoder, XdrError
+
+
+class ArgType(Enum):
+    """Kinds of required argument. All string kinds share one wire form (``string<>``);
+    the kind tells the daemon how to check and translate the value."""
+
+    PATHNAME = "Pathname"  # absolute path resolved under the sysroot
+    DEVICE = "Device"  # /dev/... translated to the guest's names
+    MOUNTABLE = "Mountable"  # device or btrfsvol:dev/subvol
+    DEV_OR_PATH = "Dev_or_Path"  # either of the above, decided at run time
+    STRING = "String"  # plain string, no interpretation
+    FILENAME = "Filename"  # a bare name, must not contain "/"
+    OPTSTRING = "OptString"
+    STRINGLIST = "StringList"
+    BOOL = "Bool"
+    INT = "Int"
+    INT64 = "Int64"
+    BUFFER = "BufferIn"
+    FILEIN = "FileIn"  # not in the args struct: a chunk stream after the call
+    FILEOUT = "FileOut"  # not in the args struct: a chunk stream after the reply
+
+
+STRING_KINDS = frozenset(
+    {ArgType.PATHNAME, ArgType.DEVICE, ArgType.MOUNTABLE, ArgType.DEV_OR_PATH,
+     ArgType.STRING, ArgType.FILENAME}
+)
+
+
+class OptType(Enum):
+    """Kinds of optional argument. Every optional argument is always encoded; an unset
+    one carries its zero value and only the header bitmask says it is meaningful."""
+
+    BOOL = "OBool"
+    INT = "OInt"
+    INT64 = "OInt64"
+    STRING = "OString"
+    STRINGLIST = "OStringList"
+
+
+class RetType(Enum):
+    ERR = "RErr"  # nothing: no ret struct at all
+    BOOL = "RBool"
+    INT = "RInt"
+    INT64 = "RInt64"
+    STRING = "RString"
+    STRINGLIST = "RStringList"
+    HASHTABLE = "RHashtable"  # flat k1,v1,k2,v2 list on the wire
+    STRUCT = "RStruct"
+    STRUCTLIST = "RStructList"
+    BUFFER = "RBufferOut"
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    name: str
+    type: ArgType
+
+
+@dataclass(frozen=True, slots=True)
+class OptArg:
+    name: str
+    type: OptType
+
+
+class FieldType(Enum):
+    """Struct field kinds of ``generator/structs.ml`` and their XDR forms."""
+
+    CHAR = "FChar"  # XDR char: a 4-byte int holding one byte
+    STRING = "FString"
+    BUFFER = "FBuffer"
+    UUID = "FUUID"  # opaque[32]
+    INT32 = "FInt32"
+    UINT32 = "FUInt32"
+    INT64 = "FInt64"
+    UINT64 = "FUInt64"
+    BYTES = "FBytes"  # int64 counting bytes
+    OPTPERCENT = "FOptPercent"  # float, -1 when absent
+
+
+@dataclass(frozen=True)
+class StructDef:
+    """One libguestfs struct: an ordered list of typed fields."""
+
+    name: str
+    fields: tuple[tuple[str, FieldType], ...]
+
+    def encode(self, enc: Encoder, value: dict[str, Any]) -> None:
+        for fname, ftype in self.fields:
+            _encode_field(enc, ftype, value[fname])
+
+    def decode(self, dec: Decoder) -> dict[str, Any]:
+        return {fname: _decode_field(dec, ftype) for fname, ftype in self.fields}
+
+    @property
+    def min_wire_size(self) -> int:
+        """Smallest encoding of one instance: lets decoders reject impossible counts."""
+        sizes = {FieldType.INT64: 8, FieldType.UINT64: 8, FieldType.BYTES: 8,
+                 FieldType.UUID: 32}
+        return sum(sizes.get(ft, 4) for _, ft in self.fields)
+
+
+def _encode_field(enc: Encoder, ftype: FieldType, v: Any) -> None:
+    if ftype is FieldType.CHAR:
+        enc.int(ord(v) if isinstance(v, str) else int(v))
+    elif ftype is FieldType.STRING:
+        enc.string(v)
+    elif ftype is FieldType.BUFFER:
+        enc.opaque(v)
+    elif ftype is FieldType.UUID:
+        enc.fixed_opaque(v.encode("ascii") if isinstance(v, str) else v, 32)
+    elif ftype is FieldType.INT32:
+        enc.int(v)
+    elif ftype is FieldType.UINT32:
+        enc.uint(v)
+    elif ftype in (FieldType.INT64, FieldType.BYTES):
+        enc.hyper(v)
+    elif ftype is FieldType.UINT64:
+        enc.uhyper(v)
+    elif ftype is FieldType.OPTPERCENT:
+        enc.float(v)
+    else:  # pragma: no cover - the enum is closed
+        raise XdrError(f"unknown field type {ftype}")
+
+
+def _decode_field(dec: Decoder, ftype: FieldType) -> Any:
+    if ftype is FieldType.CHAR:
+        return chr(dec.int() & 0xFF)
+    if ftype is FieldType.STRING:
+        return dec.string()
+    if ftype is FieldType.BUFFER:
+        return dec.opaque()
+    if ftype is FieldType.UUID:
+        return dec.fixed_opaque(32).decode("ascii", "replace")
+    if ftype is FieldType.INT32:
+        return dec.int()
+    if ftype is FieldType.UINT32:
+        return dec.uint()
+    if ftype in (FieldType.INT64, FieldType.BYTES):
+        return dec.hyper()
+    if ftype is FieldType.UINT64:
+        return dec.uhyper()
+    if ftype is FieldType.OPTPERCENT:
+        return dec.float()
+    raise XdrError(f"unknown field type {ftype}")  # pragma: no cover
+
+
+def _struct(name: str, *fields: tuple[str, FieldType]) -> StructDef:
+    return StructDef(name, tuple(fields))
+
+
+_I64 = FieldType.INT64
+
+STRUCTS: dict[str, StructDef] = {
+    s.name: s
+    for s in (
+        _struct("dirent", ("ino", _I64), ("ftyp", FieldType.CHAR), ("name", FieldType.STRING)),
+        _struct(
+            "statns",
+            *((f, _I64) for f in (
+                "st_dev", "st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_rdev",
+                "st_size", "st_blksize", "st_blocks", "st_atime_sec", "st_atime_nsec",
+                "st_mtime_sec", "st_mtime_nsec", "st_ctime_sec", "st_ctime_nsec",
+                "st_spare1", "st_spare2", "st_spare3", "st_spare4", "st_spare5", "st_spare6",
+            )),
+        ),
+        _struct(
+            "stat",
+            *((f, _I64) for f in (
+                "dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize",
+                "blocks", "atime", "mtime", "ctime",
+            )),
+        ),
+        _struct(
+            "statvfs",
+            *((f, _I64) for f in (
+                "bsize", "frsize", "blocks", "bfree", "bavail", "files", "ffree", "favail",
+                "fsid", "flag", "namemax",
+            )),
+        ),
+        _struct("partition", ("part_num", FieldType.INT32), ("part_start", _I64),
+                ("part_end", _I64), ("part_size", _I64)),
+        _struct("version", ("major", _I64), ("minor", _I64), ("release", _I64),
+                ("extra", FieldType.STRING)),
+        _struct("int_bool", ("i", FieldType.INT32), ("b", FieldType.INT32)),
+        _struct("xattr", ("attrname", FieldType.STRING), ("attrval", FieldType.BUFFER)),
+        _struct("internal_mountable", ("im_type", FieldType.INT32),
+                ("im_device", FieldType.STRING), ("im_volume", FieldType.STRING)),
+    )
+}
