@@ -103,8 +103,8 @@ PROCEDURES: tuple[Procedure, ...] = (
          internal=True),
     _def("internal_autosync", 282, "", "RErr",
          "unmount everything and sync the disks before the appliance stops", internal=True),
-    _def("internal_exit", 414, "", "RErr", "make the daemon reply, then exit",
-         internal=True),
+    # VDebug in libguestfs, not VInternal: the Python bindings expose it.
+    _def("internal_exit", 414, "", "RErr", "make the daemon reply, then exit"),
     _def("available_all_groups", 251, "", "RStringList",
          "list every optional feature group this daemon knows"),
     # -- tests on paths -----------------------------------------------------------------

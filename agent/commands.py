@@ -1,0 +1,55 @@
+"""Running the few external programs the agent needs (cp, mv, tar, du, ls, cksum).
+
+Always an argv list, never a shell string: guest-controlled names cannot be interpreted.
+The environment is guestfsd's (``LC_ALL=C`` so messages and formats are stable).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+
+from .errors import AgentError
+
+ENV = {
+    "PATH": "/sbin:/usr/sbin:/bin:/usr/bin",
+    "SHELL": "/bin/sh",
+    "LC_ALL": "C",
+    "TERM": "dumb",
+}
+
+
+def run(argv: Sequence[str], *, error_prefix: str = "") -> str:
+    """Run a program to completion; return its stdout. A failure becomes an AgentError
+    carrying the program's own error text, as guestfsd's ``command()`` does."""
+    try:
+        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True,
+                              env=ENV, check=False)
+    except FileNotFoundError:
+        raise AgentError(f"{error_prefix}{argv[0]}: command not found in the appliance",
+                         "ENOENT") from None
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        if proc.returncode < 0:
+            err = f"{argv[0]} killed by signal {-proc.returncode}" + (f": {err}" if err else "")
+        raise AgentError(f"{error_prefix}{err or f'{argv[0]} exited with status {proc.returncode}'}")
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def popen_reader(argv: Sequence[str], cwd: str | None = None) -> subprocess.Popen[bytes]:
+    """Start a program whose stdout the caller streams (tar_out)."""
+    return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=ENV, cwd=cwd)
+
+
+def popen_writer(argv: Sequence[str], cwd: str | None = None) -> subprocess.Popen[bytes]:
+    """Start a program the caller feeds on stdin (tar_in)."""
+    return subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=ENV, cwd=cwd)
+
+
+def environ_for_agent() -> None:
+    """Give the agent process guestfsd's environment and umask."""
+    os.environ.update(ENV)
+    os.umask(0o022)

@@ -1,0 +1,174 @@
+"""Everything one call needs while it runs: its arguments' home (the sysroot), the stream
+for FileIn/FileOut chunks, and rate-limited progress messages.
+
+The chunk rules follow guestfsd 1.48 (``daemon/proto.c``): a FileIn call's chunks follow the
+request; if the call fails before it has read them all, the daemon writes a bare
+CANCEL_FLAG, drains chunks up to a cancel chunk or the end marker, then replies with the
+error. A FileOut call sends its OK reply first and then chunks; after that the only way to
+report a failure is a chunk with ``cancel = 1``. Before each chunk it sends, the daemon
+looks (without blocking) for a CANCEL_FLAG from the library.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..protocol import constants as C
+from ..protocol.messages import Header, decode_chunk, encode_chunk, encode_progress, word
+from ..protocol.procedures import Procedure
+from ..protocol.xdr import XdrError
+from .errors import AgentError, StreamOutOfSync, TransferCancelled
+
+if TYPE_CHECKING:
+    from .server import Agent
+
+
+#: Bytes read from a FileOut source and written to the stream per system call.
+_BATCH = 32 * C.MAX_CHUNK_SIZE
+
+
+class FileOutCancelled(Exception):
+    """The library cancelled a FileOut transfer; the daemon has sent its cancel chunk."""
+
+
+class CallContext:
+    """State of the call being served."""
+
+    def __init__(self, agent: Agent, proc: Procedure, header: Header) -> None:
+        self.agent = agent
+        self.stream = agent.stream
+        self.sysroot = agent.sysroot
+        self.proc = proc
+        self.header = header
+        self.started = time.monotonic()
+        #: FileIn: chunks are still on the wire that must be drained before any reply.
+        self.file_in_pending = proc.file_in
+        #: FileOut: the OK reply has gone out; errors can only cancel the transfer now.
+        self.reply_sent = False
+        self.file_out_ended = False
+        self._progress_last = self.started
+        self._progress_count = 0
+
+    # -- progress ------------------------------------------------------------------------
+    def progress(self, position: int, total: int) -> None:
+        """Send a progress message, rate-limited as guestfsd does: none during the first
+        2 s of the call, then at most one every 333 ms."""
+        now = time.monotonic()
+        if now - self.started < C.PROGRESS_INITIAL_DELAY:
+            return
+        if self._progress_count and now - self._progress_last < C.PROGRESS_PERIOD:
+            return
+        self._send_progress(position, total)
+        self._progress_last = now
+
+    def progress_done(self, total: int) -> None:
+        """The final 100 % message, sent only if an earlier one was (as in 1.48)."""
+        if self._progress_count:
+            self._send_progress(total, total)
+
+    def _send_progress(self, position: int, total: int) -> None:
+        self._progress_count += 1
+        self.stream.write(encode_progress(self.header.proc, self.header.serial,
+                                          position, total))
+
+    # -- FileIn ----------------------------------------------------------------------------
+    def receive_file(self, sink: Callable[[bytes], None], total: int | None = None) -> int:
+        """Feed each incoming chunk to ``sink`` until the end marker; returns the byte
+        count. Raises TransferCancelled if the library cancels. ``sink`` may raise
+        AgentError (a write error): the caller's error path then drains the rest."""
+        received = 0
+        total = total if total is not None else self.header.progress_hint
+        while True:
+            cancel, data = self._read_chunk()
+            if cancel:
+                self.file_in_pending = False
+                raise TransferCancelled()
+            if not data:
+                self.file_in_pending = False
+                self.progress_done(total)
+                return received
+            sink(data)
+            received += len(data)
+            if total:
+                self.progress(received, total)
+
+    def _read_chunk(self) -> tuple[bool, bytes]:
+        while True:
+            n = self.stream.read_word()
+            if n == C.CANCEL_FLAG:
+                continue  # a stray flag: guestfsd ignores it here too
+            try:
+                body = self.stream.read_body(n)
+                return decode_chunk(body)
+            except XdrError as e:
+                raise StreamOutOfSync(f"bad file chunk: {e}") from None
+
+    def cancel_receive(self) -> None:
+        """Tell the library to stop sending chunks, and drain those already sent."""
+        if not self.file_in_pending:
+            return
+        self.file_in_pending = False
+        self.stream.write(word(C.CANCEL_FLAG))
+        while True:
+            cancel, data = self._read_chunk()
+            if cancel or not data:
+                return
+
+    # -- FileOut ---------------------------------------------------------------------------
+    def begin_file_out(self) -> None:
+        """Send the OK reply that precedes the chunks of a FileOut call."""
+        self.agent.send_reply(self.header, b"")
+        self.reply_sent = True
+
+    def send_chunk(self, data: bytes) -> None:
+        """Send one chunk (≤ 8192 bytes), first checking for a library cancel."""
+        if self._library_cancelled():
+            self.end_file_out(cancel=True)
+            raise FileOutCancelled()
+        self.stream.write(encode_chunk(data))
+
+    def send_file(self, read: Callable[[int], bytes], total: int = 0) -> int:
+        """Stream everything ``read`` returns, in 8 KiB chunks. The end marker is sent by
+        the dispatcher once the implementation returns without error.
+
+        Chunks are encoded in batches and written with one system call per batch: one
+        write per 8 KiB chunk would make the syscalls, not the data, the bottleneck."""
+        sent = 0
+        while True:
+            data = read(_BATCH)
+            if not data:
+                break
+            if self._library_cancelled():
+                self.end_file_out(cancel=True)
+                raise FileOutCancelled()
+            view = memoryview(data)
+            self.stream.write(b"".join(encode_chunk(view[i : i + C.MAX_CHUNK_SIZE])
+                                       for i in range(0, len(view), C.MAX_CHUNK_SIZE)))
+            sent += len(data)
+            if total:
+                self.progress(sent, total)
+        self.progress_done(total)
+        return sent
+
+    def end_file_out(self, cancel: bool = False) -> None:
+        if not self.file_out_ended:
+            self.file_out_ended = True
+            self.stream.write(encode_chunk(b"", cancel=cancel))
+
+    def _library_cancelled(self) -> bool:
+        stream = self.stream
+        if not stream.readable(0):
+            return False
+        if stream.buffered() < 4:
+            try:
+                stream._fill(0)
+            except TimeoutError:
+                return False
+        # Anything but the flag (a pipelined next request, say) stays in the buffer.
+        if stream.peek_word() == C.CANCEL_FLAG:
+            stream.read_exact(4)
+            return True
+        return False
+

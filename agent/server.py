@@ -1,0 +1,189 @@
+"""The agent's serving loop: guestfsd's ``main_loop`` over any byte stream.
+
+Send the launch flag; then, forever: read a length word (skipping stray cancel flags),
+read the body, check the header, look the procedure up in the table, check and decode its
+arguments, run its implementation, reply. A malformed request gets an error reply and the
+loop goes on; only a stream that can no longer be trusted (a length beyond 4 MiB, a body
+too short to hold a header, garbage where a chunk belongs) or EOF ends it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from typing import Any, TextIO
+
+from ..protocol import constants as C
+from ..protocol.messages import Header, decode_args, encode_error, encode_ret, frame, word
+from ..protocol.procedures import BY_NUMBER, Procedure
+from ..protocol.stream import ByteStream, StreamClosed
+from ..protocol.types import ArgType
+from ..protocol.xdr import XdrError
+from . import api_daemon, api_files, api_transfer  # noqa: F401  (register implementations)
+from .context import CallContext, FileOutCancelled
+from .errors import AgentError, StreamOutOfSync
+from .registry import IMPLEMENTATIONS
+from .sysroot import Sysroot
+
+class Agent:
+    """Serves one connection of the libguestfs protocol."""
+
+    def __init__(self, stream: ByteStream, sysroot: Sysroot, *, verbose: bool = False,
+                 log: TextIO | None = None, autosync_umount: bool = False) -> None:
+        self.stream = stream
+        self.sysroot = sysroot
+        self.verbose = verbose
+        self.log = log or sys.stderr
+        #: In the appliance, internal_autosync unmounts everything (not with -r standalone).
+        self.autosync_umount = autosync_umount
+        #: Guest device names (/dev/sda ...) to the nodes that back them; empty standalone.
+        self.devices: dict[str, str] = {}
+        self.exit_requested = False
+
+    def say(self, message: str) -> None:
+        print(f"pyguestfs-agent: {message}", file=self.log, flush=True)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def serve(self) -> int:
+        """Serve until the peer closes (0) or the stream breaks (1)."""
+        try:
+            self.stream.write(word(C.LAUNCH_FLAG))
+            while not self.exit_requested:
+                self.serve_one()
+        except StreamClosed:
+            return 0
+        except StreamOutOfSync as e:
+            self.say(f"closing the connection: {e}")
+            return 1
+        return 0
+
+    def serve_one(self) -> None:
+        """Read and answer one request."""
+        length = self.stream.read_word()
+        if length == C.CANCEL_FLAG:
+            return  # a cancel that arrived after its transfer finished: ignore, as guestfsd
+        if length > C.MESSAGE_MAX:
+            raise StreamOutOfSync(f"incoming message is too long ({length} bytes)")
+        body = self.stream.read_exact(length)
+        if length < C.HEADER_SIZE:
+            raise StreamOutOfSync(f"could not decode message header ({length}-byte message)")
+        header = Header.unpack(body)
+        started = time.monotonic()
+        outcome = self._dispatch(header, memoryview(body)[C.HEADER_SIZE:])
+        if self.verbose:
+            proc = BY_NUMBER.get(header.proc)
+            name = proc.name if proc else "UNKNOWN PROCEDURE"
+            self.say(f"{name} (0x{header.proc:x}) request {length} bytes, "
+                     f"{(time.monotonic() - started) * 1000:.2f} ms, {outcome}")
+
+    def _dispatch(self, header: Header, payload: memoryview) -> str:
+        problem = self._check_header(header)
+        if problem:
+            self.send_error(header, AgentError(problem))
+            return "error: " + problem
+        proc = BY_NUMBER.get(header.proc)
+        impl = IMPLEMENTATIONS.get(proc.name) if proc else None
+        if proc is None or impl is None:
+            err = AgentError(
+                f"dispatch_incoming_message: unknown procedure number {header.proc}, "
+                "set LIBGUESTFS_PATH to point to the matching libguestfs appliance directory")
+            self.send_error(header, err)
+            return "error: unknown procedure"
+        ctx = CallContext(self, proc, header)
+        try:
+            args, optargs = self._decode(proc, header, payload)
+            result = impl(ctx, **args, **optargs)
+            if proc.file_out:
+                ctx.end_file_out()
+            else:
+                self._send_result(ctx, result)
+            return "ok"
+        except FileOutCancelled:
+            return "cancelled by the library"
+        except AgentError as e:
+            return self._fail(ctx, e)
+        except (StreamClosed, StreamOutOfSync):
+            raise
+        except Exception as e:  # a bug in an implementation: report it, keep serving
+            if self.verbose:
+                traceback.print_exc(file=self.log)
+            return self._fail(ctx, AgentError(
+                f"internal error: {proc.name}: unhandled exception thrown: "
+                f"{type(e).__name__}: {e}"))
+
+    @staticmethod
+    def _check_header(h: Header) -> str | None:
+        if h.prog != C.PROGRAM:
+            return f"wrong program ({h.prog})"
+        if h.vers != C.PROTOCOL_VERSION:
+            return f"wrong protocol version ({h.vers})"
+        if h.direction != C.DIRECTION_CALL:
+            return f"unexpected message direction ({h.direction})"
+        if h.status != C.STATUS_OK:
+            return f"unexpected message status ({h.status})"
+        return None
+
+    def _decode(self, proc: Procedure, header: Header,
+                payload: memoryview) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The generated stub's checks, in guestfsd's order."""
+        mask = header.optargs_bitmask
+        if proc.optargs:
+            if mask >> len(proc.optargs):
+                raise AgentError(
+                    "unknown option in optional arguments bitmask (this can happen if a "
+                    "program is compiled against a newer version of libguestfs, then run "
+                    "against an older version of the daemon)")
+        elif mask:
+            raise AgentError("header optargs_bitmask field must be passed as 0 for calls "
+                             "that don't take optional arguments")
+        if proc.has_args_struct:
+            try:
+                args, optargs = decode_args(proc, payload, mask)
+            except XdrError:
+                raise AgentError("daemon failed to decode procedure arguments") from None
+        else:
+            args, optargs = {}, {}
+        for a in proc.wire_args:
+            if a.type is ArgType.PATHNAME:
+                self.sysroot.check_mounted(proc.name)
+                if not args[a.name].startswith("/"):
+                    raise AgentError(f"{proc.name}_stub: path must start with a / character")
+            elif a.type is ArgType.DEV_OR_PATH and not args[a.name].startswith("/dev/"):
+                self.sysroot.check_mounted(proc.name)
+                if not args[a.name].startswith("/"):
+                    raise AgentError(f"{proc.name}_stub: path must start with a / character")
+            elif a.type is ArgType.FILENAME and "/" in args[a.name]:
+                raise AgentError(f"{proc.name}_stub: '{args[a.name]}' is not a file name")
+        return args, optargs
+
+    # -- replies -----------------------------------------------------------------------------
+    def _send_result(self, ctx: CallContext, result: Any) -> None:
+        try:
+            payload = encode_ret(ctx.proc, result)
+        except XdrError as e:
+            raise AgentError(f"failed to encode the reply: {e}") from None
+        if len(payload) + C.HEADER_SIZE > C.MESSAGE_MAX:
+            raise AgentError("guestfsd: failed to encode reply body\n(maybe the reply exceeds "
+                             "the maximum message size in the protocol?)")
+        self.send_reply(ctx.header, payload)
+
+    def send_reply(self, call: Header, payload: bytes) -> None:
+        reply = Header(proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY)
+        self.stream.write(frame(reply.pack() + payload))
+
+    def send_error(self, call: Header, err: AgentError) -> None:
+        reply = Header(proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY,
+                       status=C.STATUS_ERROR)
+        self.stream.write(frame(reply.pack() + encode_error(err.errno_name, err.message)))
+
+    def _fail(self, ctx: CallContext, err: AgentError) -> str:
+        if self.verbose:
+            self.say(f"error: {ctx.proc.name}: {err.message}")
+        if ctx.reply_sent:
+            # FileOut after its OK reply: the protocol only allows cancelling the transfer.
+            ctx.end_file_out(cancel=True)
+        else:
+            ctx.cancel_receive()
+            self.send_error(ctx.header, err)
+        return f"error: {err.errno_name or '-'}"

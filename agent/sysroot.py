@@ -1,0 +1,87 @@
+"""Guest pathnames resolved under the sysroot, with no escape.
+
+The C guestfsd chroots into ``/sysroot`` for each call; the whole appliance is its sandbox.
+This agent also runs standalone on a host (``--sysroot DIR``), where an escape would touch
+the host, so every pathname is resolved component by component the way a chroot would:
+``..`` stops at the root, and each symlink is read and followed *inside* the root (an
+absolute target restarts at the sysroot). The result is a host path with no symlink left
+in its parents, so the operation that follows cannot be led outside.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from .errors import AgentError
+
+#: Linux's limit on symlinks followed during one lookup (MAXSYMLINKS).
+MAX_SYMLINKS = 40
+
+
+class Sysroot:
+    """A directory standing for the guest's ``/``."""
+
+    def __init__(self, root: str, *, mount_required: bool = False) -> None:
+        self.root = os.path.realpath(root)
+        #: In the appliance, path APIs need a filesystem mounted on the sysroot first.
+        self.mount_required = mount_required
+
+    def check_mounted(self, api: str) -> None:
+        """libguestfs's NEED_ROOT check."""
+        if self.mount_required and not os.path.ismount(self.root):
+            raise AgentError(
+                f"{api}_stub: you must call 'mount' first to mount the root filesystem")
+
+    def _components(self, guest_path: str, follow_last: bool) -> list[str]:
+        """Resolved components of ``guest_path`` relative to the root."""
+        pending = [c for c in guest_path.split("/") if c not in ("", ".")]
+        pending.reverse()  # a stack: the next component is at the end
+        done: list[str] = []
+        links = 0
+        while pending:
+            name = pending.pop()
+            if name == "..":
+                if done:
+                    done.pop()
+                continue
+            is_last = not pending
+            host = self.host_join(done + [name])
+            if is_last and not follow_last:
+                done.append(name)
+                break
+            try:
+                st = os.lstat(host)
+            except OSError:
+                # A missing component: the operation itself reports ENOENT/ENOTDIR.
+                done.append(name)
+                continue
+            if not stat.S_ISLNK(st.st_mode):
+                done.append(name)
+                continue
+            links += 1
+            if links > MAX_SYMLINKS:
+                raise AgentError.from_errno(errno.ELOOP, guest_path)
+            target = os.readlink(host)
+            if target.startswith("/"):
+                done = []
+            pending.extend(reversed([c for c in target.split("/") if c not in ("", ".")]))
+        return done
+
+    def host_join(self, components: list[str]) -> str:
+        return os.path.join(self.root, *components) if components else self.root
+
+    def resolve(self, guest_path: str, *, follow: bool = True) -> str:
+        """Host path for an absolute guest path. With ``follow=False`` a final symlink is
+        left alone (for lstat, readlink, rm ...); its parents are always resolved."""
+        return self.host_join(self._components(guest_path, follow))
+
+    def canonical(self, guest_path: str) -> str:
+        """The guest-visible canonical form of a path, every symlink followed."""
+        return "/" + "/".join(self._components(guest_path, True))
+
+    def to_guest(self, host_path: str) -> str:
+        """Inverse of :meth:`resolve` for paths under the root."""
+        rel = os.path.relpath(host_path, self.root)
+        return "/" if rel == "." else "/" + rel

@@ -1,0 +1,260 @@
+"""The library's side of the protocol: one request in flight, FileIn/FileOut chunk
+streams with cancellation in both directions, progress messages wherever they arrive.
+
+Nothing the agent sends is trusted: every length is bounded before anything is
+allocated, every header is checked against the request it answers, and a reply that does
+not fit the protocol drops the connection (:class:`ProtocolViolation`) instead of leaving
+a stream whose position is unknown.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from ..protocol import constants as C
+from ..protocol.messages import (
+    Header,
+    decode_chunk,
+    decode_error,
+    decode_progress,
+    decode_ret,
+    encode_args,
+    encode_chunk,
+    frame,
+    optargs_bitmask,
+    word,
+)
+from ..protocol.procedures import Procedure
+from ..protocol.stream import ByteStream, StreamClosed
+from ..protocol.xdr import XdrError
+from .errors import GuestFSError, ProtocolViolation
+
+ProgressCallback = Callable[[int, int, int, int], None]
+
+#: FileIn data read from the local file and written per system call (32 chunks).
+_SEND_BATCH = 32 * C.MAX_CHUNK_SIZE
+
+
+class Connection:
+    """A connected agent: sends calls, reads replies."""
+
+    def __init__(self, stream: ByteStream, on_progress: ProgressCallback | None = None) -> None:
+        self.stream = stream
+        self.on_progress = on_progress
+        self.serial = C.FIRST_SERIAL
+        self.broken: str | None = None
+
+    @classmethod
+    def connect_unix(cls, path: str, timeout: float = 10.0) -> Connection:
+        """Connect to a listening agent, retrying while the socket is not there yet (the
+        agent may still be starting) until ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(path)
+                return cls(ByteStream(sock.detach()))
+            except (FileNotFoundError, ConnectionRefusedError) as e:
+                sock.close()
+                if time.monotonic() >= deadline:
+                    raise GuestFSError(f"cannot connect to the agent socket {path}: "
+                                       f"{e.strerror}", _errname(e)) from None
+                time.sleep(0.02)
+            except OSError as e:
+                sock.close()
+                raise GuestFSError(f"cannot connect to the agent socket {path}: {e.strerror}",
+                                   _errname(e)) from None
+
+    def close(self) -> None:
+        self.stream.close()
+
+    # -- launch ------------------------------------------------------------------------------
+    def wait_for_launch_flag(self, timeout: float | None) -> None:
+        """Block until the agent's first word, which must be the launch flag."""
+        try:
+            first = self.stream.read_word(timeout)
+        except TimeoutError:
+            raise GuestFSError(f"the agent sent nothing within {timeout} s") from None
+        except StreamClosed as e:
+            raise GuestFSError(f"the agent closed the connection before it was ready ({e})") \
+                from None
+        if first != C.LAUNCH_FLAG:
+            self._break(f"expected the launch flag, got 0x{first:08x}")
+
+    # -- calls -------------------------------------------------------------------------------
+    def call(self, proc: Procedure, args: dict[str, Any], optargs: dict[str, Any], *,
+             file_in: str | None = None, file_out: str | None = None) -> Any:
+        """Make one call and return its decoded result (hashtables as pairs)."""
+        if self.broken:
+            raise GuestFSError(f"{proc.name}: the connection to the agent is unusable: "
+                               f"{self.broken}")
+        try:
+            body = encode_args(proc, args, optargs) if proc.has_args_struct else b""
+        except TypeError as e:
+            raise TypeError(f"{proc.name}: {e}") from None
+        local_in = _open_local_in(proc.name, file_in) if file_in is not None else None
+        serial = self.serial
+        self.serial = (self.serial + 1) & 0xFFFFFFFF
+        hint = 0
+        if local_in is not None:
+            st = os.fstat(local_in.fileno())
+            hint = st.st_size if stat.S_ISREG(st.st_mode) else 0
+        header = Header(proc=proc.proc_nr, serial=serial, progress_hint=hint,
+                        optargs_bitmask=optargs_bitmask(proc, optargs))
+        message = header.pack() + body
+        if len(message) > C.MESSAGE_MAX:
+            if local_in:
+                local_in.close()
+            raise GuestFSError(f"{proc.name}: message too long ({len(message)} bytes)")
+        try:
+            self.stream.write(frame(message))
+            local_error = None
+            if local_in is not None:
+                with local_in:
+                    local_error = self._send_file(proc, local_in)
+            payload = self._read_reply(proc, serial)
+            if local_error:
+                raise GuestFSError(f"{proc.name}: {local_error}")
+            result = decode_ret(proc, payload)
+            if file_out is not None:
+                self._receive_file(proc, file_out)
+            return result
+        except StreamClosed as e:
+            self.broken = str(e)
+            raise GuestFSError(f"{proc.name}: the agent connection was lost: {e}") from None
+        except XdrError as e:
+            self._break(f"malformed message from the agent: {e}", proc.name)
+
+    # -- reading -----------------------------------------------------------------------------
+    def _next_unit(self, api: str) -> int:
+        """The next length word, after handling any progress messages and stray flags."""
+        while True:
+            w = self.stream.read_word()
+            if w == C.PROGRESS_FLAG:
+                self._progress(self.stream.read_exact(C.PROGRESS_SIZE))
+            elif w in (C.CANCEL_FLAG, C.LAUNCH_FLAG):
+                continue  # a late cancel of the previous transfer; a repeated launch flag
+            elif w > C.MESSAGE_MAX:
+                self._break(f"message length ({w}) > maximum possible size ({C.MESSAGE_MAX})",
+                            api)
+            else:
+                return w
+
+    def _progress(self, raw: bytes) -> None:
+        if self.on_progress is not None:
+            self.on_progress(*decode_progress(raw))
+
+    def _read_reply(self, proc: Procedure, serial: int) -> memoryview:
+        n = self._next_unit(proc.name)
+        body = self.stream.read_exact(n)
+        if n < C.HEADER_SIZE:
+            self._break(f"reply of {n} bytes is shorter than a header", proc.name)
+        h = Header.unpack(body)
+        if h.prog != C.PROGRAM or h.vers != C.PROTOCOL_VERSION:
+            self._break(f"bad reply header (program 0x{h.prog:x}, version {h.vers})",
+                        proc.name)
+        if h.direction != C.DIRECTION_REPLY or h.proc != proc.proc_nr or h.serial != serial:
+            self._break(f"reply does not match the call (proc {h.proc}, serial 0x{h.serial:x}"
+                        f", direction {h.direction})", proc.name)
+        payload = memoryview(body)[C.HEADER_SIZE:]
+        if h.status == C.STATUS_ERROR:
+            errno_name, message = decode_error(payload)
+            raise GuestFSError(f"{proc.name}: {message}", errno_name)
+        if h.status != C.STATUS_OK:
+            self._break(f"bad reply status {h.status}", proc.name)
+        return payload
+
+    def _break(self, why: str, api: str = "launch") -> Any:
+        self.broken = why
+        self.stream.close()
+        raise ProtocolViolation(f"{api}: {why}")
+
+    # -- FileIn ------------------------------------------------------------------------------
+    def _send_file(self, proc: Procedure, f: BinaryIO) -> str | None:
+        """Stream a local file as chunks. Returns a local error text, if reading failed
+        (the transfer is then cancelled and the daemon's error reply still read)."""
+        stream = self.stream
+        while True:
+            if stream.readable(0) and self._daemon_cancelled():
+                stream.write(encode_chunk(b"", cancel=True))
+                return None  # the daemon's error reply explains why
+            try:
+                data = f.read(_SEND_BATCH)
+            except OSError as e:
+                stream.write(encode_chunk(b"", cancel=True))
+                return f"error reading {getattr(f, 'name', 'the local file')}: {e.strerror}"
+            if not data:
+                stream.write(encode_chunk(b""))
+                return None
+            view = memoryview(data)
+            stream.write(b"".join(encode_chunk(view[i : i + C.MAX_CHUNK_SIZE])
+                                  for i in range(0, len(view), C.MAX_CHUNK_SIZE)))
+
+    def _daemon_cancelled(self) -> bool:
+        """Consume progress messages waiting on the wire; True if a cancel flag came."""
+        stream = self.stream
+        while stream.readable(0):
+            if stream.buffered() < 4:
+                stream._fill()
+                continue
+            w = stream.peek_word()
+            if w == C.CANCEL_FLAG:
+                stream.read_exact(4)
+                return True
+            if w == C.PROGRESS_FLAG:
+                stream.read_exact(4)
+                self._progress(stream.read_exact(C.PROGRESS_SIZE))
+                continue
+            return False  # an early reply: read after the upload, as the library does
+        return False
+
+    # -- FileOut -----------------------------------------------------------------------------
+    def _receive_file(self, proc: Procedure, filename: str) -> None:
+        try:
+            out: BinaryIO | None = open(filename, "wb")  # noqa: SIM115 - closed below
+            local_error = None
+        except OSError as e:
+            out, local_error = None, f"open: {filename}: {e.strerror}"
+            self.stream.write(word(C.CANCEL_FLAG))
+        try:
+            while True:
+                n = self._next_unit(proc.name)
+                cancel, data = decode_chunk(self.stream.read_exact(n))
+                if cancel:
+                    if local_error:
+                        break
+                    raise GuestFSError(f"{proc.name}: the daemon cancelled the transfer "
+                                       "(a read error in the appliance; see the verbose log)")
+                if not data:
+                    break
+                if out is not None:
+                    try:
+                        out.write(data)
+                    except OSError as e:
+                        local_error = f"write: {filename}: {e.strerror}"
+                        out.close()
+                        out = None
+                        self.stream.write(word(C.CANCEL_FLAG))
+        finally:
+            if out is not None:
+                out.close()
+        if local_error:
+            raise GuestFSError(f"{proc.name}: {local_error}")
+
+
+def _open_local_in(api: str, filename: str) -> BinaryIO:
+    try:
+        return open(filename, "rb")
+    except OSError as e:
+        raise GuestFSError(f"{api}: {filename}: {e.strerror}", _errname(e)) from None
+
+
+def _errname(e: OSError) -> str:
+    import errno
+
+    return errno.errorcode.get(e.errno or 0, "")

@@ -1,0 +1,382 @@
+"""``GuestFS``: the handle users import, a stand-in for python3-guestfs's.
+
+Every API of the procedure table becomes a method with libguestfs's name, argument names
+and optional keyword arguments (``g.is_file(path, followsymlinks=True)``). The conveniences
+that run in the C library rather than the daemon (``ls``, ``cat``, ``write``, ``find``,
+``stat`` ...) are written here on top of their daemon calls, as libguestfs writes them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..protocol import constants as C
+from ..protocol.procedures import BY_NAME, PROCEDURES, Procedure
+from ..protocol.types import ArgType, RetType
+from .connection import Connection
+from .errors import ClosedHandle, GuestFSError
+from .events import (
+    EVENT_CLOSE,
+    EVENT_LAUNCH_DONE,
+    EVENT_LIBRARY,
+    EVENT_PROGRESS,
+    EVENT_TRACE,
+    EventCallback,
+    EventRegistry,
+)
+
+#: The libguestfs release whose API and protocol this package reproduces.
+LIBGUESTFS_VERSION = {"major": 1, "minor": 48, "release": 6, "extra": "pyguestfs"}
+
+_STATE_CONFIG, _STATE_LAUNCHING, _STATE_READY = "CONFIG", "LAUNCHING", "READY"
+
+
+class GuestFS:
+    """A libguestfs handle.
+
+    ``python_return_dict=True`` makes hashtable results dicts (all new code should set it,
+    as with python3-guestfs); otherwise they are lists of ``(key, value)`` pairs.
+    ``environment`` reads ``LIBGUESTFS_DEBUG`` / ``LIBGUESTFS_TRACE``, as libguestfs does.
+    """
+
+    def __init__(self, python_return_dict: bool = False, environment: bool = True,
+                 close_on_exit: bool = True) -> None:
+        self._python_return_dict = python_return_dict
+        self._lock = threading.RLock()
+        self._events = EventRegistry()
+        self._conn: Connection | None = None
+        self._state = _STATE_CONFIG
+        self._closed = False
+        self._features: dict[str, int] = {}
+        self._verbose = False
+        self._trace = False
+        self._autosync = True
+        if environment:
+            self._verbose = os.environ.get("LIBGUESTFS_DEBUG") == "1"
+            self._trace = os.environ.get("LIBGUESTFS_TRACE") == "1"
+        del close_on_exit  # handles are closed by __del__ or close(), as in python3-guestfs
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> GuestFS:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._closed:
+            self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+
+    def _check_not_closed(self) -> None:
+        if self._closed:
+            raise ClosedHandle("GuestFS: method called on closed handle")
+
+    def attach(self, socket_path: str, timeout: float = 30.0) -> None:
+        """Connect to an agent that is already running and listening on a Unix socket
+        (``python -m pyguestfs.agent --listen SOCKET``, or ``guestfsd -l``), wait for its
+        launch flag, and make the handle ready, as ``launch()`` would."""
+        self._check_not_closed()
+        with self._lock:
+            if self._state != _STATE_CONFIG:
+                raise GuestFSError("attach: the handle is already launched")
+            self._state = _STATE_LAUNCHING
+            try:
+                conn = Connection.connect_unix(socket_path, timeout)
+                conn.on_progress = self._on_progress
+                conn.wait_for_launch_flag(timeout)
+            except BaseException:
+                self._state = _STATE_CONFIG
+                raise
+            self._conn = conn
+            self._state = _STATE_READY
+            self._log("appliance is up")
+            self._events.fire(EVENT_LAUNCH_DONE)
+
+    def shutdown(self) -> None:
+        """Sync and unmount the disks (``internal_autosync``), then drop the connection.
+        A handle that was never launched shuts down as a no-op."""
+        self._check_not_closed()
+        with self._lock:
+            if self._state == _STATE_READY and self._autosync and self._conn is not None \
+                    and not self._conn.broken:
+                try:
+                    self._call("internal_autosync", {}, {})
+                except GuestFSError as e:
+                    self._log(f"internal_autosync failed: {e}")
+            self._disconnect()
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._features.clear()
+        self._state = _STATE_CONFIG
+
+    def close(self) -> None:
+        """Shut down (if launched) and close the handle; later calls raise ClosedHandle."""
+        self._check_not_closed()
+        try:
+            self.shutdown()
+        finally:
+            self._closed = True
+            self._events.fire(EVENT_CLOSE)
+
+    # -- properties users set ----------------------------------------------------------------
+    def set_verbose(self, verbose: bool) -> None:
+        self._verbose = bool(verbose)
+
+    def get_verbose(self) -> bool:
+        return self._verbose
+
+    def set_trace(self, trace: bool) -> None:
+        self._trace = bool(trace)
+
+    def get_trace(self) -> bool:
+        return self._trace
+
+    def set_autosync(self, autosync: bool) -> None:
+        self._autosync = bool(autosync)
+
+    def get_autosync(self) -> bool:
+        return self._autosync
+
+    def get_state(self) -> int:
+        return {_STATE_CONFIG: 0, _STATE_LAUNCHING: 1, _STATE_READY: 2}[self._state]
+
+    def is_ready(self) -> bool:
+        return self._state == _STATE_READY
+
+    def is_config(self) -> bool:
+        return self._state == _STATE_CONFIG
+
+    def version(self) -> dict[str, Any]:
+        """The libguestfs version this library is compatible with."""
+        return dict(LIBGUESTFS_VERSION)
+
+    # -- events ------------------------------------------------------------------------------
+    def set_event_callback(self, cb: EventCallback, event_bitmask: int) -> int:
+        """Register ``cb(event, event_handle, buf, array)`` for the events in the bitmask;
+        returns a handle for :meth:`delete_event_callback`."""
+        self._check_not_closed()
+        return self._events.add(cb, event_bitmask)
+
+    def delete_event_callback(self, event_handle: int) -> None:
+        self._check_not_closed()
+        self._events.remove(event_handle)
+
+    def _on_progress(self, proc: int, serial: int, position: int, total: int) -> None:
+        self._events.fire(EVENT_PROGRESS, b"", (proc, serial, position, total))
+
+    def _log(self, message: str) -> None:
+        if self._events.wants(EVENT_LIBRARY):
+            self._events.fire(EVENT_LIBRARY, message.encode())
+        elif self._verbose:
+            print(f"libguestfs: {message}", file=sys.stderr)
+
+    def _trace_line(self, line: str) -> None:
+        if self._events.wants(EVENT_TRACE):
+            self._events.fire(EVENT_TRACE, line.encode())
+        else:
+            print(f"libguestfs: trace: {line}", file=sys.stderr)
+
+    # -- the call path -----------------------------------------------------------------------
+    def _call(self, name: str, args: dict[str, Any], optargs: dict[str, Any], *,
+              file_in: str | None = None, file_out: str | None = None) -> Any:
+        self._check_not_closed()
+        proc = BY_NAME[name]
+        with self._lock:
+            if self._state != _STATE_READY or self._conn is None:
+                raise GuestFSError(f"{name}: call launch before using this function\n"
+                                   "(in guestfish, don't forget to use the 'run' command)")
+            if self._trace:
+                shown = [repr(v) for v in args.values()]
+                shown += [f"{k}:{v!r}" for k, v in optargs.items()]
+                self._trace_line(" ".join([name, *shown]))
+            result = self._conn.call(proc, args, optargs, file_in=file_in, file_out=file_out)
+            if self._trace:
+                self._trace_line(f"{name} = {result!r}")
+            return result
+
+    def _shape(self, proc: Procedure, value: Any) -> Any:
+        """Turn a decoded value into what python3-guestfs returns."""
+        if proc.ret is RetType.HASHTABLE and self._python_return_dict:
+            return dict(value)
+        return value
+
+    # -- conveniences that run in the C library ------------------------------------------------
+    def _download_bytes(self, api: str, proc_name: str, path: str) -> bytes:
+        with _scratch_file() as tmp:
+            self._call(proc_name, {_first_arg(proc_name): path}, {}, file_out=tmp)
+            with open(tmp, "rb") as f:
+                return f.read()
+
+    def _names(self, proc_name: str, directory: str) -> list[str]:
+        data = self._download_bytes(proc_name, proc_name, directory)
+        return sorted(os.fsdecode(n) for n in data.split(b"\0") if n)
+
+    def ls(self, directory: str) -> list[str]:
+        """The names in a directory, sorted, without ``.`` and ``..`` (via ls0)."""
+        return self._names("ls0", directory)
+
+    def find(self, directory: str) -> list[str]:
+        """Every name below a directory, relative to it, sorted (via find0)."""
+        return self._names("find0", directory)
+
+    def read_file(self, path: str) -> bytes:
+        """A whole file as bytes (via download)."""
+        return self._download_bytes("read_file", "download", path)
+
+    def cat(self, path: str) -> str:
+        """A whole file as text (via download)."""
+        return self.read_file(path).decode("utf-8", "surrogateescape")
+
+    def read_lines(self, path: str) -> list[str]:
+        """A file as lines, without their LF or CRLF endings."""
+        text = self.cat(path)
+        if not text:
+            return []
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+    def write(self, path: str, content: bytes | str) -> None:
+        """Create or replace a file: internal_write up to 2 MiB, upload above."""
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        if len(data) <= C.WRITE_INLINE_MAX:
+            self._call("internal_write", {"path": path, "content": data}, {})
+            return
+        with _scratch_file(data) as tmp:
+            self._call("upload", {"remotefilename": path}, {}, file_in=tmp)
+
+    def write_append(self, path: str, content: bytes | str) -> None:
+        """Append to a file: internal_write_append up to 2 MiB, filesize + upload_offset
+        above."""
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        if len(data) <= C.WRITE_INLINE_MAX:
+            self._call("internal_write_append", {"path": path, "content": data}, {})
+            return
+        size = self._call("filesize", {"file": path}, {})
+        with _scratch_file(data) as tmp:
+            self._call("upload_offset", {"remotefilename": path, "offset": size}, {},
+                       file_in=tmp)
+
+    def stat(self, path: str) -> dict[str, int]:
+        """Deprecated libguestfs ``stat``: statns without nanoseconds."""
+        return _old_stat(self.statns(path))  # type: ignore[attr-defined]
+
+    def lstat(self, path: str) -> dict[str, int]:
+        """Deprecated libguestfs ``lstat``: lstatns without nanoseconds."""
+        return _old_stat(self.lstatns(path))  # type: ignore[attr-defined]
+
+    def feature_available(self, groups: list[str]) -> bool:
+        """True if every optional feature group named is available in the appliance."""
+        return all(self._feature(g) == 0 for g in groups)
+
+    def available(self, groups: list[str]) -> None:
+        """Raise if any named group is unavailable (or unknown), as libguestfs does."""
+        for g in groups:
+            r = self._feature(g)
+            if r == 2:
+                raise GuestFSError(f"available: {g}: unknown group")
+            if r == 1:
+                raise GuestFSError(f"available: {g}: group not available")
+
+    def _feature(self, group: str) -> int:
+        if group not in self._features:
+            self._features[group] = self._call("internal_feature_available",
+                                               {"group": group}, {})
+        return self._features[group]
+
+
+def _first_arg(proc_name: str) -> str:
+    return BY_NAME[proc_name].wire_args[0].name
+
+
+def _old_stat(ns: dict[str, int]) -> dict[str, int]:
+    keys = ("dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks")
+    out = {k: ns[f"st_{k}"] for k in keys}
+    out.update(atime=ns["st_atime_sec"], mtime=ns["st_mtime_sec"], ctime=ns["st_ctime_sec"])
+    return out
+
+
+@contextmanager
+def _scratch_file(data: bytes | None = None) -> Iterator[str]:
+    fd, path = tempfile.mkstemp(prefix="pyguestfs-")
+    try:
+        if data is not None:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        else:
+            os.close(fd)
+        yield path
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+# -- methods derived from the table ------------------------------------------------------------
+
+def _make_method(proc: Procedure) -> Callable[..., Any]:
+    required = [a.name for a in proc.args]
+    optional = [o.name for o in proc.optargs]
+    file_in = next((a.name for a in proc.args if a.type is ArgType.FILEIN), None)
+    file_out = next((a.name for a in proc.args if a.type is ArgType.FILEOUT), None)
+    wire = [a.name for a in proc.wire_args]
+
+    def method(self: GuestFS, *posargs: Any, **kwargs: Any) -> Any:
+        if len(posargs) > len(required) + len(optional):
+            raise TypeError(f"{proc.name}() takes {len(required)} positional arguments "
+                            f"but {len(posargs)} were given")
+        values = dict(zip(required + optional, posargs, strict=False))
+        for k, v in kwargs.items():
+            if k not in required and k not in optional:
+                raise TypeError(f"{proc.name}() got an unexpected keyword argument {k!r}")
+            if k in values:
+                raise TypeError(f"{proc.name}() got multiple values for argument {k!r}")
+            values[k] = v
+        missing = [n for n in required if n not in values]
+        if missing:
+            raise TypeError(f"{proc.name}() missing required argument(s): {', '.join(missing)}")
+        args = {n: values[n] for n in wire}
+        optargs = {n: values[n] for n in optional if values.get(n) is not None}
+        result = self._call(proc.name, args, optargs,
+                            file_in=os.fspath(values[file_in]) if file_in else None,
+                            file_out=os.fspath(values[file_out]) if file_out else None)
+        return self._shape(proc, result)
+
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in required]
+    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+               for n in optional]
+    method.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    method.__name__ = proc.name
+    method.__qualname__ = f"GuestFS.{proc.name}"
+    method.__doc__ = proc.doc[:1].upper() + proc.doc[1:] + "."
+    return method
+
+
+def _install_methods() -> None:
+    for proc in PROCEDURES:
+        if proc.internal or hasattr(GuestFS, proc.name):
+            continue
+        method = _make_method(proc)
+        setattr(GuestFS, proc.name, method)
+        for alias in proc.aliases:
+            setattr(GuestFS, alias, method)
+
+
+_install_methods()
