@@ -25,19 +25,39 @@ def build_parser() -> argparse.ArgumentParser:
         "It sends the launch flag, then answers requests until the peer closes.",
     )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--listen", metavar="SOCKET",
-                       help="bind this Unix socket, accept one client and serve it "
-                            "(standalone on a host, like guestfsd -l)")
-    where.add_argument("-c", "--channel", metavar="PATH", default=None,
-                       help=f"device or fd:N to serve (default in the guest: {DEFAULT_CHANNEL})")
-    p.add_argument("--sysroot", metavar="DIR", default=None,
-                   help="directory standing for the guest's / (default /sysroot in the "
-                        "appliance; required with --listen)")
-    p.add_argument("-r", "--standalone", action="store_true",
-                   help="do not require a filesystem mounted on the sysroot, and do not "
-                        "unmount at autosync (implied by --listen)")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="log one line per request: name, number, size, duration, outcome")
+    where.add_argument(
+        "--listen",
+        metavar="SOCKET",
+        help="bind this Unix socket, accept one client and serve it "
+        "(standalone on a host, like guestfsd -l)",
+    )
+    where.add_argument(
+        "-c",
+        "--channel",
+        metavar="PATH",
+        default=None,
+        help=f"device or fd:N to serve (default in the guest: {DEFAULT_CHANNEL})",
+    )
+    p.add_argument(
+        "--sysroot",
+        metavar="DIR",
+        default=None,
+        help="directory standing for the guest's / (default /sysroot in the "
+        "appliance; required with --listen)",
+    )
+    p.add_argument(
+        "-r",
+        "--standalone",
+        action="store_true",
+        help="do not require a filesystem mounted on the sysroot, and do not "
+        "unmount at autosync (implied by --listen)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log one line per request: name, number, size, duration, outcome",
+    )
     return p
 
 
@@ -45,14 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     standalone = args.standalone or args.listen is not None
     if args.listen and not args.sysroot:
-        print("pyguestfs-agent: --listen needs --sysroot DIR (the directory to serve as /)",
-              file=sys.stderr)
+        print(
+            "pyguestfs-agent: --listen needs --sysroot DIR (the directory to serve as /)",
+            file=sys.stderr,
+        )
         return 2
     environ_for_agent()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
-        stream = (listen_once(args.listen) if args.listen
-                  else open_channel(args.channel or DEFAULT_CHANNEL))
+        stream = (
+            listen_once(args.listen)
+            if args.listen
+            else open_channel(args.channel or DEFAULT_CHANNEL)
+        )
     except ChannelError as e:
         print(f"pyguestfs-agent: {e}", file=sys.stderr)
         return 1

@@ -40,14 +40,16 @@ def _is_kind(ctx: CallContext, api: str, path: str, follow: bool, kind: int) -> 
 
 @implements("is_file")
 def is_file(ctx: CallContext, path: str, followsymlinks: bool = False) -> bool:
-    return _is_kind(ctx, "lstat" if not followsymlinks else "stat", path, followsymlinks,
-                    stat.S_IFREG)
+    return _is_kind(
+        ctx, "lstat" if not followsymlinks else "stat", path, followsymlinks, stat.S_IFREG
+    )
 
 
 @implements("is_dir")
 def is_dir(ctx: CallContext, path: str, followsymlinks: bool = False) -> bool:
-    return _is_kind(ctx, "lstat" if not followsymlinks else "stat", path, followsymlinks,
-                    stat.S_IFDIR)
+    return _is_kind(
+        ctx, "lstat" if not followsymlinks else "stat", path, followsymlinks, stat.S_IFDIR
+    )
 
 
 @implements("is_symlink")
@@ -138,8 +140,9 @@ def touch(ctx: CallContext, path: str) -> None:
     except OSError as e:
         raise AgentError.from_os(e, f"lstat: {path}") from None
     try:
-        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_NOCTTY | os.O_CLOEXEC
-                     | os.O_NOFOLLOW, 0o666)
+        fd = os.open(
+            host, os.O_WRONLY | os.O_CREAT | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666
+        )
     except OSError as e:
         raise AgentError.from_os(e, f"open: {path}") from None
     try:
@@ -174,8 +177,9 @@ def ln_s(ctx: CallContext, target: str, linkname: str) -> None:
     try:
         os.symlink(target, ctx.sysroot.resolve(linkname, follow=False))
     except OSError as e:
-        raise AgentError(f"ln -s: {target}: {linkname}: {e.strerror}",
-                         errno.errorcode.get(e.errno or 0, "")) from None
+        raise AgentError(
+            f"ln -s: {target}: {linkname}: {e.strerror}", errno.errorcode.get(e.errno or 0, "")
+        ) from None
 
 
 @implements("readlink")
@@ -195,8 +199,7 @@ def realpath(ctx: CallContext, path: str) -> str:
     return canonical
 
 
-def _cp_mv(ctx: CallContext, argv: list[str], src: str, dest: str,
-           follow_src: bool) -> None:
+def _cp_mv(ctx: CallContext, argv: list[str], src: str, dest: str, follow_src: bool) -> None:
     host_src = ctx.sysroot.resolve(src, follow=follow_src)
     # A destination that is a symlink to a directory means "into that directory".
     host_dest = ctx.sysroot.resolve(dest, follow=False)
@@ -225,9 +228,15 @@ def mv(ctx: CallContext, src: str, dest: str) -> None:
 
 def _statns(st: os.stat_result) -> dict[str, int]:
     return {
-        "st_dev": st.st_dev, "st_ino": st.st_ino, "st_mode": st.st_mode,
-        "st_nlink": st.st_nlink, "st_uid": st.st_uid, "st_gid": st.st_gid,
-        "st_rdev": st.st_rdev, "st_size": st.st_size, "st_blksize": st.st_blksize,
+        "st_dev": st.st_dev,
+        "st_ino": st.st_ino,
+        "st_mode": st.st_mode,
+        "st_nlink": st.st_nlink,
+        "st_uid": st.st_uid,
+        "st_gid": st.st_gid,
+        "st_rdev": st.st_rdev,
+        "st_size": st.st_size,
+        "st_blksize": st.st_blksize,
         "st_blocks": st.st_blocks,
         "st_atime_sec": st.st_atime_ns // 1_000_000_000,
         "st_atime_nsec": st.st_atime_ns % 1_000_000_000,
@@ -235,8 +244,12 @@ def _statns(st: os.stat_result) -> dict[str, int]:
         "st_mtime_nsec": st.st_mtime_ns % 1_000_000_000,
         "st_ctime_sec": st.st_ctime_ns // 1_000_000_000,
         "st_ctime_nsec": st.st_ctime_ns % 1_000_000_000,
-        "st_spare1": 0, "st_spare2": 0, "st_spare3": 0,
-        "st_spare4": 0, "st_spare5": 0, "st_spare6": 0,
+        "st_spare1": 0,
+        "st_spare2": 0,
+        "st_spare3": 0,
+        "st_spare4": 0,
+        "st_spare5": 0,
+        "st_spare6": 0,
     }
 
 
@@ -257,8 +270,13 @@ def lstatns(ctx: CallContext, path: str) -> dict[str, int]:
 
 
 _FTYP = {
-    stat.S_IFBLK: "b", stat.S_IFCHR: "c", stat.S_IFDIR: "d", stat.S_IFIFO: "f",
-    stat.S_IFLNK: "l", stat.S_IFREG: "r", stat.S_IFSOCK: "s",
+    stat.S_IFBLK: "b",
+    stat.S_IFCHR: "c",
+    stat.S_IFDIR: "d",
+    stat.S_IFIFO: "f",
+    stat.S_IFLNK: "l",
+    stat.S_IFREG: "r",
+    stat.S_IFSOCK: "s",
 }
 
 
@@ -306,7 +324,8 @@ _HASHES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 def checksum(ctx: CallContext, csumtype: str, path: str) -> str:
     if csumtype != "crc" and csumtype not in _HASHES:
         raise AgentError(
-            "unknown checksum type, expecting crc|md5|sha1|sha224|sha256|sha384|sha512")
+            "unknown checksum type, expecting crc|md5|sha1|sha224|sha256|sha384|sha512"
+        )
     host = ctx.sysroot.resolve(path)
     try:
         fd = os.open(host, os.O_RDONLY | os.O_CLOEXEC)
@@ -331,9 +350,17 @@ def statvfs(ctx: CallContext, path: str) -> dict[str, int]:
     except OSError as e:
         raise AgentError.from_os(e, f"statvfs: {path}") from None
     fields = {
-        "bsize": r.f_bsize, "frsize": r.f_frsize, "blocks": r.f_blocks, "bfree": r.f_bfree,
-        "bavail": r.f_bavail, "files": r.f_files, "ffree": r.f_ffree, "favail": r.f_favail,
-        "fsid": r.f_fsid, "flag": r.f_flag, "namemax": r.f_namemax,
+        "bsize": r.f_bsize,
+        "frsize": r.f_frsize,
+        "blocks": r.f_blocks,
+        "bfree": r.f_bfree,
+        "bavail": r.f_bavail,
+        "files": r.f_files,
+        "ffree": r.f_ffree,
+        "favail": r.f_favail,
+        "fsid": r.f_fsid,
+        "flag": r.f_flag,
+        "namemax": r.f_namemax,
     }
     # The struct's fields are int64; C copies the unsigned statvfs values across, so a
     # large fsid wraps to a negative number. Do the same rather than fail to encode.
@@ -354,14 +381,17 @@ def du(ctx: CallContext, path: str) -> int:
 
 def _write(ctx: CallContext, path: str, content: bytes, flags: int) -> None:
     try:
-        fd = os.open(ctx.sysroot.resolve(path), flags | os.O_WRONLY | os.O_CREAT | os.O_NOCTTY
-                     | os.O_CLOEXEC, 0o666)
+        fd = os.open(
+            ctx.sysroot.resolve(path),
+            flags | os.O_WRONLY | os.O_CREAT | os.O_NOCTTY | os.O_CLOEXEC,
+            0o666,
+        )
     except OSError as e:
         raise AgentError.from_os(e, f"open: {path}") from None
     try:
         view = memoryview(content)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     except OSError as e:
         raise AgentError.from_os(e, "write") from None
     finally:

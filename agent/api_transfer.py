@@ -22,8 +22,12 @@ from .registry import implements
 _WRITE_BUFFER = 1024 * 1024
 
 _TAR_FILTERS = {
-    "compress": "--compress", "gzip": "--gzip", "bzip2": "--bzip2", "xz": "--xz",
-    "lzop": "--lzop", "zstd": "--zstd",
+    "compress": "--compress",
+    "gzip": "--gzip",
+    "bzip2": "--bzip2",
+    "xz": "--xz",
+    "lzop": "--lzop",
+    "zstd": "--zstd",
 }
 
 
@@ -67,8 +71,9 @@ def _upload(ctx: CallContext, name: str, offset: int | None) -> None:
                 view = view[out.write(view) or 0 :]
         except OSError as e:
             # ENOSPC, EIO ...: the name and the errno both reach the caller.
-            raise AgentError(f"write error: {name}: {e.strerror}",
-                             errno.errorcode.get(e.errno or 0, "")) from None
+            raise AgentError(
+                f"write error: {name}: {e.strerror}", errno.errorcode.get(e.errno or 0, "")
+            ) from None
         finally:
             view.release()
         pending = bytearray()  # a new buffer: slices of the old view may still be alive
@@ -105,10 +110,11 @@ def _download(ctx: CallContext, name: str, offset: int, size: int | None) -> Non
         fd = os.open(_host_path(ctx, name), os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
         raise AgentError.from_os(e, name) from None
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):
+        os.close(fd)
+        raise AgentError.from_errno(errno.EISDIR, name)
     with io.FileIO(fd, "rb", closefd=True) as f:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise AgentError.from_errno(errno.EISDIR, name)
         # Devices report st_size 0: their size is where SEEK_END lands.
         end = st.st_size if stat.S_ISREG(st.st_mode) else os.lseek(fd, 0, os.SEEK_END)
         try:
@@ -201,8 +207,14 @@ def _tar_filter(compress: str | None) -> list[str]:
 
 
 @implements("tar_in")
-def tar_in(ctx: CallContext, directory: str, compress: str | None = None,
-           xattrs: bool = False, selinux: bool = False, acls: bool = False) -> None:
+def tar_in(
+    ctx: CallContext,
+    directory: str,
+    compress: str | None = None,
+    xattrs: bool = False,
+    selinux: bool = False,
+    acls: bool = False,
+) -> None:
     filt = _tar_filter(compress)
     host = ctx.sysroot.resolve(directory)
     if not os.path.isdir(host):
@@ -226,8 +238,10 @@ def tar_in(ctx: CallContext, directory: str, compress: str | None = None,
         except BrokenPipeError:
             # tar died early (a corrupt archive, say): say what tar said.
             tar.wait()
-            raise AgentError(f"write error on directory: {directory}: "
-                             f"{stderr.read().decode('utf-8', 'replace').strip()}") from None
+            raise AgentError(
+                f"write error on directory: {directory}: "
+                f"{stderr.read().decode('utf-8', 'replace').strip()}"
+            ) from None
 
     try:
         ctx.receive_file(sink)
@@ -242,9 +256,16 @@ def tar_in(ctx: CallContext, directory: str, compress: str | None = None,
 
 
 @implements("tar_out")
-def tar_out(ctx: CallContext, directory: str, compress: str | None = None,
-            numericowner: bool = False, excludes: list[str] | None = None,
-            xattrs: bool = False, selinux: bool = False, acls: bool = False) -> None:
+def tar_out(
+    ctx: CallContext,
+    directory: str,
+    compress: str | None = None,
+    numericowner: bool = False,
+    excludes: list[str] | None = None,
+    xattrs: bool = False,
+    selinux: bool = False,
+    acls: bool = False,
+) -> None:
     filt = _tar_filter(compress)
     host = ctx.sysroot.resolve(directory if directory.startswith("/") else "/" + directory)
     try:
@@ -273,11 +294,12 @@ def tar_out(ctx: CallContext, directory: str, compress: str | None = None,
         try:
             ctx.begin_file_out()
             ctx.send_file(tar.stdout.read)
-        finally:
-            if tar.poll() is None:
-                tar.kill()
-            err = tar.stderr.read().decode("utf-8", "replace").strip()
-            status = tar.wait()
+        except BaseException:
+            tar.kill()  # cancelled or failed half-way: tar's output has nowhere to go
+            tar.wait()
+            raise
+        err = tar.stderr.read().decode("utf-8", "replace").strip()
+        status = tar.wait()
         if status != 0:
             # The OK reply has gone: the dispatcher turns this into a cancel chunk.
             raise AgentError(f"tar subcommand failed on directory: {directory}: {err}")

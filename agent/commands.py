@@ -24,29 +24,45 @@ def run(argv: Sequence[str], *, error_prefix: str = "") -> str:
     """Run a program to completion; return its stdout. A failure becomes an AgentError
     carrying the program's own error text, as guestfsd's ``command()`` does."""
     try:
-        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True,
-                              env=ENV, check=False)
+        proc = subprocess.run(
+            list(argv), stdin=subprocess.DEVNULL, capture_output=True, env=ENV, check=False
+        )
     except FileNotFoundError:
-        raise AgentError(f"{error_prefix}{argv[0]}: command not found in the appliance",
-                         "ENOENT") from None
+        raise AgentError(
+            f"{error_prefix}{argv[0]}: command not found in the appliance", "ENOENT"
+        ) from None
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip()
         if proc.returncode < 0:
             err = f"{argv[0]} killed by signal {-proc.returncode}" + (f": {err}" if err else "")
-        raise AgentError(f"{error_prefix}{err or f'{argv[0]} exited with status {proc.returncode}'}")
+        raise AgentError(
+            f"{error_prefix}{err or f'{argv[0]} exited with status {proc.returncode}'}"
+        )
     return proc.stdout.decode("utf-8", "surrogateescape")
 
 
 def popen_reader(argv: Sequence[str], cwd: str | None = None) -> subprocess.Popen[bytes]:
     """Start a program whose stdout the caller streams (tar_out)."""
-    return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=ENV, cwd=cwd)
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        cwd=cwd,
+    )
 
 
 def popen_writer(argv: Sequence[str], cwd: str | None = None) -> subprocess.Popen[bytes]:
     """Start a program the caller feeds on stdin (tar_in)."""
-    return subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=ENV, cwd=cwd)
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        cwd=cwd,
+    )
 
 
 def environ_for_agent() -> None:

@@ -19,7 +19,7 @@ from ..protocol import constants as C
 from ..protocol.messages import Header, decode_chunk, encode_chunk, encode_progress, word
 from ..protocol.procedures import Procedure
 from ..protocol.xdr import XdrError
-from .errors import AgentError, StreamOutOfSync, TransferCancelled
+from .errors import StreamOutOfSync, TransferCancelled
 
 if TYPE_CHECKING:
     from .server import Agent
@@ -56,9 +56,10 @@ class CallContext:
         """Send a progress message, rate-limited as guestfsd does: none during the first
         2 s of the call, then at most one every 333 ms."""
         now = time.monotonic()
-        if now - self.started < C.PROGRESS_INITIAL_DELAY:
+        initial_delay, period = self.agent.progress_timing
+        if now - self.started < initial_delay:
             return
-        if self._progress_count and now - self._progress_last < C.PROGRESS_PERIOD:
+        if self._progress_count and now - self._progress_last < period:
             return
         self._send_progress(position, total)
         self._progress_last = now
@@ -70,8 +71,7 @@ class CallContext:
 
     def _send_progress(self, position: int, total: int) -> None:
         self._progress_count += 1
-        self.stream.write(encode_progress(self.header.proc, self.header.serial,
-                                          position, total))
+        self.stream.write(encode_progress(self.header.proc, self.header.serial, position, total))
 
     # -- FileIn ----------------------------------------------------------------------------
     def receive_file(self, sink: Callable[[bytes], None], total: int | None = None) -> int:
@@ -144,8 +144,12 @@ class CallContext:
                 self.end_file_out(cancel=True)
                 raise FileOutCancelled()
             view = memoryview(data)
-            self.stream.write(b"".join(encode_chunk(view[i : i + C.MAX_CHUNK_SIZE])
-                                       for i in range(0, len(view), C.MAX_CHUNK_SIZE)))
+            self.stream.write(
+                b"".join(
+                    encode_chunk(view[i : i + C.MAX_CHUNK_SIZE])
+                    for i in range(0, len(view), C.MAX_CHUNK_SIZE)
+                )
+            )
             sent += len(data)
             if total:
                 self.progress(sent, total)
@@ -171,4 +175,3 @@ class CallContext:
             stream.read_exact(4)
             return True
         return False
-

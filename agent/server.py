@@ -26,11 +26,20 @@ from .errors import AgentError, StreamOutOfSync
 from .registry import IMPLEMENTATIONS
 from .sysroot import Sysroot
 
+
 class Agent:
     """Serves one connection of the libguestfs protocol."""
 
-    def __init__(self, stream: ByteStream, sysroot: Sysroot, *, verbose: bool = False,
-                 log: TextIO | None = None, autosync_umount: bool = False) -> None:
+    def __init__(
+        self,
+        stream: ByteStream,
+        sysroot: Sysroot,
+        *,
+        verbose: bool = False,
+        log: TextIO | None = None,
+        autosync_umount: bool = False,
+        progress_timing: tuple[float, float] = (C.PROGRESS_INITIAL_DELAY, C.PROGRESS_PERIOD),
+    ) -> None:
         self.stream = stream
         self.sysroot = sysroot
         self.verbose = verbose
@@ -40,6 +49,8 @@ class Agent:
         #: Guest device names (/dev/sda ...) to the nodes that back them; empty standalone.
         self.devices: dict[str, str] = {}
         self.exit_requested = False
+        #: (quiet period at the start of a call, minimum gap between progress messages).
+        self.progress_timing = progress_timing
 
     def say(self, message: str) -> None:
         print(f"pyguestfs-agent: {message}", file=self.log, flush=True)
@@ -70,12 +81,14 @@ class Agent:
             raise StreamOutOfSync(f"could not decode message header ({length}-byte message)")
         header = Header.unpack(body)
         started = time.monotonic()
-        outcome = self._dispatch(header, memoryview(body)[C.HEADER_SIZE:])
+        outcome = self._dispatch(header, memoryview(body)[C.HEADER_SIZE :])
         if self.verbose:
             proc = BY_NUMBER.get(header.proc)
             name = proc.name if proc else "UNKNOWN PROCEDURE"
-            self.say(f"{name} (0x{header.proc:x}) request {length} bytes, "
-                     f"{(time.monotonic() - started) * 1000:.2f} ms, {outcome}")
+            self.say(
+                f"{name} (0x{header.proc:x}) request {length} bytes, "
+                f"{(time.monotonic() - started) * 1000:.2f} ms, {outcome}"
+            )
 
     def _dispatch(self, header: Header, payload: memoryview) -> str:
         problem = self._check_header(header)
@@ -87,7 +100,8 @@ class Agent:
         if proc is None or impl is None:
             err = AgentError(
                 f"dispatch_incoming_message: unknown procedure number {header.proc}, "
-                "set LIBGUESTFS_PATH to point to the matching libguestfs appliance directory")
+                "set LIBGUESTFS_PATH to point to the matching libguestfs appliance directory"
+            )
             self.send_error(header, err)
             return "error: unknown procedure"
         ctx = CallContext(self, proc, header)
@@ -105,12 +119,18 @@ class Agent:
             return self._fail(ctx, e)
         except (StreamClosed, StreamOutOfSync):
             raise
+        except OSError as e:  # a system call no implementation expected to fail
+            return self._fail(ctx, AgentError.from_os(e, f"{proc.name}"))
         except Exception as e:  # a bug in an implementation: report it, keep serving
             if self.verbose:
                 traceback.print_exc(file=self.log)
-            return self._fail(ctx, AgentError(
-                f"internal error: {proc.name}: unhandled exception thrown: "
-                f"{type(e).__name__}: {e}"))
+            return self._fail(
+                ctx,
+                AgentError(
+                    f"internal error: {proc.name}: unhandled exception thrown: "
+                    f"{type(e).__name__}: {e}"
+                ),
+            )
 
     @staticmethod
     def _check_header(h: Header) -> str | None:
@@ -124,8 +144,9 @@ class Agent:
             return f"unexpected message status ({h.status})"
         return None
 
-    def _decode(self, proc: Procedure, header: Header,
-                payload: memoryview) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _decode(
+        self, proc: Procedure, header: Header, payload: memoryview
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The generated stub's checks, in guestfsd's order."""
         mask = header.optargs_bitmask
         if proc.optargs:
@@ -133,10 +154,13 @@ class Agent:
                 raise AgentError(
                     "unknown option in optional arguments bitmask (this can happen if a "
                     "program is compiled against a newer version of libguestfs, then run "
-                    "against an older version of the daemon)")
+                    "against an older version of the daemon)"
+                )
         elif mask:
-            raise AgentError("header optargs_bitmask field must be passed as 0 for calls "
-                             "that don't take optional arguments")
+            raise AgentError(
+                "header optargs_bitmask field must be passed as 0 for calls "
+                "that don't take optional arguments"
+            )
         if proc.has_args_struct:
             try:
                 args, optargs = decode_args(proc, payload, mask)
@@ -145,11 +169,11 @@ class Agent:
         else:
             args, optargs = {}, {}
         for a in proc.wire_args:
-            if a.type is ArgType.PATHNAME:
-                self.sysroot.check_mounted(proc.name)
-                if not args[a.name].startswith("/"):
-                    raise AgentError(f"{proc.name}_stub: path must start with a / character")
-            elif a.type is ArgType.DEV_OR_PATH and not args[a.name].startswith("/dev/"):
+            value = args[a.name]
+            is_path = a.type is ArgType.PATHNAME or (
+                a.type is ArgType.DEV_OR_PATH and not value.startswith("/dev/")
+            )
+            if is_path:
                 self.sysroot.check_mounted(proc.name)
                 if not args[a.name].startswith("/"):
                     raise AgentError(f"{proc.name}_stub: path must start with a / character")
@@ -164,8 +188,10 @@ class Agent:
         except XdrError as e:
             raise AgentError(f"failed to encode the reply: {e}") from None
         if len(payload) + C.HEADER_SIZE > C.MESSAGE_MAX:
-            raise AgentError("guestfsd: failed to encode reply body\n(maybe the reply exceeds "
-                             "the maximum message size in the protocol?)")
+            raise AgentError(
+                "guestfsd: failed to encode reply body\n(maybe the reply exceeds "
+                "the maximum message size in the protocol?)"
+            )
         self.send_reply(ctx.header, payload)
 
     def send_reply(self, call: Header, payload: bytes) -> None:
@@ -173,8 +199,9 @@ class Agent:
         self.stream.write(frame(reply.pack() + payload))
 
     def send_error(self, call: Header, err: AgentError) -> None:
-        reply = Header(proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY,
-                       status=C.STATUS_ERROR)
+        reply = Header(
+            proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY, status=C.STATUS_ERROR
+        )
         self.stream.write(frame(reply.pack() + encode_error(err.errno_name, err.message)))
 
     def _fail(self, ctx: CallContext, err: AgentError) -> str:

@@ -32,7 +32,8 @@ class Sysroot:
         """libguestfs's NEED_ROOT check."""
         if self.mount_required and not os.path.ismount(self.root):
             raise AgentError(
-                f"{api}_stub: you must call 'mount' first to mount the root filesystem")
+                f"{api}_stub: you must call 'mount' first to mount the root filesystem"
+            )
 
     def _components(self, guest_path: str, follow_last: bool) -> list[str]:
         """Resolved components of ``guest_path`` relative to the root."""
@@ -47,7 +48,7 @@ class Sysroot:
                     done.pop()
                 continue
             is_last = not pending
-            host = self.host_join(done + [name])
+            host = self.host_join([*done, name])
             if is_last and not follow_last:
                 done.append(name)
                 break

@@ -23,8 +23,20 @@ from .events import (
 from .handle import GuestFS
 
 __all__ = [
-    "EVENT_ALL", "EVENT_APPLIANCE", "EVENT_CLOSE", "EVENT_ENTER", "EVENT_LAUNCH_DONE",
-    "EVENT_LIBRARY", "EVENT_LIBVIRT_AUTH", "EVENT_PROGRESS", "EVENT_SUBPROCESS_QUIT",
-    "EVENT_TRACE", "EVENT_WARNING", "ClosedHandle", "GuestFS", "GuestFSError",
-    "ProtocolViolation", "event_to_string",
+    "EVENT_ALL",
+    "EVENT_APPLIANCE",
+    "EVENT_CLOSE",
+    "EVENT_ENTER",
+    "EVENT_LAUNCH_DONE",
+    "EVENT_LIBRARY",
+    "EVENT_LIBVIRT_AUTH",
+    "EVENT_PROGRESS",
+    "EVENT_SUBPROCESS_QUIT",
+    "EVENT_TRACE",
+    "EVENT_WARNING",
+    "ClosedHandle",
+    "GuestFS",
+    "GuestFSError",
+    "ProtocolViolation",
+    "event_to_string",
 ]

@@ -62,13 +62,15 @@ class Connection:
             except (FileNotFoundError, ConnectionRefusedError) as e:
                 sock.close()
                 if time.monotonic() >= deadline:
-                    raise GuestFSError(f"cannot connect to the agent socket {path}: "
-                                       f"{e.strerror}", _errname(e)) from None
+                    raise GuestFSError(
+                        f"cannot connect to the agent socket {path}: {e.strerror}", _errname(e)
+                    ) from None
                 time.sleep(0.02)
             except OSError as e:
                 sock.close()
-                raise GuestFSError(f"cannot connect to the agent socket {path}: {e.strerror}",
-                                   _errname(e)) from None
+                raise GuestFSError(
+                    f"cannot connect to the agent socket {path}: {e.strerror}", _errname(e)
+                ) from None
 
     def close(self) -> None:
         self.stream.close()
@@ -81,18 +83,27 @@ class Connection:
         except TimeoutError:
             raise GuestFSError(f"the agent sent nothing within {timeout} s") from None
         except StreamClosed as e:
-            raise GuestFSError(f"the agent closed the connection before it was ready ({e})") \
-                from None
+            raise GuestFSError(
+                f"the agent closed the connection before it was ready ({e})"
+            ) from None
         if first != C.LAUNCH_FLAG:
             self._break(f"expected the launch flag, got 0x{first:08x}")
 
     # -- calls -------------------------------------------------------------------------------
-    def call(self, proc: Procedure, args: dict[str, Any], optargs: dict[str, Any], *,
-             file_in: str | None = None, file_out: str | None = None) -> Any:
+    def call(
+        self,
+        proc: Procedure,
+        args: dict[str, Any],
+        optargs: dict[str, Any],
+        *,
+        file_in: str | None = None,
+        file_out: str | None = None,
+    ) -> Any:
         """Make one call and return its decoded result (hashtables as pairs)."""
         if self.broken:
-            raise GuestFSError(f"{proc.name}: the connection to the agent is unusable: "
-                               f"{self.broken}")
+            raise GuestFSError(
+                f"{proc.name}: the connection to the agent is unusable: {self.broken}"
+            )
         try:
             body = encode_args(proc, args, optargs) if proc.has_args_struct else b""
         except TypeError as e:
@@ -104,8 +115,12 @@ class Connection:
         if local_in is not None:
             st = os.fstat(local_in.fileno())
             hint = st.st_size if stat.S_ISREG(st.st_mode) else 0
-        header = Header(proc=proc.proc_nr, serial=serial, progress_hint=hint,
-                        optargs_bitmask=optargs_bitmask(proc, optargs))
+        header = Header(
+            proc=proc.proc_nr,
+            serial=serial,
+            progress_hint=hint,
+            optargs_bitmask=optargs_bitmask(proc, optargs),
+        )
         message = header.pack() + body
         if len(message) > C.MESSAGE_MAX:
             if local_in:
@@ -140,8 +155,7 @@ class Connection:
             elif w in (C.CANCEL_FLAG, C.LAUNCH_FLAG):
                 continue  # a late cancel of the previous transfer; a repeated launch flag
             elif w > C.MESSAGE_MAX:
-                self._break(f"message length ({w}) > maximum possible size ({C.MESSAGE_MAX})",
-                            api)
+                self._break(f"message length ({w}) > maximum possible size ({C.MESSAGE_MAX})", api)
             else:
                 return w
 
@@ -156,12 +170,14 @@ class Connection:
             self._break(f"reply of {n} bytes is shorter than a header", proc.name)
         h = Header.unpack(body)
         if h.prog != C.PROGRAM or h.vers != C.PROTOCOL_VERSION:
-            self._break(f"bad reply header (program 0x{h.prog:x}, version {h.vers})",
-                        proc.name)
+            self._break(f"bad reply header (program 0x{h.prog:x}, version {h.vers})", proc.name)
         if h.direction != C.DIRECTION_REPLY or h.proc != proc.proc_nr or h.serial != serial:
-            self._break(f"reply does not match the call (proc {h.proc}, serial 0x{h.serial:x}"
-                        f", direction {h.direction})", proc.name)
-        payload = memoryview(body)[C.HEADER_SIZE:]
+            self._break(
+                f"reply does not match the call (proc {h.proc}, serial 0x{h.serial:x}"
+                f", direction {h.direction})",
+                proc.name,
+            )
+        payload = memoryview(body)[C.HEADER_SIZE :]
         if h.status == C.STATUS_ERROR:
             errno_name, message = decode_error(payload)
             raise GuestFSError(f"{proc.name}: {message}", errno_name)
@@ -192,8 +208,12 @@ class Connection:
                 stream.write(encode_chunk(b""))
                 return None
             view = memoryview(data)
-            stream.write(b"".join(encode_chunk(view[i : i + C.MAX_CHUNK_SIZE])
-                                  for i in range(0, len(view), C.MAX_CHUNK_SIZE)))
+            stream.write(
+                b"".join(
+                    encode_chunk(view[i : i + C.MAX_CHUNK_SIZE])
+                    for i in range(0, len(view), C.MAX_CHUNK_SIZE)
+                )
+            )
 
     def _daemon_cancelled(self) -> bool:
         """Consume progress messages waiting on the wire; True if a cancel flag came."""
@@ -228,8 +248,10 @@ class Connection:
                 if cancel:
                     if local_error:
                         break
-                    raise GuestFSError(f"{proc.name}: the daemon cancelled the transfer "
-                                       "(a read error in the appliance; see the verbose log)")
+                    raise GuestFSError(
+                        f"{proc.name}: the daemon cancelled the transfer "
+                        "(a read error in the appliance; see the verbose log)"
+                    )
                 if not data:
                     break
                 if out is not None:

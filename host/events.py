@@ -26,10 +26,16 @@ EVENT_ALL = 0x3FF
 EventCallback = Callable[[int, int, bytes, Sequence[int]], Any]
 
 _NAMES = {
-    EVENT_CLOSE: "close", EVENT_SUBPROCESS_QUIT: "subprocess_quit",
-    EVENT_LAUNCH_DONE: "launch_done", EVENT_PROGRESS: "progress",
-    EVENT_APPLIANCE: "appliance", EVENT_LIBRARY: "library", EVENT_TRACE: "trace",
-    EVENT_ENTER: "enter", EVENT_LIBVIRT_AUTH: "libvirt_auth", EVENT_WARNING: "warning",
+    EVENT_CLOSE: "close",
+    EVENT_SUBPROCESS_QUIT: "subprocess_quit",
+    EVENT_LAUNCH_DONE: "launch_done",
+    EVENT_PROGRESS: "progress",
+    EVENT_APPLIANCE: "appliance",
+    EVENT_LIBRARY: "library",
+    EVENT_TRACE: "trace",
+    EVENT_ENTER: "enter",
+    EVENT_LIBVIRT_AUTH: "libvirt_auth",
+    EVENT_WARNING: "warning",
 }
 
 
@@ -70,8 +76,9 @@ class EventRegistry:
             if mask & event:
                 try:
                     cb(event, handle, buf, list(array))
-                except Exception as e:  # noqa: BLE001 - a user callback must not break calls
+                except Exception as e:
                     import sys
 
-                    print(f"pyguestfs: event callback raised {type(e).__name__}: {e}",
-                          file=sys.stderr)
+                    print(
+                        f"pyguestfs: event callback raised {type(e).__name__}: {e}", file=sys.stderr
+                    )

@@ -46,8 +46,9 @@ class GuestFS:
     ``environment`` reads ``LIBGUESTFS_DEBUG`` / ``LIBGUESTFS_TRACE``, as libguestfs does.
     """
 
-    def __init__(self, python_return_dict: bool = False, environment: bool = True,
-                 close_on_exit: bool = True) -> None:
+    def __init__(
+        self, python_return_dict: bool = False, environment: bool = True, close_on_exit: bool = True
+    ) -> None:
         self._python_return_dict = python_return_dict
         self._lock = threading.RLock()
         self._events = EventRegistry()
@@ -75,7 +76,7 @@ class GuestFS:
         try:
             if not self._closed:
                 self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
+        except Exception:
             pass
 
     def _check_not_closed(self) -> None:
@@ -108,8 +109,12 @@ class GuestFS:
         A handle that was never launched shuts down as a no-op."""
         self._check_not_closed()
         with self._lock:
-            if self._state == _STATE_READY and self._autosync and self._conn is not None \
-                    and not self._conn.broken:
+            if (
+                self._state == _STATE_READY
+                and self._autosync
+                and self._conn is not None
+                and not self._conn.broken
+            ):
                 try:
                     self._call("internal_autosync", {}, {})
                 except GuestFSError as e:
@@ -191,14 +196,23 @@ class GuestFS:
             print(f"libguestfs: trace: {line}", file=sys.stderr)
 
     # -- the call path -----------------------------------------------------------------------
-    def _call(self, name: str, args: dict[str, Any], optargs: dict[str, Any], *,
-              file_in: str | None = None, file_out: str | None = None) -> Any:
+    def _call(
+        self,
+        name: str,
+        args: dict[str, Any],
+        optargs: dict[str, Any],
+        *,
+        file_in: str | None = None,
+        file_out: str | None = None,
+    ) -> Any:
         self._check_not_closed()
         proc = BY_NAME[name]
         with self._lock:
             if self._state != _STATE_READY or self._conn is None:
-                raise GuestFSError(f"{name}: call launch before using this function\n"
-                                   "(in guestfish, don't forget to use the 'run' command)")
+                raise GuestFSError(
+                    f"{name}: call launch before using this function\n"
+                    "(in guestfish, don't forget to use the 'run' command)"
+                )
             if self._trace:
                 shown = [repr(v) for v in args.values()]
                 shown += [f"{k}:{v!r}" for k, v in optargs.items()]
@@ -269,8 +283,7 @@ class GuestFS:
             return
         size = self._call("filesize", {"file": path}, {})
         with _scratch_file(data) as tmp:
-            self._call("upload_offset", {"remotefilename": path, "offset": size}, {},
-                       file_in=tmp)
+            self._call("upload_offset", {"remotefilename": path, "offset": size}, {}, file_in=tmp)
 
     def stat(self, path: str) -> dict[str, int]:
         """Deprecated libguestfs ``stat``: statns without nanoseconds."""
@@ -295,8 +308,7 @@ class GuestFS:
 
     def _feature(self, group: str) -> int:
         if group not in self._features:
-            self._features[group] = self._call("internal_feature_available",
-                                               {"group": group}, {})
+            self._features[group] = self._call("internal_feature_available", {"group": group}, {})
         return self._features[group]
 
 
@@ -330,6 +342,7 @@ def _scratch_file(data: bytes | None = None) -> Iterator[str]:
 
 # -- methods derived from the table ------------------------------------------------------------
 
+
 def _make_method(proc: Procedure) -> Callable[..., Any]:
     required = [a.name for a in proc.args]
     optional = [o.name for o in proc.optargs]
@@ -339,8 +352,10 @@ def _make_method(proc: Procedure) -> Callable[..., Any]:
 
     def method(self: GuestFS, *posargs: Any, **kwargs: Any) -> Any:
         if len(posargs) > len(required) + len(optional):
-            raise TypeError(f"{proc.name}() takes {len(required)} positional arguments "
-                            f"but {len(posargs)} were given")
+            raise TypeError(
+                f"{proc.name}() takes {len(required)} positional arguments "
+                f"but {len(posargs)} were given"
+            )
         values = dict(zip(required + optional, posargs, strict=False))
         for k, v in kwargs.items():
             if k not in required and k not in optional:
@@ -353,15 +368,21 @@ def _make_method(proc: Procedure) -> Callable[..., Any]:
             raise TypeError(f"{proc.name}() missing required argument(s): {', '.join(missing)}")
         args = {n: values[n] for n in wire}
         optargs = {n: values[n] for n in optional if values.get(n) is not None}
-        result = self._call(proc.name, args, optargs,
-                            file_in=os.fspath(values[file_in]) if file_in else None,
-                            file_out=os.fspath(values[file_out]) if file_out else None)
+        result = self._call(
+            proc.name,
+            args,
+            optargs,
+            file_in=os.fspath(values[file_in]) if file_in else None,
+            file_out=os.fspath(values[file_out]) if file_out else None,
+        )
         return self._shape(proc, result)
 
     params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in required]
-    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
-               for n in optional]
+    params += [
+        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+        for n in optional
+    ]
     method.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     method.__name__ = proc.name
     method.__qualname__ = f"GuestFS.{proc.name}"

@@ -39,16 +39,32 @@ class Header:
     vers: int = C.PROTOCOL_VERSION
 
     def pack(self) -> bytes:
-        return _HEADER.pack(self.prog, self.vers, self.proc, self.direction, self.serial,
-                            self.progress_hint, self.optargs_bitmask, self.status)
+        return _HEADER.pack(
+            self.prog,
+            self.vers,
+            self.proc,
+            self.direction,
+            self.serial,
+            self.progress_hint,
+            self.optargs_bitmask,
+            self.status,
+        )
 
     @classmethod
     def unpack(cls, body: bytes | bytearray | memoryview) -> Header:
         if len(body) < C.HEADER_SIZE:
             raise XdrError(f"message of {len(body)} bytes is shorter than its header")
         prog, vers, proc, direction, serial, hint, mask, status = _HEADER.unpack_from(body)
-        return cls(proc=proc, serial=serial, direction=direction, status=status,
-                   progress_hint=hint, optargs_bitmask=mask, prog=prog, vers=vers)
+        return cls(
+            proc=proc,
+            serial=serial,
+            direction=direction,
+            status=status,
+            progress_hint=hint,
+            optargs_bitmask=mask,
+            prog=prog,
+            vers=vers,
+        )
 
 
 def frame(body: bytes | bytearray) -> bytes:
@@ -63,6 +79,7 @@ def word(value: int) -> bytes:
 
 
 # -- arguments ---------------------------------------------------------------------------
+
 
 def encode_args(proc: Procedure, args: dict[str, Any], optargs: dict[str, Any]) -> bytes:
     """Encode a call's args struct. ``optargs`` holds only the optional arguments that are
@@ -83,8 +100,9 @@ def optargs_bitmask(proc: Procedure, optargs: dict[str, Any]) -> int:
     return mask
 
 
-def decode_args(proc: Procedure, body: memoryview | bytes,
-                bitmask: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def decode_args(
+    proc: Procedure, body: memoryview | bytes, bitmask: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Decode a call's args struct: (required, optional-that-are-set)."""
     dec = Decoder(body)
     args: dict[str, Any] = {}
@@ -112,9 +130,9 @@ def _encode_arg(enc: Encoder, t: ArgType, v: Any, name: str) -> None:
                 raise TypeError("expected a list of strings, got a single string")
             enc.string_list(list(v))
         elif t is ArgType.BOOL:
-            enc.bool(bool(v))
+            enc.boolean(bool(v))
         elif t is ArgType.INT:
-            enc.int(_int(v))
+            enc.int32(_int(v))
         elif t is ArgType.INT64:
             enc.hyper(_int(v))
         elif t is ArgType.BUFFER:
@@ -139,9 +157,9 @@ def _decode_arg(dec: Decoder, t: ArgType) -> Any:
     if t is ArgType.STRINGLIST:
         return dec.string_list()
     if t is ArgType.BOOL:
-        return dec.bool()
+        return dec.boolean()
     if t is ArgType.INT:
-        return dec.int()
+        return dec.int32()
     if t is ArgType.INT64:
         return dec.hyper()
     if t is ArgType.BUFFER:
@@ -152,9 +170,9 @@ def _decode_arg(dec: Decoder, t: ArgType) -> Any:
 def _encode_opt(enc: Encoder, t: OptType, v: Any, name: str) -> None:
     try:
         if t is OptType.BOOL:
-            enc.bool(bool(v))
+            enc.boolean(bool(v))
         elif t is OptType.INT:
-            enc.int(0 if v is None else _int(v))
+            enc.int32(0 if v is None else _int(v))
         elif t is OptType.INT64:
             enc.hyper(0 if v is None else _int(v))
         elif t is OptType.STRING:
@@ -169,9 +187,9 @@ def _encode_opt(enc: Encoder, t: OptType, v: Any, name: str) -> None:
 
 def _decode_opt(dec: Decoder, t: OptType) -> Any:
     if t is OptType.BOOL:
-        return dec.bool()
+        return dec.boolean()
     if t is OptType.INT:
-        return dec.int()
+        return dec.int32()
     if t is OptType.INT64:
         return dec.hyper()
     if t is OptType.STRING:
@@ -181,6 +199,7 @@ def _decode_opt(dec: Decoder, t: OptType) -> Any:
 
 # -- return values -----------------------------------------------------------------------
 
+
 def encode_ret(proc: Procedure, value: Any) -> bytes:
     """Encode a reply's ret struct (empty for RErr)."""
     enc = Encoder()
@@ -188,9 +207,9 @@ def encode_ret(proc: Procedure, value: Any) -> bytes:
     if r is RetType.ERR:
         return b""
     if r is RetType.BOOL:
-        enc.bool(bool(value))
+        enc.boolean(bool(value))
     elif r is RetType.INT:
-        enc.int(value)
+        enc.int32(value)
     elif r is RetType.INT64:
         enc.hyper(value)
     elif r is RetType.STRING:
@@ -199,7 +218,7 @@ def encode_ret(proc: Procedure, value: Any) -> bytes:
         enc.string_list(value)
     elif r is RetType.HASHTABLE:
         flat: list[str] = []
-        for k, v in (value.items() if isinstance(value, dict) else value):
+        for k, v in value.items() if isinstance(value, dict) else value:
             flat += (k, v)
         enc.string_list(flat)
     elif r is RetType.STRUCT:
@@ -207,7 +226,7 @@ def encode_ret(proc: Procedure, value: Any) -> bytes:
         proc.struct.encode(enc, value)
     elif r is RetType.STRUCTLIST:
         assert proc.struct is not None
-        enc.uint(len(value))
+        enc.uint32(len(value))
         for item in value:
             proc.struct.encode(enc, item)
     elif r is RetType.BUFFER:
@@ -223,9 +242,9 @@ def decode_ret(proc: Procedure, body: memoryview | bytes) -> Any:
     if r is RetType.ERR:
         value = None
     elif r is RetType.BOOL:
-        value = dec.bool()
+        value = dec.boolean()
     elif r is RetType.INT:
-        value = dec.int()
+        value = dec.int32()
     elif r is RetType.INT64:
         value = dec.hyper()
     elif r is RetType.STRING:
@@ -242,7 +261,7 @@ def decode_ret(proc: Procedure, body: memoryview | bytes) -> Any:
         value = proc.struct.decode(dec)
     elif r is RetType.STRUCTLIST:
         assert proc.struct is not None
-        n = dec.uint()
+        n = dec.uint32()
         if n * proc.struct.min_wire_size > dec.remaining():
             raise XdrError(f"struct list of {n} items cannot fit in the message")
         value = [proc.struct.decode(dec) for _ in range(n)]
@@ -253,6 +272,7 @@ def decode_ret(proc: Procedure, body: memoryview | bytes) -> Any:
 
 
 # -- errors, chunks, progress ------------------------------------------------------------
+
 
 def encode_error(errno_name: str, message: str) -> bytes:
     """``guestfs_message_error``: errno name (may be empty) and message, truncated as the
@@ -278,14 +298,15 @@ def encode_chunk(data: bytes | bytearray | memoryview, cancel: bool = False) -> 
     if n > C.MAX_CHUNK_SIZE:
         raise XdrError(f"chunk of {n} bytes exceeds {C.MAX_CHUNK_SIZE}")
     pad = (4 - n) & 3
-    return b"".join((_WORD.pack(8 + n + pad), _CHUNK_HEAD.pack(1 if cancel else 0, n),
-                     bytes(data), b"\0" * pad))
+    return b"".join(
+        (_WORD.pack(8 + n + pad), _CHUNK_HEAD.pack(1 if cancel else 0, n), bytes(data), b"\0" * pad)
+    )
 
 
 def decode_chunk(body: memoryview | bytes) -> tuple[bool, bytes]:
     """(cancel, data) of a chunk body. A cancel value other than 0 or 1 is lost sync."""
     dec = Decoder(body)
-    cancel = dec.int()
+    cancel = dec.int32()
     if cancel not in (0, 1):
         raise XdrError(f"bad chunk cancel field {cancel}")
     data = dec.opaque(limit=C.MAX_CHUNK_SIZE)

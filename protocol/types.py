@@ -34,8 +34,14 @@ class ArgType(Enum):
 
 
 STRING_KINDS = frozenset(
-    {ArgType.PATHNAME, ArgType.DEVICE, ArgType.MOUNTABLE, ArgType.DEV_OR_PATH,
-     ArgType.STRING, ArgType.FILENAME}
+    {
+        ArgType.PATHNAME,
+        ArgType.DEVICE,
+        ArgType.MOUNTABLE,
+        ArgType.DEV_OR_PATH,
+        ArgType.STRING,
+        ArgType.FILENAME,
+    }
 )
 
 
@@ -107,14 +113,13 @@ class StructDef:
     @property
     def min_wire_size(self) -> int:
         """Smallest encoding of one instance: lets decoders reject impossible counts."""
-        sizes = {FieldType.INT64: 8, FieldType.UINT64: 8, FieldType.BYTES: 8,
-                 FieldType.UUID: 32}
+        sizes = {FieldType.INT64: 8, FieldType.UINT64: 8, FieldType.BYTES: 8, FieldType.UUID: 32}
         return sum(sizes.get(ft, 4) for _, ft in self.fields)
 
 
 def _encode_field(enc: Encoder, ftype: FieldType, v: Any) -> None:
     if ftype is FieldType.CHAR:
-        enc.int(ord(v) if isinstance(v, str) else int(v))
+        enc.int32(ord(v) if isinstance(v, str) else int(v))
     elif ftype is FieldType.STRING:
         enc.string(v)
     elif ftype is FieldType.BUFFER:
@@ -122,22 +127,22 @@ def _encode_field(enc: Encoder, ftype: FieldType, v: Any) -> None:
     elif ftype is FieldType.UUID:
         enc.fixed_opaque(v.encode("ascii") if isinstance(v, str) else v, 32)
     elif ftype is FieldType.INT32:
-        enc.int(v)
+        enc.int32(v)
     elif ftype is FieldType.UINT32:
-        enc.uint(v)
+        enc.uint32(v)
     elif ftype in (FieldType.INT64, FieldType.BYTES):
         enc.hyper(v)
     elif ftype is FieldType.UINT64:
         enc.uhyper(v)
     elif ftype is FieldType.OPTPERCENT:
-        enc.float(v)
+        enc.float32(v)
     else:  # pragma: no cover - the enum is closed
         raise XdrError(f"unknown field type {ftype}")
 
 
 def _decode_field(dec: Decoder, ftype: FieldType) -> Any:
     if ftype is FieldType.CHAR:
-        return chr(dec.int() & 0xFF)
+        return chr(dec.int32() & 0xFF)
     if ftype is FieldType.STRING:
         return dec.string()
     if ftype is FieldType.BUFFER:
@@ -145,15 +150,15 @@ def _decode_field(dec: Decoder, ftype: FieldType) -> Any:
     if ftype is FieldType.UUID:
         return dec.fixed_opaque(32).decode("ascii", "replace")
     if ftype is FieldType.INT32:
-        return dec.int()
+        return dec.int32()
     if ftype is FieldType.UINT32:
-        return dec.uint()
+        return dec.uint32()
     if ftype in (FieldType.INT64, FieldType.BYTES):
         return dec.hyper()
     if ftype is FieldType.UINT64:
         return dec.uhyper()
     if ftype is FieldType.OPTPERCENT:
-        return dec.float()
+        return dec.float32()
     raise XdrError(f"unknown field type {ftype}")  # pragma: no cover
 
 
@@ -169,34 +174,95 @@ STRUCTS: dict[str, StructDef] = {
         _struct("dirent", ("ino", _I64), ("ftyp", FieldType.CHAR), ("name", FieldType.STRING)),
         _struct(
             "statns",
-            *((f, _I64) for f in (
-                "st_dev", "st_ino", "st_mode", "st_nlink", "st_uid", "st_gid", "st_rdev",
-                "st_size", "st_blksize", "st_blocks", "st_atime_sec", "st_atime_nsec",
-                "st_mtime_sec", "st_mtime_nsec", "st_ctime_sec", "st_ctime_nsec",
-                "st_spare1", "st_spare2", "st_spare3", "st_spare4", "st_spare5", "st_spare6",
-            )),
+            *(
+                (f, _I64)
+                for f in (
+                    "st_dev",
+                    "st_ino",
+                    "st_mode",
+                    "st_nlink",
+                    "st_uid",
+                    "st_gid",
+                    "st_rdev",
+                    "st_size",
+                    "st_blksize",
+                    "st_blocks",
+                    "st_atime_sec",
+                    "st_atime_nsec",
+                    "st_mtime_sec",
+                    "st_mtime_nsec",
+                    "st_ctime_sec",
+                    "st_ctime_nsec",
+                    "st_spare1",
+                    "st_spare2",
+                    "st_spare3",
+                    "st_spare4",
+                    "st_spare5",
+                    "st_spare6",
+                )
+            ),
         ),
         _struct(
             "stat",
-            *((f, _I64) for f in (
-                "dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize",
-                "blocks", "atime", "mtime", "ctime",
-            )),
+            *(
+                (f, _I64)
+                for f in (
+                    "dev",
+                    "ino",
+                    "mode",
+                    "nlink",
+                    "uid",
+                    "gid",
+                    "rdev",
+                    "size",
+                    "blksize",
+                    "blocks",
+                    "atime",
+                    "mtime",
+                    "ctime",
+                )
+            ),
         ),
         _struct(
             "statvfs",
-            *((f, _I64) for f in (
-                "bsize", "frsize", "blocks", "bfree", "bavail", "files", "ffree", "favail",
-                "fsid", "flag", "namemax",
-            )),
+            *(
+                (f, _I64)
+                for f in (
+                    "bsize",
+                    "frsize",
+                    "blocks",
+                    "bfree",
+                    "bavail",
+                    "files",
+                    "ffree",
+                    "favail",
+                    "fsid",
+                    "flag",
+                    "namemax",
+                )
+            ),
         ),
-        _struct("partition", ("part_num", FieldType.INT32), ("part_start", _I64),
-                ("part_end", _I64), ("part_size", _I64)),
-        _struct("version", ("major", _I64), ("minor", _I64), ("release", _I64),
-                ("extra", FieldType.STRING)),
+        _struct(
+            "partition",
+            ("part_num", FieldType.INT32),
+            ("part_start", _I64),
+            ("part_end", _I64),
+            ("part_size", _I64),
+        ),
+        _struct(
+            "version",
+            ("major", _I64),
+            ("minor", _I64),
+            ("release", _I64),
+            ("extra", FieldType.STRING),
+        ),
         _struct("int_bool", ("i", FieldType.INT32), ("b", FieldType.INT32)),
         _struct("xattr", ("attrname", FieldType.STRING), ("attrval", FieldType.BUFFER)),
-        _struct("internal_mountable", ("im_type", FieldType.INT32),
-                ("im_device", FieldType.STRING), ("im_volume", FieldType.STRING)),
+        _struct(
+            "internal_mountable",
+            ("im_type", FieldType.INT32),
+            ("im_device", FieldType.STRING),
+            ("im_volume", FieldType.STRING),
+        ),
     )
 }

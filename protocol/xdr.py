@@ -30,10 +30,10 @@ class Encoder:
     def __init__(self, buf: bytearray | None = None) -> None:
         self.buf = buf if buf is not None else bytearray()
 
-    def uint(self, v: int) -> None:
+    def uint32(self, v: int) -> None:
         self.buf += _U32.pack(v)
 
-    def int(self, v: int) -> None:
+    def int32(self, v: int) -> None:
         self.buf += _I32.pack(v)
 
     def hyper(self, v: int) -> None:
@@ -42,10 +42,10 @@ class Encoder:
     def uhyper(self, v: int) -> None:
         self.buf += _U64.pack(v)
 
-    def float(self, v: float) -> None:
+    def float32(self, v: float) -> None:
         self.buf += _F32.pack(v)
 
-    def bool(self, v: bool) -> None:
+    def boolean(self, v: bool) -> None:
         self.buf += _U32.pack(1 if v else 0)
 
     def opaque(self, data: bytes | bytearray | memoryview) -> None:
@@ -70,13 +70,13 @@ class Encoder:
 
     def optstring(self, s: str | None) -> None:
         if s is None:
-            self.uint(0)
+            self.uint32(0)
         else:
-            self.uint(1)
+            self.uint32(1)
             self.string(s)
 
     def string_list(self, items: list[str] | tuple[str, ...]) -> None:
-        self.uint(len(items))
+        self.uint32(len(items))
         for s in items:
             self.string(s)
 
@@ -93,8 +93,10 @@ class Decoder:
     def _take(self, n: int) -> memoryview:
         end = self.pos + n
         if n < 0 or end > len(self.data):
-            raise XdrError(f"truncated XDR: need {n} bytes at offset {self.pos}, have "
-                           f"{len(self.data) - self.pos}")
+            raise XdrError(
+                f"truncated XDR: need {n} bytes at offset {self.pos}, have "
+                f"{len(self.data) - self.pos}"
+            )
         chunk = self.data[self.pos : end]
         self.pos = end
         return chunk
@@ -107,10 +109,10 @@ class Decoder:
         if self.pos != len(self.data):
             raise XdrError(f"{len(self.data) - self.pos} unexpected bytes after the message")
 
-    def uint(self) -> int:
+    def uint32(self) -> int:
         return int(_U32.unpack(self._take(4))[0])
 
-    def int(self) -> int:
+    def int32(self) -> int:
         return int(_I32.unpack(self._take(4))[0])
 
     def hyper(self) -> int:
@@ -119,17 +121,17 @@ class Decoder:
     def uhyper(self) -> int:
         return int(_U64.unpack(self._take(8))[0])
 
-    def float(self) -> float:
+    def float32(self) -> float:
         return float(_F32.unpack(self._take(4))[0])
 
-    def bool(self) -> bool:
-        v = self.uint()
+    def boolean(self) -> bool:
+        v = self.uint32()
         if v > 1:
             raise XdrError(f"bad XDR bool {v}")
         return v == 1
 
     def opaque(self, limit: int | None = None) -> bytes:
-        n = self.uint()
+        n = self.uint32()
         if limit is not None and n > limit:
             raise XdrError(f"opaque of {n} bytes exceeds its limit of {limit}")
         data = bytes(self._take(n))
@@ -147,7 +149,7 @@ class Decoder:
         return self.opaque(limit).decode("utf-8", "surrogateescape")
 
     def optstring(self) -> str | None:
-        present = self.uint()
+        present = self.uint32()
         if present == 0:
             return None
         if present != 1:
@@ -155,7 +157,7 @@ class Decoder:
         return self.string()
 
     def string_list(self) -> list[str]:
-        n = self.uint()
+        n = self.uint32()
         # Each string needs at least 4 bytes: refuse counts the body cannot hold before
         # allocating anything for them.
         if n * 4 > self.remaining():

@@ -1,0 +1,112 @@
+"""Bulk transfers: integrity, progress events, and cancellation from either side."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyguestfs.agent import Agent, Sysroot
+from pyguestfs.agent.channel import listen_once
+from pyguestfs.host import EVENT_PROGRESS, GuestFS, GuestFSError
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def test_64_mib_round_trip_is_intact(g: GuestFS, agent: object, tmp_path: Path) -> None:
+    src = tmp_path / "src.bin"
+    with src.open("wb") as f:
+        for _ in range(64):
+            f.write(os.urandom(1 << 20))
+    g.upload(str(src), "/payload")
+    back = tmp_path / "back.bin"
+    g.download("/payload", str(back))
+    assert _sha(back) == _sha(src)
+    assert g.checksum("sha256", "/payload") == _sha(src)
+
+
+@pytest.fixture
+def fast_progress_agent(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An in-process agent whose progress rate limits are shortened, so a test does not
+    need a transfer that lasts more than the real 2 s quiet period."""
+    sysroot = tmp_path / "root"
+    sysroot.mkdir()
+    sock = f"/tmp/pyguestfs-progress-{os.getpid()}.sock"
+
+    def serve() -> None:
+        stream = listen_once(sock)
+        Agent(stream, Sysroot(str(sysroot)), progress_timing=(0.0, 0.0)).serve()
+        stream.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield sock, sysroot
+    t.join(timeout=5)
+
+
+def test_progress_events_during_upload_and_download(
+    fast_progress_agent: tuple[str, Path], tmp_path: Path
+) -> None:
+    sock, _ = fast_progress_agent
+    src = tmp_path / "src"
+    src.write_bytes(os.urandom(8 << 20))
+    seen: list[list[int]] = []
+    with GuestFS() as h:
+        h.set_event_callback(lambda ev, eh, buf, array: seen.append(array), EVENT_PROGRESS)
+        h.attach(sock)
+        h.upload(str(src), "/f")
+        assert seen, "no progress during upload"
+        proc, _serial, position, total = seen[-1]
+        assert (proc, position, total) == (66, 8 << 20, 8 << 20)
+        assert all(0 < p <= t for _, _, p, t in seen)
+        seen.clear()
+        h.download("/f", str(tmp_path / "back"))
+        assert seen and seen[-1][0] == 67 and seen[-1][2] == seen[-1][3] == 8 << 20
+
+
+def test_progress_is_rate_limited_by_default(g: GuestFS, tmp_path: Path) -> None:
+    # With 1.48's limits a short transfer sends no progress at all (quiet for 2 s).
+    src = tmp_path / "s"
+    src.write_bytes(b"x" * (1 << 20))
+    seen: list[object] = []
+    g.set_event_callback(lambda *a: seen.append(a), EVENT_PROGRESS)
+    g.upload(str(src), "/s")
+    assert seen == []
+
+
+def test_local_write_error_cancels_the_download(g: GuestFS, agent: object) -> None:
+    g.write("/big", os.urandom(4 << 20))
+    with pytest.raises(GuestFSError, match="write: /dev/full: No space left on device"):
+        g.download("/big", "/dev/full")
+    assert g.ping_daemon() is None  # the connection is still in sync
+    assert g.filesize("/big") == 4 << 20
+
+
+def test_unopenable_local_destination(g: GuestFS, tmp_path: Path) -> None:
+    g.write("/f", b"abc")
+    with pytest.raises(GuestFSError, match=r"open: .*: No such file or directory"):
+        g.download("/f", str(tmp_path / "no" / "dir" / "f"))
+    assert g.cat("/f") == "abc"
+
+
+def test_daemon_side_write_error_is_reported_and_the_handle_survives(
+    g: GuestFS, tmp_path: Path
+) -> None:
+    src = tmp_path / "s"
+    src.write_bytes(b"y" * (1 << 20))
+    g.mkdir("/d")
+    with pytest.raises(GuestFSError) as info:
+        g.upload(str(src), "/d")  # a directory cannot be opened for writing
+    assert info.value.errno_name == "EISDIR"
+    assert g.exists("/d")
+    g.upload(str(src), "/d/ok")
+    assert g.filesize("/d/ok") == 1 << 20
