@@ -8,12 +8,14 @@ standing in for the guest's ``/`` (like ``guestfsd -r -l``).
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
 from ..protocol.constants import DEFAULT_CHANNEL
 from .channel import ChannelError, listen_once, open_channel
 from .commands import environ_for_agent
+from .devices import DeviceMap
 from .server import Agent
 from .sysroot import Sysroot
 
@@ -81,8 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     except ChannelError as e:
         print(f"pyguestfs-agent: {e}", file=sys.stderr)
         return 1
-    sysroot = Sysroot(args.sysroot or "/sysroot", mount_required=not standalone)
-    agent = Agent(stream, sysroot, verbose=args.verbose, autosync_umount=not standalone)
+    sysroot_dir = args.sysroot or "/sysroot"
+    os.makedirs(sysroot_dir, exist_ok=True)
+    sysroot = Sysroot(sysroot_dir, mount_required=not standalone)
+    # Standalone on a host, the host's disks are none of the client's business.
+    devices = None if standalone else DeviceMap()
+    agent = Agent(
+        stream, sysroot, verbose=args.verbose, autosync_umount=not standalone, devices=devices
+    )
     try:
         return agent.serve()
     finally:

@@ -3,54 +3,35 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 
+from .api_block import umount_all_under_sysroot
+from .commands import ENV
 from .context import CallContext
 from .registry import implements
+
 
 #: The optional feature groups of libguestfs 1.48 (``generator/optgroups.ml``), each with
 #: the test that says whether this agent can serve that group's APIs. A group whose APIs
 #: the agent does not implement yet is honestly reported as not available.
-FEATURE_GROUPS: dict[str, Callable[[], bool]] = {
-    name: (lambda: False)
-    for name in (
-        "acl",
-        "blkdiscard",
-        "blkdiscardzeroes",
-        "btrfs",
-        "extlinux",
-        "f2fs",
-        "fstrim",
-        "gdisk",
-        "grub",
-        "hivex",
-        "inotify",
-        "journal",
-        "ldm",
-        "libtsk",
-        "libyara",
-        "linuxcaps",
-        "linuxfsuuid",
-        "linuxmodules",
-        "linuxxattrs",
-        "luks",
-        "lvm2",
-        "mdadm",
-        "mknod",
-        "ntfs3g",
-        "ntfsprogs",
-        "rsync",
-        "scrub",
-        "selinux",
-        "selinuxrelabel",
-        "sleuthkit",
-        "squashfs",
-        "syslinux",
-        "wipefs",
-        "xfs",
-        "zerofree",
-    )
-}
+def _never() -> bool:
+    return False
+
+
+def _has_program(name: str) -> Callable[[], bool]:
+    return lambda: shutil.which(name, path=ENV["PATH"]) is not None
+
+
+_GROUPS_148 = """acl augeas blkdiscard blkdiscardzeroes btrfs extlinux f2fs fstrim gdisk grub hivex
+inotify journal ldm libtsk libyara linuxcaps linuxfsuuid linuxmodules linuxxattrs luks lvm2
+mdadm mknod ntfs3g ntfsprogs realpath rsync scrub selinux selinuxrelabel sleuthkit squashfs
+syslinux wipefs xfs xz zerofree""".split()
+
+FEATURE_GROUPS: dict[str, Callable[[], bool]] = dict.fromkeys(_GROUPS_148, _never)
+# The groups whose APIs this agent serves.
+FEATURE_GROUPS["realpath"] = lambda: True
+FEATURE_GROUPS["xz"] = _has_program("xz")
 
 
 @implements("ping_daemon")
@@ -73,12 +54,13 @@ def available_all_groups(ctx: CallContext) -> list[str]:
 
 @implements("internal_autosync")
 def internal_autosync(ctx: CallContext) -> None:
-    # In the appliance the agent also unmounts everything first (the umount_all of the
-    # block-device APIs); standalone (like guestfsd -r) it only syncs.
-    unmount = getattr(ctx.agent, "umount_all", None)
-    if ctx.agent.autosync_umount and unmount is not None:
-        unmount()
-    os.sync()
+    # In the appliance the agent also unmounts everything first; standalone (like
+    # guestfsd -r) it only syncs. An unmount failure is not fatal: the sync still runs.
+    try:
+        if ctx.agent.autosync_umount:
+            umount_all_under_sysroot(ctx)
+    finally:
+        os.sync()
 
 
 @implements("internal_exit")

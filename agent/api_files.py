@@ -23,8 +23,8 @@ from .registry import implements
 
 @implements("exists")
 def exists(ctx: CallContext, path: str) -> bool:
-    # access(F_OK) follows symlinks: a dangling link does not "exist".
-    return os.access(ctx.sysroot.resolve(path), os.F_OK)
+    # guestfsd lstats: a dangling symlink exists.
+    return os.path.lexists(ctx.sysroot.resolve(path, follow=False))
 
 
 def _is_kind(ctx: CallContext, api: str, path: str, follow: bool, kind: int) -> bool:
@@ -70,19 +70,26 @@ def mkdir(ctx: CallContext, path: str) -> None:
 
 @implements("mkdir_p")
 def mkdir_p(ctx: CallContext, path: str) -> None:
-    # Walk down from the root, creating what is missing. Each step is resolved inside the
-    # sysroot, so a symlinked parent is followed without leaving it.
-    parts = [p for p in path.split("/") if p]
-    for i in range(1, len(parts) + 1):
-        sub = "/" + "/".join(parts[:i])
-        host = ctx.sysroot.resolve(sub)
+    # guestfsd's recursive_mkdir: try the path; if its parent is missing make that first
+    # (once), then retry. Each step is resolved inside the sysroot.
+    def make(guest: str) -> None:
+        host = ctx.sysroot.resolve(guest)
         try:
             os.mkdir(host, 0o777)
         except FileExistsError:
-            if not os.path.isdir(host):
+            if not stat.S_ISDIR(os.lstat(host).st_mode) and not os.path.isdir(host):
                 raise AgentError(f"{path}: a path element was not a directory") from None
-        except OSError as e:
-            raise AgentError.from_os(e, path) from None
+        except FileNotFoundError:
+            parent = os.path.dirname(guest.rstrip("/")) or "/"
+            if parent == guest:
+                raise
+            make(parent)
+            os.mkdir(host, 0o777)
+
+    try:
+        make(path)
+    except OSError as e:
+        raise AgentError.from_os(e, path) from None
 
 
 @implements("rmdir")
@@ -130,7 +137,8 @@ def rm_rf(ctx: CallContext, path: str) -> None:
 
 @implements("touch")
 def touch(ctx: CallContext, path: str) -> None:
-    host = ctx.sysroot.resolve(path)
+    # RHBZ#582484: only regular files (or nothing yet); a symlink is refused, not followed.
+    host = ctx.sysroot.resolve(path, follow=False)
     try:
         st = os.lstat(host)
         if not stat.S_ISREG(st.st_mode):
@@ -139,10 +147,9 @@ def touch(ctx: CallContext, path: str) -> None:
         pass
     except OSError as e:
         raise AgentError.from_os(e, f"lstat: {path}") from None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOFOLLOW
     try:
-        fd = os.open(
-            host, os.O_WRONLY | os.O_CREAT | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666
-        )
+        fd = os.open(host, flags, 0o666)
     except OSError as e:
         raise AgentError.from_os(e, f"open: {path}") from None
     try:
@@ -177,8 +184,10 @@ def ln_s(ctx: CallContext, target: str, linkname: str) -> None:
     try:
         os.symlink(target, ctx.sysroot.resolve(linkname, follow=False))
     except OSError as e:
+        # guestfsd runs ln -s and passes on ln's message (and no errno).
         raise AgentError(
-            f"ln -s: {target}: {linkname}: {e.strerror}", errno.errorcode.get(e.errno or 0, "")
+            f"ln -s: {target}: {linkname}: ln: failed to create symbolic link "
+            f"'{ctx.sysroot.display(linkname)}': {e.strerror}"
         ) from None
 
 
@@ -205,7 +214,7 @@ def _cp_mv(ctx: CallContext, argv: list[str], src: str, dest: str, follow_src: b
     host_dest = ctx.sysroot.resolve(dest, follow=False)
     if os.path.islink(host_dest) and os.path.isdir(ctx.sysroot.resolve(dest)):
         host_dest = ctx.sysroot.resolve(dest)
-    run([*argv, "--", host_src, host_dest])
+    run([*argv, "--", host_src, host_dest], hide=ctx.sysroot.hide)
 
 
 @implements("cp")
@@ -306,7 +315,7 @@ def ll(ctx: CallContext, directory: str) -> str:
     host = ctx.sysroot.resolve(directory)
     if not os.path.lexists(host):
         raise AgentError.from_errno(errno.ENOENT, directory)
-    return run(["ls", "-la", host])
+    return run(["ls", "-la", host], hide=ctx.sysroot.hide)
 
 
 @implements("filesize")
@@ -317,28 +326,46 @@ def filesize(ctx: CallContext, file: str) -> int:
         raise AgentError.from_os(e, file) from None
 
 
-_HASHES = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+_PROGRAMS = {
+    "crc": "cksum",
+    "md5": "md5sum",
+    "sha1": "sha1sum",
+    "sha224": "sha224sum",
+    "sha256": "sha256sum",
+    "sha384": "sha384sum",
+    "sha512": "sha512sum",
+}
 
 
 @implements("checksum")
 def checksum(ctx: CallContext, csumtype: str, path: str) -> str:
-    if csumtype != "crc" and csumtype not in _HASHES:
+    host = ctx.sysroot.resolve(path)
+    try:
+        fd = os.open(host, os.O_RDONLY | os.O_CLOEXEC)  # guestfsd opens first: ENOENT wins
+    except OSError as e:
+        raise AgentError.from_os(e, path) from None
+    is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+    if is_dir:
+        os.close(fd)  # a file object cannot even be made of a directory descriptor
+    algo = csumtype.lower()  # guestfsd matches the type case-insensitively
+    program = _PROGRAMS.get(algo)
+    if program is None:
+        if not is_dir:
+            os.close(fd)
         raise AgentError(
             "unknown checksum type, expecting crc|md5|sha1|sha224|sha256|sha384|sha512"
         )
-    host = ctx.sysroot.resolve(path)
-    try:
-        fd = os.open(host, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as e:
-        raise AgentError.from_os(e, path) from None
+    if is_dir:
+        # guestfsd pipes the file into the tool: reading a directory fails inside it.
+        if algo == "crc":
+            return "4294967295"  # what cksum prints for no data, as guestfsd returns
+        raise AgentError(f"{program}: {program}: -: Is a directory")
     with os.fdopen(fd, "rb") as f:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
-            raise AgentError.from_errno(errno.EISDIR, path)
-        if csumtype == "crc":
+        if algo == "crc":
             # POSIX cksum's CRC is not zlib's; the cksum program computes it.
-            return run(["cksum", host], error_prefix="cksum: ").split()[0]
+            return run(["cksum"], stdin=f).split()[0]
         try:
-            return hashlib.file_digest(f, csumtype).hexdigest()
+            return hashlib.file_digest(f, algo).hexdigest()
         except OSError as e:
             raise AgentError.from_os(e, path) from None
 
@@ -369,7 +396,11 @@ def statvfs(ctx: CallContext, path: str) -> dict[str, int]:
 
 @implements("du")
 def du(ctx: CallContext, path: str) -> int:
-    out = run(["du", "-s", ctx.sysroot.resolve(path)], error_prefix=f"{path}: ")
+    out = run(
+        ["du", "-s", ctx.sysroot.resolve(path, follow=False)],
+        error_prefix=f"{path}: ",
+        hide=ctx.sysroot.hide,
+    )
     try:
         return int(out.split()[0])
     except (IndexError, ValueError):

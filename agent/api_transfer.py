@@ -13,6 +13,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 
+from .api_block import device_node
 from .commands import popen_reader, popen_writer
 from .context import CallContext
 from .errors import AgentError
@@ -34,10 +35,7 @@ _TAR_FILTERS = {
 def _host_path(ctx: CallContext, name: str) -> str:
     """A Dev_or_Path argument: a device of the appliance, or a path in the sysroot."""
     if name.startswith("/dev/"):
-        dev = ctx.agent.devices.get(name)
-        if dev is None:
-            raise AgentError.from_errno(errno.ENOENT, name)
-        return dev
+        return device_node(ctx, name)
     return ctx.sysroot.resolve(name)
 
 
@@ -113,7 +111,7 @@ def _download(ctx: CallContext, name: str, offset: int, size: int | None) -> Non
     st = os.fstat(fd)
     if stat.S_ISDIR(st.st_mode):
         os.close(fd)
-        raise AgentError.from_errno(errno.EISDIR, name)
+        raise AgentError(f"{name}: is a directory")  # guestfsd's words, without errno
     with io.FileIO(fd, "rb", closefd=True) as f:
         # Devices report st_size 0: their size is where SEEK_END lands.
         end = st.st_size if stat.S_ISREG(st.st_mode) else os.lseek(fd, 0, os.SEEK_END)
@@ -267,7 +265,10 @@ def tar_out(
     acls: bool = False,
 ) -> None:
     filt = _tar_filter(compress)
-    host = ctx.sysroot.resolve(directory if directory.startswith("/") else "/" + directory)
+    if not directory.startswith("/"):
+        # guestfsd glues a relative name onto "/sysroot" ("/sysroottin"): never found.
+        raise AgentError.from_errno(errno.ENOENT, f"stat: {directory}")
+    host = ctx.sysroot.resolve(directory)
     try:
         st = os.stat(host)
     except OSError as e:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import IO
 
 from .errors import AgentError
 
@@ -20,12 +21,23 @@ ENV = {
 }
 
 
-def run(argv: Sequence[str], *, error_prefix: str = "") -> str:
+def run(
+    argv: Sequence[str],
+    *,
+    error_prefix: str = "",
+    stdin: IO[bytes] | None = None,
+    hide: Callable[[str], str] | None = None,
+) -> str:
     """Run a program to completion; return its stdout. A failure becomes an AgentError
-    carrying the program's own error text, as guestfsd's ``command()`` does."""
+    carrying the program's own error text, as guestfsd's ``command()`` does. ``hide``
+    rewrites both outputs (our host path of the sysroot becomes ``/sysroot``)."""
     try:
         proc = subprocess.run(
-            list(argv), stdin=subprocess.DEVNULL, capture_output=True, env=ENV, check=False
+            list(argv),
+            stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            env=ENV,
+            check=False,
         )
     except FileNotFoundError:
         raise AgentError(
@@ -35,10 +47,10 @@ def run(argv: Sequence[str], *, error_prefix: str = "") -> str:
         err = proc.stderr.decode("utf-8", "replace").strip()
         if proc.returncode < 0:
             err = f"{argv[0]} killed by signal {-proc.returncode}" + (f": {err}" if err else "")
-        raise AgentError(
-            f"{error_prefix}{err or f'{argv[0]} exited with status {proc.returncode}'}"
-        )
-    return proc.stdout.decode("utf-8", "surrogateescape")
+        message = f"{error_prefix}{err or f'{argv[0]} exited with status {proc.returncode}'}"
+        raise AgentError(hide(message) if hide else message)
+    out = proc.stdout.decode("utf-8", "surrogateescape")
+    return hide(out) if hide else out
 
 
 def popen_reader(argv: Sequence[str], cwd: str | None = None) -> subprocess.Popen[bytes]:

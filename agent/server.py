@@ -20,8 +20,9 @@ from ..protocol.procedures import BY_NUMBER, Procedure
 from ..protocol.stream import ByteStream, StreamClosed
 from ..protocol.types import ArgType
 from ..protocol.xdr import XdrError
-from . import api_daemon, api_files, api_transfer  # noqa: F401  (register implementations)
+from . import api_block, api_daemon, api_files, api_transfer  # noqa: F401  (registers APIs)
 from .context import CallContext, FileOutCancelled
+from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
 from .registry import IMPLEMENTATIONS
 from .sysroot import Sysroot
@@ -37,6 +38,7 @@ class Agent:
         *,
         verbose: bool = False,
         log: TextIO | None = None,
+        devices: DeviceMap | None = None,
         autosync_umount: bool = False,
         progress_timing: tuple[float, float] = (C.PROGRESS_INITIAL_DELAY, C.PROGRESS_PERIOD),
     ) -> None:
@@ -46,8 +48,8 @@ class Agent:
         self.log = log or sys.stderr
         #: In the appliance, internal_autosync unmounts everything (not with -r standalone).
         self.autosync_umount = autosync_umount
-        #: Guest device names (/dev/sda ...) to the nodes that back them; empty standalone.
-        self.devices: dict[str, str] = {}
+        #: The user's disks and their names; None standalone (no block devices served).
+        self.devices: DeviceMap | None = devices
         self.exit_requested = False
         #: (quiet period at the start of a call, minimum gap between progress messages).
         self.progress_timing = progress_timing

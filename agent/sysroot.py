@@ -82,6 +82,14 @@ class Sysroot:
         """The guest-visible canonical form of a path, every symlink followed."""
         return "/" + "/".join(self._components(guest_path, True))
 
+    def display(self, guest_path: str) -> str:
+        """How guestfsd's messages show a path: under ``/sysroot``, never our host path."""
+        return "/sysroot" + ("" if guest_path.startswith("/") else "/") + guest_path
+
+    def hide(self, text: str) -> str:
+        """Replace the host location of the sysroot by ``/sysroot`` in a tool's output."""
+        return text.replace(self.root.rstrip("/") or "/", "/sysroot") if self.root != "/" else text
+
     def to_guest(self, host_path: str) -> str:
         """Inverse of :meth:`resolve` for paths under the root."""
         rel = os.path.relpath(host_path, self.root)

@@ -290,6 +290,83 @@ PROCEDURES: tuple[Procedure, ...] = (
         "OBool xattrs, OBool selinux, OBool acls",
         aliases=("tar_out_opts",),
     ),
+    # -- block devices: enough to partition, format and mount a disk ----------------------
+    _def(
+        "list_devices",
+        7,
+        "",
+        "RStringList",
+        "list the guest's disks, /dev/sda ..., the appliance disk hidden",
+    ),
+    _def("list_partitions", 8, "", "RStringList", "list the partitions of every disk"),
+    _def("blockdev_getsize64", 63, "Device device", "RInt64", "size of a device in bytes"),
+    _def(
+        "part_disk",
+        210,
+        "Device device, String parttype",
+        "RErr",
+        "make one partition covering the whole disk (mbr/msdos or gpt)",
+    ),
+    _def(
+        "part_list",
+        213,
+        "Device device",
+        "RStructList partition",
+        "list the partitions of a disk with their start, end and size in bytes",
+    ),
+    _def(
+        "mkfs",
+        278,
+        "String fstype, Device device",
+        "RErr",
+        "make a filesystem",
+        optargs="OInt blocksize, OString features, OInt inode, OInt sectorsize, OString label",
+        aliases=("mkfs_opts",),
+    ),
+    _def(
+        "vfs_type", 198, "Mountable mountable", "RString", "the filesystem type on a device (blkid)"
+    ),
+    _def(
+        "mount",
+        1,
+        "Mountable mountable, String mountpoint",
+        "RErr",
+        "mount a guest filesystem at a path of the sysroot",
+    ),
+    _def(
+        "mount_ro",
+        73,
+        "Mountable mountable, String mountpoint",
+        "RErr",
+        "mount a guest filesystem read-only",
+    ),
+    _def(
+        "mount_options",
+        74,
+        "String options, Mountable mountable, String mountpoint",
+        "RErr",
+        "mount with options",
+    ),
+    _def(
+        "mount_vfs",
+        75,
+        "String options, String vfstype, Mountable mountable, String mountpoint",
+        "RErr",
+        "mount with options and an explicit filesystem type",
+    ),
+    _def(
+        "umount",
+        45,
+        "Dev_or_Path pathordevice",
+        "RErr",
+        "unmount a filesystem",
+        optargs="OBool force, OBool lazyunmount",
+        aliases=("umount_opts",),
+    ),
+    _def("umount_all", 47, "", "RErr", "unmount every filesystem under the sysroot"),
+    _def("mounts", 46, "", "RStringList", "the devices mounted under the sysroot"),
+    _def("mountpoints", 147, "", "RHashtable", "device to mountpoint of each mount"),
+    _def("sync", 2, "", "RErr", "flush every write to the disks"),
 )
 
 BY_NAME: dict[str, Procedure] = {p.name: p for p in PROCEDURES}

@@ -1,0 +1,266 @@
+"""Block devices, partitions, filesystems and mounts: enough to use a disk.
+
+Tools and their arguments are libguestfs 1.48's (``daemon/parted.c``, ``mkfs.c``,
+``mount.ml``): parted with 128-sector alignment, mke2fs -F for ext*, mount under the
+sysroot. Devices are named as users see them (``/dev/sda1``) and translated to the
+guest kernel's nodes by :class:`~pyguestfs.agent.devices.DeviceMap`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from .commands import run
+from .context import CallContext
+from .errors import AgentError
+from .registry import implements
+
+_PARTTYPES = {
+    "gpt": "gpt",
+    "efi": "gpt",
+    "mbr": "msdos",
+    "msdos": "msdos",
+    "dos": "msdos",
+    "aix": "aix",
+    "amiga": "amiga",
+    "rdb": "amiga",
+    "bsd": "bsd",
+    "dvh": "dvh",
+    "loop": "loop",
+    "mac": "mac",
+    "pc98": "pc98",
+    "sun": "sun",
+}
+
+
+def device_node(ctx: CallContext, name: str) -> str:
+    devices = ctx.agent.devices
+    if devices is None:
+        raise AgentError.from_errno(errno.ENOENT, name)  # standalone: no block devices
+    return devices.translate(name)
+
+
+def _settle(ctx: CallContext, nodes: list[str], timeout: float = 10.0) -> None:
+    """Wait until the kernel has created the device nodes a repartition announced."""
+    deadline = time.monotonic() + timeout
+    while not all(os.path.exists(n) for n in nodes) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@implements("list_devices")
+def list_devices(ctx: CallContext) -> list[str]:
+    return ctx.agent.devices.list_devices() if ctx.agent.devices else []
+
+
+@implements("list_partitions")
+def list_partitions(ctx: CallContext) -> list[str]:
+    return ctx.agent.devices.list_partitions() if ctx.agent.devices else []
+
+
+@implements("blockdev_getsize64")
+def blockdev_getsize64(ctx: CallContext, device: str) -> int:
+    node = device_node(ctx, device)
+    try:
+        fd = os.open(node, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise AgentError.from_os(e, device) from None
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
+
+
+@implements("part_disk")
+def part_disk(ctx: CallContext, device: str, parttype: str) -> None:
+    label = _PARTTYPES.get(parttype)
+    if label is None:
+        raise AgentError('unknown partition type: common choices are "gpt" and "msdos"')
+    node = device_node(ctx, device)
+    # parted names the partition on GPT; on msdos the word is the partition kind.
+    run(
+        [
+            "parted",
+            "-s",
+            "--",
+            node,
+            "mklabel",
+            label,
+            "mkpart",
+            "p1" if label == "gpt" else "primary",
+            "128s",
+            "-128s",
+        ],
+        error_prefix=f"parted: {device}: ",
+    )
+    ctx.agent.devices.refresh()  # type: ignore[union-attr]
+    _settle(ctx, [device_node(ctx, f"{device}1")])
+
+
+@implements("part_list")
+def part_list(ctx: CallContext, device: str) -> list[dict[str, int]]:
+    node = device_node(ctx, device)
+    out = run(
+        ["parted", "-m", "-s", "--", node, "unit", "b", "print"], error_prefix=f"parted: {device}: "
+    )
+    parts = []
+    for line in out.splitlines():
+        fields = line.rstrip(";").split(":")
+        if fields and fields[0].isdigit():
+            start, end, size = (int(f.rstrip("B")) for f in fields[1:4])
+            parts.append(
+                {
+                    "part_num": int(fields[0]),
+                    "part_start": start,
+                    "part_end": end,
+                    "part_size": size,
+                }
+            )
+    return parts
+
+
+@implements("mkfs")
+def mkfs(
+    ctx: CallContext,
+    fstype: str,
+    device: str,
+    blocksize: int | None = None,
+    features: str | None = None,
+    inode: int | None = None,
+    sectorsize: int | None = None,
+    label: str | None = None,
+) -> None:
+    node = device_node(ctx, device)
+    ext = fstype in ("ext2", "ext3", "ext4")
+    argv = ["mke2fs" if ext else "mkfs", "-t", fstype]
+    if ext:
+        argv.append("-F")  # mke2fs asks before formatting a whole disk otherwise
+    if fstype in ("xfs", "btrfs"):
+        argv.append("-f")
+    if fstype in ("fat", "vfat", "msdos"):
+        argv.append("-I")
+    if blocksize is not None:
+        if blocksize <= 0 or blocksize & (blocksize - 1):
+            raise AgentError("block size must be > 0 and a power of 2")
+        argv += ["-s" if fstype in ("vfat", "msdos") else "-b", str(blocksize)]
+    if features:
+        argv += ["-O", features]
+    if inode is not None:
+        argv += ["-I", str(inode)]
+    if sectorsize is not None:
+        argv += ["-S", str(sectorsize)]
+    if label:
+        argv += ["-n" if fstype in ("fat", "vfat", "msdos") else "-L", label]
+    argv.append(node)
+    run(argv, error_prefix=f"{fstype}: {device}: ")
+
+
+@implements("vfs_type")
+def vfs_type(ctx: CallContext, mountable: str) -> str:
+    node = device_node(ctx, mountable)
+    try:
+        return run(["blkid", "-c", "/dev/null", "-o", "value", "-s", "TYPE", node]).strip()
+    except AgentError:
+        return ""  # blkid exits 2 when it finds nothing: libguestfs returns ""
+
+
+def _mount(ctx: CallContext, options: str, vfstype: str, mountable: str, mountpoint: str) -> None:
+    node = device_node(ctx, mountable)
+    target = ctx.sysroot.resolve(mountpoint if mountpoint.startswith("/") else "/" + mountpoint)
+    argv = ["mount"]
+    if options:
+        argv += ["-o", options]
+    if vfstype:
+        argv += ["-t", vfstype]
+    argv += [node, target]
+    try:
+        run(argv)
+    except AgentError as e:
+        raise AgentError(
+            f"{mountable} on {mountpoint} (options: '{options}'): {e.message}", e.errno_name
+        ) from None
+
+
+@implements("mount")
+def mount(ctx: CallContext, mountable: str, mountpoint: str) -> None:
+    _mount(ctx, "", "", mountable, mountpoint)
+
+
+@implements("mount_ro")
+def mount_ro(ctx: CallContext, mountable: str, mountpoint: str) -> None:
+    _mount(ctx, "ro", "", mountable, mountpoint)
+
+
+@implements("mount_options")
+def mount_options(ctx: CallContext, options: str, mountable: str, mountpoint: str) -> None:
+    _mount(ctx, options, "", mountable, mountpoint)
+
+
+@implements("mount_vfs")
+def mount_vfs(
+    ctx: CallContext, options: str, vfstype: str, mountable: str, mountpoint: str
+) -> None:
+    _mount(ctx, options, vfstype, mountable, mountpoint)
+
+
+def _sysroot_mounts(ctx: CallContext) -> list[tuple[str, str]]:
+    """(source, host mountpoint) of every mount at or below the sysroot, in mount order."""
+    root = ctx.sysroot.root
+    out = []
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 2:
+                continue
+            source = fields[0]
+            mp = fields[1].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+            if mp == root or mp.startswith(root.rstrip("/") + "/"):
+                out.append((source, mp))
+    return out
+
+
+@implements("umount")
+def umount(
+    ctx: CallContext, pathordevice: str, force: bool = False, lazyunmount: bool = False
+) -> None:
+    if pathordevice.startswith("/dev/"):
+        target = device_node(ctx, pathordevice)
+    else:
+        target = ctx.sysroot.resolve(pathordevice)
+    argv = ["umount"]
+    if force:
+        argv.append("-f")
+    if lazyunmount:
+        argv.append("-l")
+    run([*argv, target], error_prefix=f"{pathordevice}: ")
+
+
+def umount_all_under_sysroot(ctx: CallContext) -> None:
+    """Unmount everything below the sysroot, deepest first (also used by autosync)."""
+    for _source, mp in sorted(_sysroot_mounts(ctx), key=lambda m: -len(m[1])):
+        run(["umount", mp], error_prefix="umount: ")
+
+
+@implements("umount_all")
+def umount_all(ctx: CallContext) -> None:
+    umount_all_under_sysroot(ctx)
+
+
+def _user_name(ctx: CallContext, source: str) -> str:
+    return ctx.agent.devices.reverse(source) if ctx.agent.devices else source
+
+
+@implements("mounts")
+def mounts(ctx: CallContext) -> list[str]:
+    return [_user_name(ctx, src) for src, _ in _sysroot_mounts(ctx)]
+
+
+@implements("mountpoints")
+def mountpoints(ctx: CallContext) -> list[tuple[str, str]]:
+    return [(_user_name(ctx, src), ctx.sysroot.to_guest(mp)) for src, mp in _sysroot_mounts(ctx)]
+
+
+@implements("sync")
+def sync(ctx: CallContext) -> None:
+    os.sync()

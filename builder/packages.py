@@ -1,0 +1,216 @@
+"""From package names to the host files the appliance needs, supermin-style.
+
+The host's dpkg database says which packages are installed, what each depends on and
+which files it owns. The closure of the requested packages' dependencies is taken
+(``Pre-Depends`` and ``Depends``; for an alternative, the first one installed), and their
+files listed, minus documentation, manuals, locales and anything else the appliance never
+reads. Package versions go into the cache key, so a host upgrade rebuilds the appliance.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import BuildError
+
+DPKG_DIR = "/var/lib/dpkg"
+
+#: What the agent runs: the tools behind its APIs. Optional ones are skipped (and the
+#: matching feature reported missing) when the host does not have them.
+REQUIRED_PACKAGES = (
+    "coreutils",
+    "tar",
+    "gzip",
+    "bzip2",
+    "xz-utils",
+    "zstd",
+    "mount",
+    "util-linux",
+    "e2fsprogs",
+    "parted",
+)
+OPTIONAL_PACKAGES = ("dosfstools", "xfsprogs", "btrfs-progs", "lzop")
+
+#: Packages never worth their weight in the appliance even if something depends on them.
+SKIP_PACKAGES = frozenset(
+    {
+        "debconf",
+        "dpkg",
+        "perl-base",
+        "init-system-helpers",
+        "sensible-utils",
+        "tzdata",
+        "systemd",
+        "libsystemd0",
+        "udev",
+        "libudev1",
+        "login",
+        "passwd",
+        "adduser",
+        "debian-archive-keyring",
+        "gpgv",
+        "apt",
+        "base-files",
+        "base-passwd",
+        "bash",
+        "dash",
+        "install-info",
+        "readline-common",
+        "ucf",
+        "lsb-base",
+        "libc-bin",
+    }
+)
+
+EXCLUDES = (
+    "/usr/share/doc/*",
+    "/usr/share/man/*",
+    "/usr/share/info/*",
+    "/usr/share/locale/*",
+    "/usr/share/lintian/*",
+    "/usr/share/bash-completion/*",
+    "/usr/share/bug/*",
+    "/usr/share/common-licenses/*",
+    "/usr/share/i18n/*",
+    "/usr/share/zoneinfo/*",
+    "/usr/share/menu/*",
+    "/usr/share/pixmaps/*",
+    "/usr/share/applications/*",
+    "/usr/lib/x86_64-linux-gnu/gconv/*",
+    "/usr/share/initramfs-tools/*",
+    "/etc/init.d/*",
+    "/etc/cron*",
+    "/lib/systemd/*",
+    "/usr/lib/systemd/*",
+    "/boot/*",
+    "/lib/modules/*",
+    "/usr/lib/modules/*",
+    "/usr/share/perl*",
+    "/usr/include/*",
+    "/usr/share/pkgconfig/*",
+)
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    arch: str
+    depends: tuple[tuple[str, ...], ...]  # each entry: alternatives
+
+
+def read_status(dpkg_dir: str = DPKG_DIR) -> dict[str, Package]:
+    """Installed packages from dpkg's status file."""
+    path = os.path.join(dpkg_dir, "status")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError as e:
+        raise BuildError(
+            f"cannot read the package database {path}: {e.strerror}",
+            "the builder reads dpkg's database: run it on Debian or Ubuntu",
+        ) from None
+    packages: dict[str, Package] = {}
+    for stanza in text.split("\n\n"):
+        fields = _fields(stanza)
+        if "install ok installed" not in fields.get("Status", ""):
+            continue
+        deps = []
+        for key in ("Pre-Depends", "Depends"):
+            for dep in filter(None, (d.strip() for d in fields.get(key, "").split(","))):
+                deps.append(tuple(_dep_name(alt) for alt in dep.split("|")))
+        pkg = Package(
+            fields["Package"],
+            fields.get("Version", ""),
+            fields.get("Architecture", ""),
+            tuple(deps),
+        )
+        packages[pkg.name] = pkg
+    return packages
+
+
+def _fields(stanza: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    key = None
+    for line in stanza.splitlines():
+        if line[:1] in (" ", "\t") and key:
+            out[key] += " " + line.strip()
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            out[key] = value.strip()
+    return out
+
+
+def _dep_name(spec: str) -> str:
+    # "libc6 (>= 2.34)", "python3:any", "awk" → the bare name
+    return re.split(r"[\s(:]", spec.strip(), maxsplit=1)[0]
+
+
+def resolve(
+    names: Iterable[str], optional: Iterable[str] = (), dpkg_dir: str = DPKG_DIR
+) -> tuple[list[Package], list[str]]:
+    """The dependency closure of ``names`` (all must be installed) plus whichever of
+    ``optional`` are installed. Returns (packages sorted by name, optional ones missing)."""
+    db = read_status(dpkg_dir)
+    provides = _provides(dpkg_dir)
+    missing = [n for n in names if n not in db]
+    if missing:
+        raise BuildError(
+            f"packages the appliance needs are not installed on this host: {', '.join(missing)}",
+            f"apt-get install {' '.join(missing)}",
+        )
+    skipped = [n for n in optional if n not in db]
+    todo = [*names, *(n for n in optional if n in db)]
+    seen: dict[str, Package] = {}
+    while todo:
+        name = todo.pop()
+        if name in seen or name in SKIP_PACKAGES:
+            continue
+        pkg = db[name]
+        seen[name] = pkg
+        for alternatives in pkg.depends:
+            chosen = next(
+                (a for a in alternatives if a in db),
+                next((provides[a] for a in alternatives if a in provides), None),
+            )
+            if chosen and chosen not in seen:
+                todo.append(chosen)
+    return sorted(seen.values(), key=lambda p: p.name), skipped
+
+
+def _provides(dpkg_dir: str) -> dict[str, str]:
+    """Virtual package → an installed package providing it."""
+    out: dict[str, str] = {}
+    try:
+        with open(os.path.join(dpkg_dir, "status"), encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return out
+    for stanza in text.split("\n\n"):
+        fields = _fields(stanza)
+        if "install ok installed" not in fields.get("Status", ""):
+            continue
+        for prov in filter(None, (p.strip() for p in fields.get("Provides", "").split(","))):
+            out.setdefault(_dep_name(prov), fields["Package"])
+    return out
+
+
+def package_files(
+    pkg: Package, dpkg_dir: str = DPKG_DIR, excludes: Iterable[str] = EXCLUDES
+) -> list[str]:
+    """Absolute paths the package owns, minus the excludes (directories included)."""
+    info = os.path.join(dpkg_dir, "info")
+    for candidate in (f"{pkg.name}:{pkg.arch}.list", f"{pkg.name}.list"):
+        path = os.path.join(info, candidate)
+        if os.path.exists(path):
+            break
+    else:
+        return []
+    patterns = tuple(excludes)
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        files = [line.rstrip("\n") for line in f if line.strip() and line.strip() != "/."]
+    return [p for p in files if not any(fnmatch.fnmatch(p, pat) for pat in patterns)]

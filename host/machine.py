@@ -1,0 +1,424 @@
+"""The qemu process behind a launched handle: command line, start, console, stop.
+
+A strict lifecycle (style guide #9): the channel socket listens before qemu starts (qemu
+connects to it as a client); the console is read by a thread that keeps its tail for
+error messages and streams it when verbose; a launch failure carries the qemu argv, its
+exit status and the console tail; stopping is SIGTERM, then SIGKILL, and always cleans
+up. qemu never outlives this Python process: it is started with PR_SET_PDEATHSIG from a
+thread that lives as long as the process (the signal follows the *thread* that forked).
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import os
+import queue
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..protocol.stream import ByteStream
+from .errors import GuestFSError
+
+#: Kernel parameters every launch uses (libguestfs's, plus boot-time savers measured in
+#: libguestfs's own commits: cryptomgr.notests, tsc=reliable, 8250.nr_uarts=1, edd=off).
+BASE_APPEND = (
+    "panic=1 console=ttyS0 edd=off udev.event-timeout=6000 no_timer_check printk.time=1 "
+    "cgroup_disable=memory usbcore.nousb cryptomgr.notests tsc=reliable 8250.nr_uarts=1 "
+    "selinux=0 mitigations=off random.trust_cpu=on"
+)
+CHANNEL_NAME = "org.libguestfs.channel.0"
+DEFAULT_MEMSIZE = 1280
+CONSOLE_TAIL_BYTES = 16 * 1024
+
+
+class LaunchError(GuestFSError):
+    """qemu did not bring the agent up; carries argv, exit status and console tail."""
+
+    def __init__(self, why: str, argv: list[str], status: int | None, console: str) -> None:
+        tail = "\n".join(console.splitlines()[-30:])
+        status_text = "still running" if status is None else _describe_status(status)
+        super().__init__(
+            f"launch failed: {why}\n"
+            f"qemu ({status_text}): {shlex.join(argv)}\n"
+            f"--- console (last lines) ---\n{tail}"
+        )
+        self.argv = argv
+        self.status = status
+        self.console = console
+
+
+def _describe_status(status: int) -> str:
+    if status < 0:
+        try:
+            return f"killed by signal {signal.Signals(-status).name}"
+        except ValueError:
+            return f"killed by signal {-status}"
+    return f"exit status {status}"
+
+
+@dataclass
+class Drive:
+    """One disk as ``add_drive_opts`` describes it."""
+
+    filename: str
+    format: str | None = None
+    readonly: bool = False
+    iface: str | None = None
+    label: str | None = None
+    cachemode: str | None = None
+    discard: str | None = None
+    copyonread: bool = False
+    blocksize: int | None = None
+
+    def qemu_args(self, index: int) -> list[str]:
+        opts = [f"file={_qemu_escape(self.filename)}"]
+        if self.readonly:
+            # As libguestfs: the guest may write, into a throwaway overlay; the image
+            # itself is never modified.
+            opts.append("snapshot=on")
+        opts.append(f"cache={'unsafe' if self.cachemode == 'unsafe' else 'writeback'}")
+        if self.format:
+            opts.append(f"format={self.format}")
+        if self.copyonread:
+            opts.append("copy-on-read=on")
+        if self.discard in ("enable", "besteffort"):
+            opts.append("discard=unmap")
+        opts += [f"id=hd{index}", "if=none"]
+        if self.iface == "virtio":
+            dev = f"virtio-blk-pci,drive=hd{index}"
+        else:
+            dev = f"scsi-hd,drive=hd{index},bus=scsi.0,channel=0,scsi-id={index},lun=0"
+        if self.label:
+            dev += f",serial={self.label}"
+        if self.blocksize:
+            dev += f",physical_block_size={self.blocksize},logical_block_size={self.blocksize}"
+        return ["-drive", ",".join(opts), "-device", dev]
+
+
+def _qemu_escape(value: str) -> str:
+    """qemu's option syntax doubles commas inside a value."""
+    return value.replace(",", ",,")
+
+
+@dataclass
+class MachineConfig:
+    qemu: str
+    kernel: str
+    initrd: str
+    root: str
+    root_uuid: str | None
+    drives: list[Drive] = field(default_factory=list)
+    accel: str = "tcg"
+    memsize: int = DEFAULT_MEMSIZE
+    smp: int = 1
+    verbose: bool = False
+    append: str | None = None
+    network: bool = False
+
+    def argv(self, socket_path: str) -> list[str]:
+        # q35 without the legacy devices: fewer devices to probe under emulation.
+        machine = f"q35,accel={self.accel}"
+        argv = [
+            self.qemu,
+            "-no-user-config",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-machine",
+            machine,
+            "-cpu",
+            "max",
+            "-m",
+            str(self.memsize),
+            "-no-reboot",
+            "-rtc",
+            "driftfix=slew",
+            "-global",
+            "kvm-pit.lost_tick_policy=discard",
+            "-kernel",
+            self.kernel,
+            "-initrd",
+            self.initrd,
+            "-object",
+            "rng-random,filename=/dev/urandom,id=rng0",
+            "-device",
+            "virtio-rng-pci,rng=rng0",
+            "-device",
+            "virtio-scsi-pci,id=scsi",
+        ]
+        if self.smp > 1:
+            argv += ["-smp", str(self.smp)]
+        for i, d in enumerate(self.drives):
+            argv += d.qemu_args(i)
+        # The appliance disk comes last; the guest writes to a throwaway overlay.
+        n = len(self.drives)
+        argv += [
+            "-drive",
+            f"file={_qemu_escape(self.root)},snapshot=on,id=appliance,cache=unsafe,"
+            "if=none,format=raw",
+            "-device",
+            f"scsi-hd,drive=appliance,bus=scsi.0,channel=0,scsi-id={n},lun=0",
+            "-device",
+            "virtio-serial-pci",
+            "-chardev",
+            f"socket,path={_qemu_escape(socket_path)},id=channel0",
+            "-device",
+            f"virtserialport,chardev=channel0,name={CHANNEL_NAME}",
+            "-serial",
+            "stdio",
+        ]
+        if self.network:
+            argv += [
+                "-netdev",
+                "user,id=usernet,net=169.254.0.0/16",
+                "-device",
+                "virtio-net-pci,netdev=usernet",
+            ]
+        append = [BASE_APPEND]
+        if self.root_uuid:
+            append.append(f"root=UUID={self.root_uuid}")
+        append.append("guestfs_verbose=1" if self.verbose else "quiet")
+        if self.network:
+            append.append("guestfs_network=1")
+        if self.append:
+            append.append(self.append)
+        return [*argv, "-append", " ".join(append)]
+
+
+# -- spawning qemu so that it dies with this process ---------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+_spawn_requests: queue.Queue[tuple[Callable[[], subprocess.Popen[bytes]], queue.Queue[object]]]
+_spawn_requests = queue.Queue()
+_spawner_lock = threading.Lock()
+_spawner: threading.Thread | None = None
+
+
+def _die_with_parent() -> None:
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _spawner_loop() -> None:
+    while True:
+        start, reply = _spawn_requests.get()
+        try:
+            reply.put(start())
+        except BaseException as e:
+            reply.put(e)
+
+
+def spawn_tied_to_process(argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    """Popen from a thread that never exits, with PR_SET_PDEATHSIG=SIGKILL."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = threading.Thread(target=_spawner_loop, name="pyguestfs-spawner", daemon=True)
+            _spawner.start()
+    reply: queue.Queue[object] = queue.Queue()
+    _spawn_requests.put(
+        (
+            lambda: subprocess.Popen(
+                argv,
+                preexec_fn=_die_with_parent,
+                **kwargs,
+            ),
+            reply,
+        )
+    )  # type: ignore[call-overload]
+    result = reply.get()
+    if isinstance(result, BaseException):
+        raise result
+    return result  # type: ignore[return-value]
+
+
+class Machine:
+    """One qemu process serving one handle."""
+
+    def __init__(
+        self,
+        config: MachineConfig,
+        on_console: Callable[[str], None] | None = None,
+        tmpdir: str | None = None,
+    ) -> None:
+        self.config = config
+        self.on_console = on_console
+        self._tail: collections.deque[str] = collections.deque()
+        self._tail_size = 0
+        self._milestones: dict[str, float] = {}
+        self.sockdir = tempfile.mkdtemp(prefix="pyguestfs-", dir=tmpdir or _sockdir_base())
+        os.chmod(self.sockdir, 0o700)
+        self.socket_path = os.path.join(self.sockdir, "guestfsd.sock")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.argv: list[str] = []
+        self.started_at = 0.0
+        self._reader: threading.Thread | None = None
+
+    # -- console -------------------------------------------------------------------------
+    def console_text(self) -> str:
+        return "".join(self._tail)
+
+    def milestone(self, marker: str) -> float | None:
+        """Seconds after qemu started at which ``marker`` first appeared on the console."""
+        return self._milestones.get(marker)
+
+    _MARKERS = ("Linux version", "Starting /init script", "pyguestfs-agent")
+
+    def _read_console(self, pipe: int) -> None:
+        buf = b""
+        while True:
+            try:
+                data = os.read(pipe, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for raw in lines:
+                self._console_line(raw.decode("utf-8", "replace") + "\n")
+        if buf:
+            self._console_line(buf.decode("utf-8", "replace"))
+        os.close(pipe)
+
+    def _console_line(self, line: str) -> None:
+        now = time.monotonic() - self.started_at
+        for marker in self._MARKERS:
+            if marker not in self._milestones and marker in line:
+                self._milestones[marker] = now
+        self._tail.append(line)
+        self._tail_size += len(line)
+        while self._tail_size > CONSOLE_TAIL_BYTES and len(self._tail) > 1:
+            self._tail_size -= len(self._tail.popleft())
+        if self.on_console is not None:
+            self.on_console(line)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, timeout: float) -> ByteStream:
+        """Start qemu and return the agent's stream once the launch flag has arrived."""
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self.socket_path)
+        listener.listen(1)
+        self.argv = self.config.argv(self.socket_path)
+        read_end, write_end = os.pipe()
+        env = dict(os.environ, LC_ALL="C", QEMU_AUDIO_DRV="none")
+        self.started_at = time.monotonic()
+        try:
+            self.proc = spawn_tied_to_process(
+                self.argv, stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end, env=env
+            )
+        except OSError as e:
+            listener.close()
+            os.close(read_end)
+            raise LaunchError(
+                f"cannot run {self.config.qemu}: {e.strerror}", self.argv, None, ""
+            ) from None
+        finally:
+            os.close(write_end)
+        self._reader = threading.Thread(
+            target=self._read_console, args=(read_end,), name="pyguestfs-console", daemon=True
+        )
+        self._reader.start()
+        try:
+            conn = self._accept(listener, timeout)
+        finally:
+            listener.close()
+        stream = ByteStream(conn.detach())
+        try:
+            first = self._wait_launch_flag(stream, timeout)
+        except BaseException:
+            stream.close()
+            raise
+        if first != 0xF5F55FF5:
+            stream.close()
+            self._fail(f"the agent sent 0x{first:08x} instead of the launch flag")
+        return stream
+
+    def _remaining(self, timeout: float) -> float:
+        return timeout - (time.monotonic() - self.started_at)
+
+    def _accept(self, listener: socket.socket, timeout: float) -> socket.socket:
+        while True:
+            listener.settimeout(0.1)
+            try:
+                conn, _ = listener.accept()
+                conn.settimeout(None)
+                return conn
+            except TimeoutError:
+                pass
+            self._check_alive(timeout, "qemu never connected to the channel socket")
+
+    def _wait_launch_flag(self, stream: ByteStream, timeout: float) -> int:
+        while True:
+            try:
+                return stream.read_word(timeout=0.1)
+            except TimeoutError:
+                self._check_alive(timeout, "the agent did not send the launch flag")
+            except EOFError:
+                self._finish_reader()
+                self._fail("the appliance closed the channel before the agent was ready")
+
+    def _check_alive(self, timeout: float, why: str) -> None:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            self._finish_reader()
+            self._fail(
+                "qemu exited during launch (a kernel panic with panic=1 "
+                "ends the VM: see the console below)"
+            )
+        if self._remaining(timeout) <= 0:
+            self._fail(f"{why} within {timeout:.0f} s")
+
+    def _finish_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+
+    def _fail(self, why: str) -> None:
+        status = self.proc.poll() if self.proc else None
+        console = self.console_text()
+        self.stop()
+        raise LaunchError(why, self.argv, status, console)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def stop(self, grace: float = 2.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds; remove the socket directory."""
+        status = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            status = self.proc.returncode
+        self._finish_reader()
+        for name in os.listdir(self.sockdir) if os.path.isdir(self.sockdir) else []:
+            try:
+                os.unlink(os.path.join(self.sockdir, name))
+            except OSError:
+                pass
+        try:
+            os.rmdir(self.sockdir)
+        except OSError:
+            pass
+        return status
+
+
+def _sockdir_base() -> str:
+    """Short paths: a Unix socket path must fit in 108 bytes."""
+    run = os.environ.get("XDG_RUNTIME_DIR")
+    if run and os.path.isdir(run) and os.access(run, os.W_OK):
+        return run
+    return "/tmp"

@@ -1,0 +1,938 @@
+"""Differential tests: the same calls to our agent and to Debian's real guestfsd 1.48.
+
+One table of cases (``CASES``) runs, in order, through two ``GuestFS`` handles: one attached
+to ``python -m pyguestfs.agent``, one to the real guestfsd confined by :mod:`realdaemon` (a
+mount namespace and a chroot; its sysroot is a scratch directory). Both scratch directories
+start empty. After each case the replies are compared -- return values (inode and device
+numbers, timestamps and free-space counters normalised away), errno names and complete
+error messages -- and so are the two trees (names, types, modes, owners, contents, link
+targets). If the trees differ, ours is made a copy of the real one, so every case starts
+from the same tree and each difference shows up at the case that caused it. A daemon that
+dies is restarted on its scratch directory (the outcome records it).
+
+Every difference not yet fixed is listed in ``KNOWN_DIFFERENCES`` with its cause.
+``test_same_replies[API]`` checks all the cases of one API: any other difference fails it,
+and so does a listed case whose replies now agree (the list cannot go stale); if only
+listed differences remain it is an xfail naming them (``-ra`` prints the reasons).
+``test_report`` prints every difference with both replies (``pytest -s``) and writes it to
+``differential-report.txt`` in its temporary directory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import re
+import shutil
+import stat
+import tarfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, suppress
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyguestfs.host import GuestFS, GuestFSError
+from realdaemon import (
+    Daemon,
+    RealDaemonUnavailable,
+    check_can_confine,
+    daemon_tarball,
+    our_agent,
+    real_guestfsd,
+    require_real_daemon,
+)
+
+# -- the cases -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalIn:
+    """A FileIn argument: a local file holding ``data``."""
+
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"<local file, {len(self.data)} bytes>"
+
+
+@dataclass(frozen=True)
+class LocalOut:
+    """A FileOut argument: a fresh local file; its contents become part of the result."""
+
+    def __repr__(self) -> str:
+        return "<local file>"
+
+
+OUT = LocalOut()
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    api: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def _case(case_id: str, api: str, *args: Any, **kwargs: Any) -> Case:
+    return Case(case_id, api, args, kwargs)
+
+
+def _tar(members: list[tuple[str, bytes | str | None]], gz: bool = False) -> bytes:
+    """A tar archive: ``(name, bytes)`` files, ``(name/, None)`` directories and
+    ``(name, "->target")`` symlinks, with fixed owners and times."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, content in members:
+            info = tarfile.TarInfo(name.rstrip("/"))
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 1_600_000_000, 0, 0, "", ""
+            if content is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tf.addfile(info)
+            elif isinstance(content, str):
+                info.type, info.linkname, info.mode = tarfile.SYMTYPE, content[2:], 0o777
+                tf.addfile(info)
+            else:
+                info.size, info.mode = len(content), 0o644
+                tf.addfile(info, io.BytesIO(content))
+    data = buf.getvalue()
+    return gzip.compress(data, mtime=0) if gz else data
+
+
+TAR_MEMBERS: list[tuple[str, bytes | str | None]] = [
+    ("sub/", None),
+    ("sub/a.txt", b"in a tar\n"),
+    ("b.bin", bytes(range(256)) * 40),
+    ("lnk", "->b.bin"),
+]
+TAR = _tar(TAR_MEMBERS)
+TAR_GZ = _tar([("gz/", None), ("gz/z.txt", b"gzipped\n")], gz=True)
+BIG = bytes(i * 7 % 251 for i in range(20000))
+
+CASES: list[Case] = [
+    # daemon
+    _case("ping", "ping_daemon"),
+    _case("groups", "available_all_groups"),
+    _case("feature-linuxxattrs", "feature_available", ["linuxxattrs"]),
+    _case("feature-xfs", "feature_available", ["xfs"]),
+    _case("feature-realpath", "feature_available", ["realpath"]),
+    _case("feature-xz", "feature_available", ["xz"]),
+    _case("feature-unknown", "feature_available", ["no-such-group"]),
+    # creating: mkdir, mkdir_p, write, ln_s
+    _case("mkdir", "mkdir", "/d"),
+    _case("mkdir-exists", "mkdir", "/d"),
+    _case("mkdir-no-parent", "mkdir", "/nodir/sub"),
+    _case("mkdir-relative", "mkdir", "rel"),
+    _case("write", "write", "/f", "hello\n"),
+    _case("write-empty", "write", "/empty", ""),
+    _case("write-bytes", "write", "/bin8", bytes(range(256))),
+    _case("write-onto-dir", "write", "/d", "x"),
+    _case("write-no-parent", "write", "/nodir/x", "x"),
+    _case("write-relative", "write", "rel", "x"),
+    _case("mkdir-under-file", "mkdir", "/f/sub"),
+    _case("mkdir_p", "mkdir_p", "/d/p/q/r"),
+    _case("mkdir_p-exists", "mkdir_p", "/d/p/q/r"),
+    _case("mkdir_p-over-file", "mkdir_p", "/f"),
+    _case("mkdir_p-under-file", "mkdir_p", "/f/x/y"),
+    _case("mkdir_p-relative", "mkdir_p", "rel/x"),
+    _case("mkdir-empty-dir", "mkdir", "/emptydir"),
+    _case("ln_s-relative-target", "ln_s", "f", "/lf"),
+    _case("ln_s-dir", "ln_s", "/d", "/ld"),
+    _case("ln_s-dangling", "ln_s", "/nowhere", "/dangling"),
+    _case("ln_s-exists", "ln_s", "f", "/lf"),
+    _case("ln_s-no-parent", "ln_s", "x", "/nodir/l"),
+    _case("ln_s-relative-linkname", "ln_s", "x", "rel"),
+    # tests on paths
+    _case("exists-file", "exists", "/f"),
+    _case("exists-dir", "exists", "/d"),
+    _case("exists-missing", "exists", "/missing"),
+    _case("exists-dangling", "exists", "/dangling"),
+    _case("exists-under-file", "exists", "/f/x"),
+    _case("exists-relative", "exists", "f"),
+    _case("is_file-file", "is_file", "/f"),
+    _case("is_file-dir", "is_file", "/d"),
+    _case("is_file-missing", "is_file", "/missing"),
+    _case("is_file-under-file", "is_file", "/f/x"),
+    _case("is_file-symlink", "is_file", "/lf"),
+    _case("is_file-symlink-follow", "is_file", "/lf", followsymlinks=True),
+    _case("is_file-dangling-follow", "is_file", "/dangling", followsymlinks=True),
+    _case("is_file-relative", "is_file", "f"),
+    _case("is_dir-dir", "is_dir", "/d"),
+    _case("is_dir-root", "is_dir", "/"),
+    _case("is_dir-file", "is_dir", "/f"),
+    _case("is_dir-missing", "is_dir", "/missing"),
+    _case("is_dir-symlink", "is_dir", "/ld"),
+    _case("is_dir-symlink-follow", "is_dir", "/ld", followsymlinks=True),
+    _case("is_dir-relative", "is_dir", "d"),
+    _case("is_symlink-link", "is_symlink", "/lf"),
+    _case("is_symlink-dangling", "is_symlink", "/dangling"),
+    _case("is_symlink-file", "is_symlink", "/f"),
+    _case("is_symlink-missing", "is_symlink", "/missing"),
+    _case("is_symlink-relative", "is_symlink", "lf"),
+    # symlinks and names
+    _case("readlink", "readlink", "/lf"),
+    _case("readlink-absolute", "readlink", "/ld"),
+    _case("readlink-file", "readlink", "/f"),
+    _case("readlink-missing", "readlink", "/missing"),
+    _case("readlink-relative", "readlink", "lf"),
+    _case("realpath-symlink", "realpath", "/lf"),
+    _case("realpath-dots", "realpath", "/d/./p/../p/q/.."),
+    _case("realpath-through-link", "realpath", "/ld/p"),
+    _case("realpath-root", "realpath", "/"),
+    _case("realpath-missing", "realpath", "/missing"),
+    _case("realpath-dangling", "realpath", "/dangling"),
+    _case("realpath-relative", "realpath", "f"),
+    # touch, chmod, chown
+    _case("touch-new", "touch", "/t1"),
+    _case("touch-existing", "touch", "/f"),
+    _case("touch-dir", "touch", "/d"),
+    _case("touch-symlink", "touch", "/lf"),
+    _case("touch-dangling", "touch", "/dangling"),
+    _case("touch-no-parent", "touch", "/nodir/x"),
+    _case("touch-relative", "touch", "t1"),
+    _case("chmod", "chmod", 0o600, "/t1"),
+    _case("chmod-check", "statns", "/t1"),
+    _case("chmod-setuid-dir", "chmod", 0o4750, "/emptydir"),
+    _case("chmod-setuid-dir-check", "lstatns", "/emptydir"),
+    _case("chmod-through-link", "chmod", 0o640, "/lf"),
+    _case("chmod-through-link-check", "statns", "/f"),
+    _case("chmod-negative", "chmod", -1, "/f"),
+    _case("chmod-too-big", "chmod", 0o177777, "/t1"),
+    _case("chmod-missing", "chmod", 0o644, "/missing"),
+    _case("chmod-relative", "chmod", 0o644, "f"),
+    _case("chown", "chown", 1000, 1001, "/t1"),
+    _case("chown-check", "lstatns", "/t1"),
+    _case("chown-minus-one", "chown", -1, -1, "/t1"),
+    _case("chown-through-link", "chown", 1002, 1003, "/lf"),
+    _case("chown-through-link-check-file", "lstatns", "/f"),
+    _case("chown-through-link-check-link", "lstatns", "/lf"),
+    _case("chown-missing", "chown", 0, 0, "/missing"),
+    _case("chown-relative", "chown", 0, 0, "f"),
+    # metadata
+    _case("statns-file", "statns", "/f"),
+    _case("statns-dir", "statns", "/d"),
+    _case("statns-symlink", "statns", "/lf"),
+    _case("statns-dangling", "statns", "/dangling"),
+    _case("statns-missing", "statns", "/missing"),
+    _case("statns-under-file", "statns", "/f/x"),
+    _case("statns-relative", "statns", "f"),
+    _case("lstatns-symlink", "lstatns", "/lf"),
+    _case("lstatns-dangling", "lstatns", "/dangling"),
+    _case("lstatns-missing", "lstatns", "/missing"),
+    _case("lstatns-relative", "lstatns", "lf"),
+    _case("stat-file", "stat", "/f"),
+    _case("stat-missing", "stat", "/missing"),
+    _case("lstat-symlink", "lstat", "/lf"),
+    _case("lstat-missing", "lstat", "/missing"),
+    _case("filesize", "filesize", "/f"),
+    _case("filesize-empty", "filesize", "/empty"),
+    _case("filesize-dir", "filesize", "/d"),
+    _case("filesize-symlink", "filesize", "/lf"),
+    _case("filesize-missing", "filesize", "/missing"),
+    _case("filesize-relative", "filesize", "f"),
+    *[
+        _case(f"checksum-{t}", "checksum", t, "/f")
+        for t in ("crc", "md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+    ],
+    _case("checksum-crc-empty", "checksum", "crc", "/empty"),
+    _case("checksum-sha256-binary", "checksum", "sha256", "/bin8"),
+    _case("checksum-through-link", "checksum", "md5", "/lf"),
+    _case("checksum-bad-type", "checksum", "sha3", "/f"),
+    _case("checksum-bad-type-missing-file", "checksum", "sha3", "/missing"),
+    _case("checksum-uppercase-type", "checksum", "MD5", "/f"),
+    _case("checksum-dir", "checksum", "md5", "/d"),
+    _case("checksum-crc-dir", "checksum", "crc", "/d"),
+    _case("checksum-missing", "checksum", "md5", "/missing"),
+    _case("checksum-crc-missing", "checksum", "crc", "/missing"),
+    _case("checksum-relative", "checksum", "md5", "f"),
+    _case("statvfs", "statvfs", "/"),
+    _case("statvfs-file", "statvfs", "/f"),
+    _case("statvfs-missing", "statvfs", "/missing"),
+    _case("statvfs-relative", "statvfs", "f"),
+    # contents: write_append, cat, read_file, read_lines
+    _case("write_append", "write_append", "/f", "more\n"),
+    _case("write_append-new", "write_append", "/appended", "new\n"),
+    _case("write_append-dir", "write_append", "/d", "x"),
+    _case("write_append-no-parent", "write_append", "/nodir/x", "x"),
+    _case("write_append-relative", "write_append", "f", "x"),
+    _case("cat", "cat", "/f"),
+    _case("cat-empty", "cat", "/empty"),
+    _case("cat-symlink", "cat", "/lf"),
+    _case("cat-dir", "cat", "/d"),
+    _case("cat-missing", "cat", "/missing"),
+    _case("cat-relative", "cat", "f"),
+    _case("read_file", "read_file", "/bin8"),
+    _case("read_file-dir", "read_file", "/d"),
+    _case("read_file-missing", "read_file", "/missing"),
+    _case("write-lines", "write", "/lines", "a\nb\r\n\nc"),
+    _case("read_lines", "read_lines", "/lines"),
+    _case("read_lines-empty", "read_lines", "/empty"),
+    _case("read_lines-missing", "read_lines", "/missing"),
+    # cp, cp_a, mv
+    _case("cp", "cp", "/f", "/d/fcopy"),
+    _case("cp-into-dir", "cp", "/f", "/d/p"),
+    _case("cp-through-link-dest", "cp", "/empty", "/ld"),
+    _case("cp-missing", "cp", "/missing", "/x"),
+    _case("cp-dir", "cp", "/d", "/dcopy"),
+    _case("cp-no-dest-parent", "cp", "/f", "/nodir/x"),
+    _case("cp-relative", "cp", "f", "/x"),
+    _case("cp_a", "cp_a", "/d", "/dcopy"),
+    _case("cp_a-symlink", "cp_a", "/lf", "/lfcopy"),
+    _case("cp_a-symlink-check", "readlink", "/lfcopy"),
+    _case("cp_a-missing", "cp_a", "/missing", "/x"),
+    _case("cp_a-relative", "cp_a", "d", "/x"),
+    _case("mv", "mv", "/t1", "/t2"),
+    _case("mv-into-dir", "mv", "/t2", "/d"),
+    _case("mv-missing", "mv", "/missing", "/x"),
+    _case("mv-dir-onto-file", "mv", "/dcopy", "/f"),
+    _case("mv-relative", "mv", "f", "/x"),
+    # listing
+    _case("readdir", "readdir", "/d"),
+    _case("readdir-root", "readdir", "/"),
+    _case("readdir-symlink", "readdir", "/ld"),
+    _case("readdir-missing", "readdir", "/missing"),
+    _case("readdir-file", "readdir", "/f"),
+    _case("readdir-relative", "readdir", "d"),
+    _case("ls", "ls", "/d"),
+    _case("ls-root", "ls", "/"),
+    _case("ls-missing", "ls", "/missing"),
+    _case("ls-file", "ls", "/f"),
+    _case("ls-relative", "ls", "d"),
+    _case("ls0", "ls0", "/d", OUT),
+    _case("ls0-empty", "ls0", "/emptydir", OUT),
+    _case("ls0-missing", "ls0", "/missing", OUT),
+    _case("ls0-file", "ls0", "/f", OUT),
+    _case("find", "find", "/d"),
+    _case("find-root", "find", "/"),
+    _case("find-symlink", "find", "/ld"),
+    _case("find-trailing-slash", "find", "/d/"),
+    _case("find-missing", "find", "/missing"),
+    _case("find-file", "find", "/f"),
+    _case("find-relative", "find", "d"),
+    _case("find0", "find0", "/d", OUT),
+    _case("find0-trailing-slash", "find0", "/d/", OUT),
+    _case("find0-empty", "find0", "/emptydir", OUT),
+    _case("find0-missing", "find0", "/missing", OUT),
+    _case("find0-file", "find0", "/f", OUT),
+    _case("ll", "ll", "/d"),
+    _case("ll-empty", "ll", "/emptydir"),
+    _case("ll-file", "ll", "/f"),
+    _case("ll-missing", "ll", "/missing"),
+    _case("ll-relative", "ll", "d"),
+    _case("du-dir", "du", "/d"),
+    _case("du-file", "du", "/f"),
+    _case("du-missing", "du", "/missing"),
+    _case("du-relative", "du", "d"),
+    # upload, upload_offset, download, download_offset
+    _case("upload", "upload", LocalIn(BIG), "/up"),
+    _case("upload-check", "checksum", "sha1", "/up"),
+    _case("upload-empty", "upload", LocalIn(b""), "/up-empty"),
+    _case("upload-replace", "upload", LocalIn(b"short"), "/up-empty"),
+    _case("upload-onto-dir", "upload", LocalIn(b"x"), "/d"),
+    _case("upload-no-parent", "upload", LocalIn(b"x"), "/nodir/x"),
+    _case("upload-relative", "upload", LocalIn(b"x"), "up"),
+    _case("upload-missing-device", "upload", LocalIn(b"x"), "/dev/nosuchdisk"),
+    _case("upload_offset", "upload_offset", LocalIn(b"YYY"), "/up", 5),
+    _case("upload_offset-check", "checksum", "sha1", "/up"),
+    _case("upload_offset-past-end", "upload_offset", LocalIn(b"Z"), "/up-empty", 10),
+    _case("upload_offset-past-end-check", "read_file", "/up-empty"),
+    _case("upload_offset-new", "upload_offset", LocalIn(b"new"), "/up-new", 0),
+    _case("upload_offset-negative", "upload_offset", LocalIn(b"x"), "/up", -1),
+    _case("upload_offset-dir", "upload_offset", LocalIn(b"x"), "/d", 0),
+    _case("upload_offset-no-parent", "upload_offset", LocalIn(b"x"), "/nodir/x", 0),
+    _case("upload_offset-relative", "upload_offset", LocalIn(b"x"), "up", 0),
+    _case("download", "download", "/up", OUT),
+    _case("download-empty", "download", "/empty", OUT),
+    _case("download-symlink", "download", "/lf", OUT),
+    _case("download-dir", "download", "/d", OUT),
+    _case("download-missing", "download", "/missing", OUT),
+    _case("download-relative", "download", "up", OUT),
+    _case("download-missing-device", "download", "/dev/nosuchdisk", OUT),
+    _case("download_offset", "download_offset", "/up", OUT, 5, 10),
+    _case("download_offset-zero-size", "download_offset", "/up", OUT, 5, 0),
+    _case("download_offset-past-end", "download_offset", "/up", OUT, 30000, 10),
+    _case("download_offset-size-past-end", "download_offset", "/up", OUT, 19990, 100),
+    _case("download_offset-negative-offset", "download_offset", "/up", OUT, -1, 10),
+    _case("download_offset-negative-size", "download_offset", "/up", OUT, 0, -1),
+    _case("download_offset-dir", "download_offset", "/d", OUT, 0, 1),
+    _case("download_offset-missing", "download_offset", "/missing", OUT, 0, 1),
+    _case("download_offset-relative", "download_offset", "up", OUT, 0, 1),
+    # tar_in, tar_out
+    _case("mkdir-tin", "mkdir", "/tin"),
+    _case("tar_in", "tar_in", LocalIn(TAR), "/tin"),
+    _case("tar_in-check", "find", "/tin"),
+    _case("tar_in-gzip", "tar_in", LocalIn(TAR_GZ), "/tin", compress="gzip"),
+    _case("tar_in-gzip-check", "cat", "/tin/gz/z.txt"),
+    _case("tar_in-bad-compress", "tar_in", LocalIn(TAR), "/tin", compress="rar"),
+    _case("tar_in-corrupt", "tar_in", LocalIn(b"this is not a tar file" * 30), "/tin"),
+    _case("tar_in-missing-dir", "tar_in", LocalIn(TAR), "/missing"),
+    _case("tar_in-file", "tar_in", LocalIn(TAR), "/f"),
+    _case("tar_in-relative", "tar_in", LocalIn(TAR), "tin"),
+    _case("tar_out", "tar_out", "/tin", OUT),
+    _case("tar_out-gzip", "tar_out", "/tin", OUT, compress="gzip"),
+    _case("tar_out-excludes", "tar_out", "/tin", OUT, excludes=["./sub", "*.bin"]),
+    _case("tar_out-numericowner", "tar_out", "/tin", OUT, numericowner=True),
+    _case("tar_out-bad-compress", "tar_out", "/tin", OUT, compress="rar"),
+    _case("tar_out-missing", "tar_out", "/missing", OUT),
+    _case("tar_out-file", "tar_out", "/f", OUT),
+    _case("tar_out-relative", "tar_out", "tin", OUT),
+    # removing: rm, rmdir, rm_rf
+    _case("rm", "rm", "/appended"),
+    _case("rm-symlink", "rm", "/lfcopy"),
+    _case("rm-symlink-check", "exists", "/f"),
+    _case("rm-missing", "rm", "/missing"),
+    _case("rm-dir", "rm", "/emptydir"),
+    _case("rm-relative", "rm", "f"),
+    _case("rmdir", "rmdir", "/emptydir"),
+    _case("rmdir-non-empty", "rmdir", "/d"),
+    _case("rmdir-missing", "rmdir", "/missing"),
+    _case("rmdir-file", "rmdir", "/f"),
+    _case("rmdir-symlink", "rmdir", "/ld"),
+    _case("rmdir-relative", "rmdir", "d"),
+    _case("rm_rf", "rm_rf", "/dcopy"),
+    _case("rm_rf-file", "rm_rf", "/up-new"),
+    _case("rm_rf-missing", "rm_rf", "/missing"),
+    _case("rm_rf-symlink-to-dir", "rm_rf", "/ld"),
+    _case("rm_rf-symlink-to-dir-check", "is_dir", "/d"),
+    _case("rm_rf-root", "rm_rf", "/"),
+    _case("rm_rf-relative", "rm_rf", "d"),
+    # absolute and escaping symlinks: guestfsd resolves some paths in a chroot into the
+    # sysroot and hands others (sysroot prefix + path) to programs outside it
+    _case("abs-mkdir", "mkdir", "/abs"),
+    _case("abs-link", "ln_s", "/abs", "/abs-link"),
+    _case("abs-write-through", "write", "/abs-link/w", "through an absolute link"),
+    _case("abs-upload-through", "upload", LocalIn(b"up"), "/abs-link/u"),
+    _case("abs-download-through", "download", "/abs-link/w", OUT),
+    _case("abs-checksum-through", "checksum", "md5", "/abs-link/w"),
+    _case("abs-is_file-through", "is_file", "/abs-link/w"),
+    _case("abs-statns-through", "statns", "/abs-link/w"),
+    _case("abs-mkdir_p-through", "mkdir_p", "/abs-link/m/n"),
+    _case("abs-touch-through", "touch", "/abs-link/t"),
+    _case("abs-cp-through", "cp", "/abs-link/w", "/abs-link/w2"),
+    _case("abs-cp_a-through", "cp_a", "/abs-link/m", "/abs-link/m2"),
+    _case("abs-mv-through", "mv", "/abs-link/w2", "/abs-link/w3"),
+    _case("abs-ls-through", "ls", "/abs-link"),
+    _case("abs-find-through", "find", "/abs-link/m"),
+    _case("abs-readdir-through", "readdir", "/abs-link/m"),
+    _case("abs-ll-link", "ll", "/abs-link"),
+    _case("abs-ll-through", "ll", "/abs-link/m"),
+    _case("abs-du-link", "du", "/abs-link"),
+    _case("abs-du-through", "du", "/abs-link/m"),
+    _case("abs-tar_out-link", "tar_out", "/abs-link", OUT),
+    _case("abs-tar_in-link", "tar_in", LocalIn(TAR), "/abs-link"),
+    _case("abs-realpath", "realpath", "/abs-link/m/n"),
+    _case("abs-rm_rf-through", "rm_rf", "/abs-link/m2"),
+    _case("esc-link", "ln_s", "../../../../etc", "/esc"),
+    _case("esc-is_dir", "is_dir", "/esc", followsymlinks=True),
+    _case("esc-realpath", "realpath", "/esc"),
+    _case("esc-exists-etc-file", "exists", "/esc/debian_version"),
+    _case("esc-cp-etc-file", "cp", "/esc/debian_version", "/copied-from-esc"),
+    _case("esc-ll", "ll", "/esc/"),
+    # the whole tree at the end
+    _case("final-find", "find", "/"),
+]
+
+#: Every API the differential table must exercise.
+APIS = {
+    "ping_daemon",
+    "exists",
+    "is_file",
+    "is_dir",
+    "is_symlink",
+    "mkdir",
+    "mkdir_p",
+    "rmdir",
+    "rm",
+    "rm_rf",
+    "touch",
+    "chmod",
+    "chown",
+    "ln_s",
+    "readlink",
+    "realpath",
+    "cp",
+    "cp_a",
+    "mv",
+    "statns",
+    "lstatns",
+    "readdir",
+    "ls0",
+    "find0",
+    "ll",
+    "filesize",
+    "checksum",
+    "upload",
+    "upload_offset",
+    "download",
+    "download_offset",
+    "tar_in",
+    "tar_out",
+    "statvfs",
+    "du",
+    "available_all_groups",
+    "ls",
+    "cat",
+    "read_file",
+    "read_lines",
+    "write",
+    "write_append",
+    "find",
+    "stat",
+    "lstat",
+    "feature_available",
+}
+
+#: Differences not fixed yet: case id -> what differs and why. test_same_replies[API] is an
+#: xfail naming them, test_report shows both replies; remove an entry once the agent
+#: matches (it then fails as stale), or document it in docs/compatibility.md and keep it.
+_HOST_PATH = (
+    "external program's message names the agent's host sysroot path where "
+    "guestfsd's names /sysroot/..."
+)
+_FIND_SLASH = (
+    'guestfsd 1.48 find0 strips only strlen("/sysroot" + dir), so below a directory '
+    'given without a trailing slash every name keeps a leading "/"; ours does not'
+)
+_ABS_OUTSIDE = (
+    'guestfsd runs this outside the chroot on "/sysroot" + path, so an absolute '
+    "symlink resolves against the appliance's root (not found there); ours resolves "
+    "it inside the sysroot"
+)
+_SUCCESS = (
+    'guestfsd: reply_with_perror with errno 0, so the text ends ": Success" and has '
+    "no errno; ours has no suffix"
+)
+KNOWN_DIFFERENCES: dict[str, str] = {
+    "feature-linuxxattrs": "guestfsd has linuxxattrs; ours reports no group available",
+    "cp-through-link-dest": _ABS_OUTSIDE + " (cp: not writing through dangling symlink)",
+    "abs-mv-through": _HOST_PATH,
+    "find": _FIND_SLASH,
+    "find0": _FIND_SLASH,
+    "tar_in-check": _FIND_SLASH,
+    "find-symlink": _ABS_OUTSIDE,
+    "upload_offset-negative": _SUCCESS + "; and guestfsd does not drain the FileIn chunks "
+    "(no cancel_receive), reads them as a request and exits",
+    "download_offset-negative-offset": _SUCCESS,
+    "download_offset-negative-size": _SUCCESS,
+    "tar_in-bad-compress": "same reply, but guestfsd does not drain the FileIn chunks (no "
+    "cancel_receive), reads them as a request and exits",
+    "abs-cp-through": _ABS_OUTSIDE,
+    "abs-cp_a-through": _ABS_OUTSIDE,
+    "abs-find-through": _ABS_OUTSIDE,
+    "abs-du-through": _ABS_OUTSIDE,
+    "abs-tar_out-link": _ABS_OUTSIDE,
+    "abs-tar_in-link": _ABS_OUTSIDE,
+    "esc-cp-etc-file": "a relative symlink climbing out of the sysroot: guestfsd's cp follows "
+    "it into the appliance's /etc; ours stays inside the sysroot",
+}
+
+# -- running a case and normalising its outcome -------------------------------------------
+
+_TIME_KEYS = re.compile(r"^(st_)?[amc]time(_sec|_nsec)?$")
+_VOLATILE = {"st_dev", "st_ino", "dev", "ino", "bfree", "bavail", "ffree", "favail"}
+# ls -la dates: "Nov 25 13:59" or "Nov 25  2024".
+_LS_DATE = re.compile(r"\b[A-Z][a-z]{2} [ \d]\d (?:\d\d:\d\d| \d{4})\b")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one daemon did with one case."""
+
+    kind: str  # "ok", "error" (a GuestFSError from the daemon) or "exception"
+    value: Any = None  # the normalised return value, for "ok"
+    errno: str = ""  # errno name, for "error"
+    message: str = ""  # the exception text, for "error" and "exception"
+    #: The daemon was gone after this call (it was restarted for the next case).
+    connection_lost: bool = False
+
+    def show(self) -> str:
+        if self.kind == "ok":
+            text = repr(self.value)
+            text = "ok " + (text if len(text) <= 300 else text[:300] + "...")
+        elif self.kind == "error":
+            text = f"error {self.errno or '(no errno)'} {self.message!r}"
+        else:
+            text = f"exception {self.message!r}"
+        return text + (" [then the daemon was gone]" if self.connection_lost else "")
+
+
+def _normalise(api: str, value: Any, out: bytes | None) -> Any:
+    if isinstance(value, dict):
+        value = {k: ("*" if k in _VOLATILE or _TIME_KEYS.match(k) else v) for k, v in value.items()}
+    if api == "readdir":
+        value = sorted(({**d, "ino": "*"} for d in value), key=lambda d: d["name"])
+    elif api == "ll":
+        value = _LS_DATE.sub("DATE", value)
+    elif api in ("ls0", "find0"):
+        assert out is not None
+        names = out.split(b"\0")
+        value = {"names": sorted(names[:-1]), "nul_terminated": names[-1] == b""}
+    elif api == "tar_out":
+        assert out is not None
+        value = _tar_listing(out)
+    elif api in ("download", "download_offset"):
+        value = out
+    return value
+
+
+def _tar_listing(data: bytes) -> Any:
+    """The members of a tar archive, without times; the compression used."""
+    compression = "gzip" if data[:2] == b"\x1f\x8b" else "none"
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+            members = sorted(
+                (
+                    m.name,
+                    m.type.decode(),
+                    oct(m.mode),
+                    m.size,
+                    m.uid,
+                    m.gid,
+                    m.uname,
+                    m.gname,
+                    m.linkname,
+                )
+                for m in tf.getmembers()
+            )
+    except tarfile.TarError as e:
+        return {"compression": compression, "error": str(e), "size": len(data)}
+    return {"compression": compression, "members": members}
+
+
+def run_case(g: GuestFS, case: Case, local: Path) -> Outcome:
+    """Make one call on one handle; ``local`` is a directory for FileIn/FileOut files."""
+    args: list[Any] = []
+    out_path: Path | None = None
+    for i, a in enumerate(case.args):
+        if isinstance(a, LocalIn):
+            p = local / f"in-{i}"
+            p.write_bytes(a.data)
+            args.append(str(p))
+        elif isinstance(a, LocalOut):
+            out_path = local / f"out-{i}"
+            if out_path.exists():
+                out_path.unlink()
+            args.append(str(out_path))
+        else:
+            args.append(a)
+    try:
+        value = getattr(g, case.api)(*args, **case.kwargs)
+    except GuestFSError as e:
+        return Outcome("error", errno=e.errno_name, message=str(e))
+    except Exception as e:
+        return Outcome("exception", message=f"{type(e).__name__}: {e}")
+    out = out_path.read_bytes() if out_path is not None and out_path.exists() else None
+    return Outcome("ok", value=_normalise(case.api, value, out))
+
+
+# -- comparing the trees the calls leave behind ------------------------------------------------
+
+Entry = tuple[str, str, int, int, int, int, str, str]
+
+
+#: Content digests by (path, inode, size, ctime): a file is read again only once changed.
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+
+
+def _digest(path: str, st: os.stat_result) -> str:
+    key = (path, st.st_ino, st.st_size, st.st_ctime_ns)
+    if key not in _DIGESTS:
+        with open(path, "rb") as f:
+            _DIGESTS[key] = hashlib.sha1(f.read()).hexdigest()[:12]
+    return _DIGESTS[key]
+
+
+def snapshot(root: Path) -> list[Entry]:
+    """Every name under ``root``: type, permission bits, owner, group, size and content
+    digest (regular files), symlink target. No times or inode numbers; no directory sizes
+    (they depend on a directory's history, not its contents)."""
+    out: list[Entry] = []
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            size, digest, target = 0, "", ""
+            if stat.S_ISREG(st.st_mode):
+                size, digest = st.st_size, _digest(path, st)
+            elif stat.S_ISLNK(st.st_mode):
+                target = os.readlink(path)
+            kind = stat.filemode(st.st_mode)[0]
+            rel = os.path.relpath(path, top)
+            mode = stat.S_IMODE(st.st_mode)
+            out.append((rel, kind, mode, st.st_uid, st.st_gid, size, digest, target))
+    return sorted(out)
+
+
+def tree_difference(ours: list[Entry], real: list[Entry]) -> str:
+    only_ours = sorted(set(ours) - set(real))
+    only_real = sorted(set(real) - set(ours))
+    return f"tree afterwards: only ours {only_ours}, only real {only_real}"
+
+
+def resync(src: Path, dest: Path) -> None:
+    """Make ``dest`` a copy of ``src`` (types, contents, modes, owners, symlinks), so the
+    next case starts from the same tree on both sides whatever this one did."""
+    for child in dest.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    dirs: list[tuple[Path, os.stat_result]] = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        for name in dirnames + filenames:
+            s = Path(dirpath, name)
+            d = dest / s.relative_to(src)
+            st = s.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(s), d)
+            elif stat.S_ISDIR(st.st_mode):
+                d.mkdir()
+                dirs.append((d, st))
+                continue
+            else:
+                shutil.copyfile(s, d)
+            os.lchown(d, st.st_uid, st.st_gid)
+            if not stat.S_ISLNK(st.st_mode):
+                os.chmod(d, stat.S_IMODE(st.st_mode))
+    for d, st in dirs:
+        os.chown(d, st.st_uid, st.st_gid)
+        os.chmod(d, stat.S_IMODE(st.st_mode))
+
+
+# -- the fixture that runs everything once ---------------------------------------------------
+
+
+#: Library calls that download through a FileOut call of the daemon.
+_VIA_FILE_OUT = {"ls", "find", "cat", "read_file", "read_lines"}
+
+
+class Side:
+    """One daemon and the handle attached to it; restarted on the same scratch directory
+    if a case kills it (so one daemon bug does not fail every later case)."""
+
+    def __init__(
+        self, start: Callable[[Path], AbstractContextManager[Daemon]], scratch: Path
+    ) -> None:
+        self.start, self.scratch = start, scratch
+        self.stack = ExitStack()
+        self.restarts = 0
+        self.log = ""
+        self.g = self._open()
+
+    def _open(self) -> GuestFS:
+        self.daemon = self.stack.enter_context(self.start(self.scratch))
+        return self.daemon.handle()
+
+    def alive(self) -> bool:
+        try:
+            self.g.ping_daemon()
+        except Exception:  # any failure means the connection is gone
+            return False
+        return True
+
+    def restart(self) -> None:
+        self.close()
+        self.stack = ExitStack()
+        self.restarts += 1
+        self.g = self._open()
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self.g.close()
+        self.log += self.daemon.log()
+        self.stack.close()
+
+
+@dataclass
+class DifferentialRun:
+    #: case id -> (ours, real)
+    outcomes: dict[str, tuple[Outcome, Outcome]]
+    #: case id -> how the trees differed after it (then ours was made a copy of real's)
+    trees: dict[str, str]
+    ours_scratch: Path
+    real_scratch: Path
+    real_log: str
+    seconds: float
+
+    def differs(self, case_id: str) -> bool:
+        ours, real = self.outcomes[case_id]
+        return ours != real or case_id in self.trees
+
+    def differences(self) -> list[Case]:
+        return [c for c in CASES if self.differs(c.id)]
+
+
+def _unavailable(why: str) -> None:
+    if require_real_daemon():
+        pytest.fail(f"the real guestfsd is required but cannot run: {why}")
+    pytest.skip(f"the real guestfsd cannot run here: {why}")
+
+
+@pytest.fixture(scope="module")
+def real_daemon_ready() -> None:
+    try:
+        check_can_confine()
+        daemon_tarball()
+    except RealDaemonUnavailable as e:
+        _unavailable(str(e))
+
+
+@pytest.fixture(scope="module")
+def differential(
+    real_daemon_ready: None, tmp_path_factory: pytest.TempPathFactory
+) -> DifferentialRun:
+    started = time.monotonic()
+    base = tmp_path_factory.mktemp("differential")
+    ours_scratch, real_scratch, local = base / "ours", base / "real", base / "local"
+    for d in (ours_scratch, real_scratch, local):
+        d.mkdir()
+    outcomes: dict[str, tuple[Outcome, Outcome]] = {}
+    trees: dict[str, str] = {}
+    ours = Side(our_agent, ours_scratch)
+    try:
+        real = Side(lambda s: real_guestfsd(s, verbose=True), real_scratch)
+    except BaseException:
+        ours.close()
+        raise
+    try:
+        for c in CASES:
+            pair = []
+            for side in (ours, real):
+                outcome = run_case(side.g, c, local)
+                # A daemon can only lose the thread after a failure or a chunk stream.
+                risky = (
+                    outcome.kind != "ok"
+                    or any(isinstance(a, LocalIn | LocalOut) for a in c.args)
+                    or c.api in _VIA_FILE_OUT
+                )
+                if risky and not side.alive():
+                    side.restart()
+                    outcome = replace(outcome, connection_lost=True)
+                pair.append(outcome)
+            outcomes[c.id] = (pair[0], pair[1])
+            tree_ours, tree_real = snapshot(ours_scratch), snapshot(real_scratch)
+            if tree_ours != tree_real:
+                trees[c.id] = tree_difference(tree_ours, tree_real)
+                resync(real_scratch, ours_scratch)
+    finally:
+        ours.close()
+        real.close()
+    return DifferentialRun(
+        outcomes, trees, ours_scratch, real_scratch, real.log, time.monotonic() - started
+    )
+
+
+# -- the tests ----------------------------------------------------------------------------------
+
+
+def test_table_covers_every_api() -> None:
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids)), "duplicate case ids"
+    assert APIS - {c.api for c in CASES} == set()
+    assert set(KNOWN_DIFFERENCES) <= set(ids), "KNOWN_DIFFERENCES names an unknown case"
+
+
+def describe(ours: Outcome, real: Outcome) -> str:
+    """Both outcomes; for two lists or two dicts, only what differs."""
+    if ours.kind == real.kind == "ok" and ours.connection_lost == real.connection_lost:
+        a, b = ours.value, real.value
+        if isinstance(a, list) and isinstance(b, list) and a != b:
+            only_a = [x for x in a if x not in b]
+            only_b = [x for x in b if x not in a]
+            if not only_a and not only_b:
+                return f"same items, different order: ours {a!r} | real {b!r}"
+            return f"ok, lists differ: only ours {only_a!r} | only real {only_b!r}"
+        if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+            keys = [k for k in a if a[k] != b[k]]
+            return "ok, fields differ: " + ", ".join(
+                f"{k}: ours {a[k]!r} real {b[k]!r}" for k in keys
+            )
+    return f"ours: {ours.show()} | real guestfsd: {real.show()}"
+
+
+def _detail(run: DifferentialRun, case_id: str) -> str:
+    ours, real = run.outcomes[case_id]
+    text = describe(ours, real) if ours != real else f"same reply: {ours.show()}"
+    if case_id in run.trees:
+        text += " | " + run.trees[case_id]
+    return text
+
+
+@pytest.mark.parametrize("api", sorted({c.api for c in CASES}))
+def test_same_replies(differential: DifferentialRun, api: str) -> None:
+    """Every case of one API: replies and trees must agree, except for the differences
+    listed in KNOWN_DIFFERENCES (then the test is an xfail naming them)."""
+    cases = [c for c in CASES if c.api == api]
+    new = [c for c in cases if differential.differs(c.id) and c.id not in KNOWN_DIFFERENCES]
+    stale = [c for c in cases if not differential.differs(c.id) and c.id in KNOWN_DIFFERENCES]
+    problems = [f"{c.id}: the daemons differ -- {_detail(differential, c.id)}" for c in new]
+    problems += [
+        f"{c.id}: listed in KNOWN_DIFFERENCES but both daemons now agree -- remove the entry"
+        for c in stale
+    ]
+    assert not problems, "\n".join(problems)
+    known = [c for c in cases if differential.differs(c.id)]
+    if known:
+        pytest.xfail("; ".join(f"{c.id}: {KNOWN_DIFFERENCES[c.id]}" for c in known))
+
+
+def test_real_writes_land_in_scratch(differential: DifferentialRun) -> None:
+    """What the real guestfsd wrote is in its scratch directory on the host."""
+    assert (differential.real_scratch / "f").is_file()
+    assert (differential.real_scratch / "d" / "p" / "q" / "r").is_dir()
+
+
+def test_report(differential: DifferentialRun, tmp_path: Path) -> None:
+    """Print every difference (run with -s to see it) and save it next to the test."""
+    lines = []
+    for c in differential.differences():
+        call = ", ".join([*(repr(a) for a in c.args), *(f"{k}={v!r}" for k, v in c.kwargs.items())])
+        status = "known" if c.id in KNOWN_DIFFERENCES else "NEW"
+        lines += [
+            f"[{status}] {c.id}: {c.api}({call})",
+            "    " + _detail(differential, c.id).replace(" | ", "\n    "),
+        ]
+    report = "\n".join(
+        [
+            f"differential: {len(CASES)} cases in {differential.seconds:.1f} s, "
+            f"{len(differential.differences())} differ",
+            *lines,
+        ]
+    )
+    (tmp_path / "differential-report.txt").write_text(report + "\n")
+    print(report)
+
+
+def test_real_daemon_is_confined(real_daemon_ready: None, tmp_path: Path) -> None:
+    """guestfsd -r sees the confined root as its "/": the scratch directory (its /sysroot)
+    is writable and lands on the host; the rest of its root is read-only."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    host_paths = ["/probe", "/usr/probe", "/etc/probe", "/usr/lib/probe", "/tmp/probe"]
+    existed = {p for p in host_paths if os.path.lexists(p)}
+    with real_guestfsd(scratch, standalone=True) as daemon:
+        g = daemon.handle()
+        g.write("/sysroot/probe", "landed")
+        assert (scratch / "probe").read_text() == "landed"
+        for path in (
+            "/probe",
+            "/usr/probe",
+            "/etc/probe",
+            "/dev/probe",
+            "/run/probe",
+            "/.guestfsd/probe",
+            "/usr/lib/probe",
+        ):
+            with pytest.raises(GuestFSError) as info:
+                g.write(path, "x")
+            assert info.value.errno_name == "EROFS", f"{path}: {info.value}"
+        # /tmp is the namespace's own tmpfs: writable, but gone with the daemon.
+        g.write("/tmp/probe", "x")
+    leaked = [p for p in host_paths if p not in existed and os.path.lexists(p)]
+    assert leaked == [], f"written through the confined daemon, found on the host: {leaked}"
