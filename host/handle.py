@@ -23,14 +23,17 @@ from ..protocol.types import ArgType, RetType
 from .connection import Connection
 from .errors import ClosedHandle, GuestFSError
 from .events import (
+    EVENT_APPLIANCE,
     EVENT_CLOSE,
     EVENT_LAUNCH_DONE,
     EVENT_LIBRARY,
     EVENT_PROGRESS,
+    EVENT_SUBPROCESS_QUIT,
     EVENT_TRACE,
     EventCallback,
     EventRegistry,
 )
+from .machine import DEFAULT_MEMSIZE, Drive, Machine, MachineConfig
 
 #: The libguestfs release whose API and protocol this package reproduces.
 LIBGUESTFS_VERSION = {"major": 1, "minor": 48, "release": 6, "extra": "pyguestfs"}
@@ -59,9 +62,30 @@ class GuestFS:
         self._verbose = False
         self._trace = False
         self._autosync = True
+        self._drives: list[Drive] = []
+        self._scratch: list[str] = []
+        self._machine: Machine | None = None
+        self._backend_settings: list[str] = []
+        self._memsize = DEFAULT_MEMSIZE
+        self._smp = 1
+        self._append: str | None = None
+        self._network = False
+        self._hv: str | None = None
+        self._path: str | None = None
+        self._cachedir: str | None = None
+        self._launch_timeout = 20 * 60.0
         if environment:
             self._verbose = os.environ.get("LIBGUESTFS_DEBUG") == "1"
             self._trace = os.environ.get("LIBGUESTFS_TRACE") == "1"
+            settings = os.environ.get("LIBGUESTFS_BACKEND_SETTINGS")
+            if settings:
+                self._backend_settings = [x for x in settings.split(":") if x]
+            if os.environ.get("LIBGUESTFS_MEMSIZE", "").isdigit():
+                self._memsize = int(os.environ["LIBGUESTFS_MEMSIZE"])
+            self._append = os.environ.get("LIBGUESTFS_APPEND") or None
+            self._hv = os.environ.get("LIBGUESTFS_HV") or None
+            self._path = os.environ.get("LIBGUESTFS_PATH") or None
+            self._cachedir = os.environ.get("LIBGUESTFS_CACHEDIR") or None
         del close_on_exit  # handles are closed by __del__ or close(), as in python3-guestfs
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -125,6 +149,12 @@ class GuestFS:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._machine is not None:
+            machine, self._machine = self._machine, None
+            status = machine.stop()
+            self._events.fire(EVENT_SUBPROCESS_QUIT)
+            if status not in (None, 0, -15):
+                self._log(f"qemu exited with status {status}")
         self._features.clear()
         self._state = _STATE_CONFIG
 
@@ -135,7 +165,215 @@ class GuestFS:
             self.shutdown()
         finally:
             self._closed = True
+            for path in self._scratch:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
             self._events.fire(EVENT_CLOSE)
+
+    # -- drives and launch ---------------------------------------------------------------------
+    def add_drive(
+        self,
+        filename: str,
+        readonly: bool | None = None,
+        format: str | None = None,
+        iface: str | None = None,
+        name: str | None = None,
+        label: str | None = None,
+        protocol: str | None = None,
+        server: list[str] | None = None,
+        username: str | None = None,
+        secret: str | None = None,
+        cachemode: str | None = None,
+        discard: str | None = None,
+        copyonread: bool | None = None,
+        blocksize: int | None = None,
+    ) -> None:
+        """Add a disk image; the guest sees drives as /dev/sda, /dev/sdb ... in order.
+
+        ``readonly=True`` lets the guest write only to a throwaway overlay, as libguestfs.
+        Network protocols (``protocol``, ``server``...) are not supported."""
+        self._check_not_closed()
+        if self._state != _STATE_CONFIG:
+            raise GuestFSError("add_drive: drives can only be added before launch")
+        if protocol not in (None, "file") or server or username or secret:
+            raise GuestFSError(f"add_drive: protocol {protocol!r} is not supported by pyguestfs")
+        if format is not None and not format.replace("-", "").isalnum():
+            raise GuestFSError(f"add_drive: bad format {format!r}")
+        if filename != "/dev/null" and not os.path.exists(filename):
+            raise GuestFSError(f"add_drive: {filename}: No such file or directory", "ENOENT")
+        if filename != "/dev/null" and not os.access(
+            filename, os.R_OK if readonly else os.R_OK | os.W_OK
+        ):
+            raise GuestFSError(f"add_drive: {filename}: Permission denied", "EACCES")
+        if len(self._drives) >= 255:
+            raise GuestFSError("add_drive: too many drives (255 at most)")
+        if cachemode not in (None, "writeback", "unsafe"):
+            raise GuestFSError(f"add_drive: bad cachemode {cachemode!r}")
+        del name  # libguestfs's "name" only hints the guest device name; ours are fixed
+        if filename == "/dev/null":
+            # libguestfs accepts /dev/null as a placeholder: give qemu an empty raw disk.
+            filename = self._scratch_disk(0)
+            format = "raw"
+        self._drives.append(
+            Drive(
+                filename=os.path.abspath(filename),
+                format=format,
+                readonly=bool(readonly),
+                iface=iface,
+                label=label,
+                cachemode=cachemode,
+                discard=discard,
+                copyonread=bool(copyonread),
+                blocksize=blocksize,
+            )
+        )
+
+    add_drive_opts = add_drive
+
+    def add_drive_ro(self, filename: str) -> None:
+        """Add a disk read-only (writes go to a throwaway overlay)."""
+        self.add_drive(filename, readonly=True)
+
+    def add_drive_scratch(
+        self,
+        size: int,
+        name: str | None = None,
+        label: str | None = None,
+        blocksize: int | None = None,
+    ) -> None:
+        """Add a temporary sparse disk of ``size`` bytes, deleted when the handle closes."""
+        if size < 0:
+            raise GuestFSError("add_drive_scratch: size must be >= 0")
+        path = self._scratch_disk(size)
+        self.add_drive(
+            path, format="raw", name=name, label=label, blocksize=blocksize, cachemode="unsafe"
+        )
+
+    def _scratch_disk(self, size: int) -> str:
+        fd, path = tempfile.mkstemp(
+            prefix="pyguestfs-scratch-", suffix=".img", dir=os.environ.get("TMPDIR") or "/var/tmp"
+        )
+        os.ftruncate(fd, size)
+        os.close(fd)
+        self._scratch.append(path)
+        return path
+
+    def launch(self) -> None:
+        """Start the appliance (building it if needed) and wait for the agent."""
+        self._check_not_closed()
+        with self._lock:
+            if self._state != _STATE_CONFIG:
+                raise GuestFSError("launch: the libguestfs handle has already been launched")
+            from ..builder.appliance import locate_appliance  # the builder is optional
+
+            self._state = _STATE_LAUNCHING
+            try:
+                appliance = locate_appliance(
+                    path=self._path, cachedir=self._cachedir, log=self._log
+                )
+                qemu = self._hv or "qemu-system-x86_64"
+                from .accel import choose_accel
+
+                accel, why = choose_accel(
+                    qemu, appliance.kernel, self._backend_settings, appliance.cache_dir
+                )
+                self._log(f"accelerator: {accel} ({why})")
+                config = MachineConfig(
+                    qemu=qemu,
+                    kernel=appliance.kernel,
+                    initrd=appliance.initrd,
+                    root=appliance.root,
+                    root_uuid=appliance.root_uuid,
+                    drives=list(self._drives),
+                    accel=accel,
+                    memsize=self._memsize,
+                    smp=self._smp,
+                    verbose=self._verbose,
+                    append=self._append,
+                    network=self._network,
+                )
+                machine = Machine(config, on_console=self._console)
+                self._machine = machine
+                stream = machine.start(self._launch_timeout)
+            except BaseException:
+                self._disconnect()
+                raise
+            self._conn = Connection(stream, self._on_progress)
+            self._state = _STATE_READY
+            self._log("appliance is up")
+            self._events.fire(EVENT_LAUNCH_DONE)
+
+    def _console(self, line: str) -> None:
+        if self._events.wants(EVENT_APPLIANCE):
+            self._events.fire(EVENT_APPLIANCE, line.encode())
+        elif self._verbose:
+            sys.stderr.write(line)
+
+    def get_pid(self) -> int:
+        """The qemu process id (launched handles only)."""
+        if self._machine is None or self._machine.pid is None:
+            raise GuestFSError("get_pid: no qemu subprocess (call launch first)")
+        return self._machine.pid
+
+    def set_backend_settings(self, settings: list[str]) -> None:
+        """Backend settings such as ``["force_tcg"]`` or ``["force_kvm"]``."""
+        self._backend_settings = list(settings)
+
+    def get_backend_settings(self) -> list[str]:
+        return list(self._backend_settings)
+
+    def set_memsize(self, memsize: int) -> None:
+        if memsize < 256:
+            raise GuestFSError("set_memsize: memsize must be at least 256 MiB")
+        self._memsize = memsize
+
+    def get_memsize(self) -> int:
+        return self._memsize
+
+    def set_smp(self, smp: int) -> None:
+        if smp < 1:
+            raise GuestFSError("set_smp: smp must be at least 1")
+        self._smp = smp
+
+    def get_smp(self) -> int:
+        return self._smp
+
+    def set_append(self, append: str | None) -> None:
+        self._append = append
+
+    def get_append(self) -> str | None:
+        return self._append
+
+    def set_network(self, network: bool) -> None:
+        self._network = bool(network)
+
+    def get_network(self) -> bool:
+        return self._network
+
+    def set_hv(self, hv: str) -> None:
+        self._hv = hv
+
+    def get_hv(self) -> str:
+        return self._hv or "qemu-system-x86_64"
+
+    def set_path(self, searchpath: str | None) -> None:
+        """A fixed appliance directory (kernel, initrd, root), like LIBGUESTFS_PATH."""
+        self._path = searchpath
+
+    def get_path(self) -> str | None:
+        return self._path
+
+    def set_cachedir(self, cachedir: str | None) -> None:
+        self._cachedir = cachedir
+
+    def get_cachedir(self) -> str:
+        return self._cachedir or os.environ.get("TMPDIR") or "/var/tmp"
+
+    def set_launch_timeout(self, seconds: float) -> None:
+        """How long launch() waits for the agent (pyguestfs extension; default 20 min)."""
+        self._launch_timeout = float(seconds)
 
     # -- properties users set ----------------------------------------------------------------
     def set_verbose(self, verbose: bool) -> None:

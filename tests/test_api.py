@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningAgent
+
 from pyguestfs.host import ClosedHandle, GuestFS, GuestFSError
 
 

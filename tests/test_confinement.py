@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningAgent
+
 from pyguestfs.agent.sysroot import Sysroot
 from pyguestfs.host import GuestFS, GuestFSError
 

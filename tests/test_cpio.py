@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from pyguestfs.builder.cpio import (
     CpioDir,
     CpioEntry,

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyguestfs.host import GuestFS, GuestFSError
 from realdaemon import (
     Daemon,
     RealDaemonUnavailable,
@@ -46,6 +45,8 @@ from realdaemon import (
     real_guestfsd,
     require_real_daemon,
 )
+
+from pyguestfs.host import GuestFS, GuestFSError
 
 # -- the cases -----------------------------------------------------------------------------
 

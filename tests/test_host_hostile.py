@@ -10,8 +10,9 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from pyguestfs.host import GuestFS, GuestFSError, ProtocolViolation
 from rawclient import LAUNCH_FLAG, header
+
+from pyguestfs.host import GuestFS, GuestFSError, ProtocolViolation
 
 Script = Callable[[socket.socket], None]
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from pyguestfs.builder.errors import BuildError
 from pyguestfs.builder.kernel import (
     KernelInfo,

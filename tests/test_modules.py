@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from pyguestfs.builder.cpio import CpioFile, write_cpio
 from pyguestfs.builder.errors import BuildError
 from pyguestfs.builder.kernel import KernelInfo, find_kernel

@@ -9,6 +9,7 @@ import inspect
 from pathlib import Path
 
 import pytest
+
 from pyguestfs.agent.registry import IMPLEMENTATIONS
 from pyguestfs.host import GuestFS
 from pyguestfs.protocol import constants as C

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from pyguestfs.agent import Agent, Sysroot
 from pyguestfs.agent.channel import listen_once
 from pyguestfs.host import EVENT_PROGRESS, GuestFS, GuestFSError

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pyguestfs.protocol import constants as C
 from pyguestfs.protocol.messages import (
     Header,

@@ -1,0 +1,158 @@
+"""The appliance /init without a VM: options, port links, the set-up steps over a scratch
+root, and the agent's life cycle (a real fork, with the privileged operations faked)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from fake_syscalls import FakeSyscalls, calls_of
+from pyguestfs.initrd import appliance_init
+from pyguestfs.initrd.appliance_init import (
+    DEFAULT_CHANNEL,
+    Context,
+    Options,
+    run,
+    setup,
+    virtio_port_links,
+)
+
+
+CMDLINE = "panic=1 console=ttyS0 root=UUID=5a28411a-60dc-4ec3-b24c-f6ef803a17e6 TERM=linux"
+
+
+def make_root(tmp: Path, ports: dict[str, str] | None = None) -> Path:
+    """A scratch appliance root with /sys/class/virtio-ports/<dev>/name files."""
+    root = tmp / "root"
+    for d in ("etc", "sys/class/virtio-ports"):
+        (root / d).mkdir(parents=True)
+    for dev, name in (ports or {}).items():
+        (root / "sys/class/virtio-ports" / dev).mkdir()
+        (root / "sys/class/virtio-ports" / dev / "name").write_text(name + "\n")
+    return root
+
+
+def test_options_from_the_kernel_command_line() -> None:
+    o = Options(CMDLINE + " guestfs_verbose=1 guestfs_noreboot=1")
+    assert (o.verbose, o.quiet, o.noreboot, o.network) == (True, False, True, False)
+    assert o.agent_args() == ["--channel", DEFAULT_CHANNEL, "--verbose"]
+    o = Options(CMDLINE + " quiet guestfs_channel=/dev/hvc1")
+    assert o.quiet and not o.verbose
+    assert o.agent_args() == ["--channel", "/dev/hvc1"]
+
+
+def test_virtio_port_links_skip_unnamed_and_unsafe_names(tmp_path: Path) -> None:
+    root = make_root(
+        tmp_path,
+        {"vport1p1": "org.libguestfs.channel.0", "vport1p2": "", "vport1p3": "../../etc"},
+    )
+    links = virtio_port_links(os.fspath(root / "sys/class/virtio-ports"))
+    assert links == {"org.libguestfs.channel.0": "vport1p1"}
+    assert virtio_port_links(os.fspath(tmp_path / "nothing")) == {}
+
+
+def test_setup_mounts_links_and_directories(tmp_path: Path) -> None:
+    root = make_root(tmp_path, {"vport1p1": "org.libguestfs.channel.0"})
+    sc = FakeSyscalls()
+    ctx = Context(Options(CMDLINE), sc, os.fspath(root))
+    assert setup(ctx)
+    r = os.fspath(root)
+    assert [(c[1], c[2]) for c in calls_of(sc, "mount")] == [
+        ("proc", f"{r}/proc"),
+        ("sysfs", f"{r}/sys"),
+        ("devtmpfs", f"{r}/dev"),
+        ("devpts", f"{r}/dev/pts"),
+        ("tmpfs", f"{r}/dev/shm"),
+        ("tmpfs", f"{r}/run"),
+    ]
+    assert ("up", "lo") in sc.calls
+    assert os.readlink(root / "dev/virtio-ports/org.libguestfs.channel.0") == "../vport1p1"
+    assert os.readlink(root / "dev/fd") == "/proc/self/fd"
+    assert os.readlink(root / "etc/mtab") == "/proc/mounts"
+    for d in ("tmp", "var/tmp"):
+        assert stat.S_IMODE((root / d).stat().st_mode) == 0o1777
+    # a second run (e.g. /init restarted) changes nothing and does not fail
+    assert setup(Context(Options(CMDLINE), FakeSyscalls(), os.fspath(root)))
+
+
+def test_setup_does_not_wait_for_a_channel_outside_virtio_ports(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    ctx = Context(Options(CMDLINE + " guestfs_channel=/dev/ttyS1"), FakeSyscalls(), str(root))
+    assert setup(ctx)
+
+
+def test_an_essential_step_failing_stops_the_set_up(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    class NoMounts(FakeSyscalls):
+        def mount(self, *args: object, **kwargs: object) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+    ctx = Context(Options(CMDLINE), NoMounts(), os.fspath(make_root(tmp_path)))
+    assert not setup(ctx)
+    assert "error: mount kernel filesystems" in capfd.readouterr().out
+
+
+def test_run_forks_the_agent_then_syncs_and_reboots(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    root = make_root(tmp_path, {"vport1p1": "org.libguestfs.channel.0"})
+    proof = tmp_path / "agent-ran"
+    sc = FakeSyscalls()
+
+    def agent(opts: Options) -> int:
+        # runs in the forked child: prove it got the options, and that it is not PID 1's
+        # process
+        proof.write_text(f"{opts.channel} {os.getpid()}")
+        return 3
+
+    run(agent, cmdline=CMDLINE, sc=sc, root=os.fspath(root))
+    channel, pid = proof.read_text().split()
+    assert channel == DEFAULT_CHANNEL and int(pid) != os.getpid()
+    assert sc.calls[-1] == ("reboot",)
+    out = capfd.readouterr().out
+    assert "Starting /init script ..." in out
+    assert "agent exited with status 3; syncing" in out
+
+
+def test_run_execs_an_agent_argv(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    sc = FakeSyscalls()
+    root = make_root(tmp_path, {"vport1p1": "org.libguestfs.channel.0"})
+    run(["/bin/sh", "-c", "exit 5"], cmdline=CMDLINE, sc=sc, root=os.fspath(root))
+    assert "agent exited with status 5" in capfd.readouterr().out
+    assert sc.calls[-1] == ("reboot",)
+
+
+def test_an_agent_that_raises_exits_1_and_the_vm_still_reboots(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    sc = FakeSyscalls()
+    root = make_root(tmp_path, {"vport1p1": "org.libguestfs.channel.0"})
+
+    def agent(opts: Options) -> int:
+        raise RuntimeError("boom")
+
+    run(agent, cmdline=CMDLINE + " quiet", sc=sc, root=os.fspath(root))
+    out = capfd.readouterr().out
+    assert "agent failed: RuntimeError: boom" in out
+    assert "Starting /init" not in out  # quiet
+    assert sc.calls[-1] == ("reboot",)
+
+
+def test_failed_set_up_skips_the_agent_but_reboots(tmp_path: Path) -> None:
+    class NoMounts(FakeSyscalls):
+        def mount(self, *args: object, **kwargs: object) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+    sc = NoMounts()
+    started: list[int] = []
+    run(lambda o: started.append(1) or 0, cmdline=CMDLINE, sc=sc, root=str(make_root(tmp_path)))
+    assert started == [] and sc.calls[-1] == ("reboot",)
+
+
+def test_entry_points_refuse_to_run_unless_pid_1(capfd: pytest.CaptureFixture[str]) -> None:
+    assert appliance_init.main(["/bin/true"]) == 2
+    assert appliance_init.boot(lambda: ["/bin/true"]) == 2
+    assert "not PID 1" in capfd.readouterr().out

@@ -1,0 +1,115 @@
+"""Pieces of the launch that need no VM: the qemu command line, the accelerator choice
+and the cache directory's safety checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pyguestfs.builder.cache import cache_root, check_owned, locked, publish, staging_dir
+from pyguestfs.builder.errors import BuildError
+from pyguestfs.host.accel import choose_accel
+from pyguestfs.host.machine import Drive, MachineConfig
+
+
+def _config(**kw: object) -> MachineConfig:
+    base: dict[str, object] = dict(
+        qemu="qemu-system-x86_64", kernel="/k", initrd="/i", root="/r", root_uuid="0123-abcd"
+    )
+    base.update(kw)
+    return MachineConfig(**base)  # type: ignore[arg-type]
+
+
+def test_command_line_shape() -> None:
+    argv = _config(
+        drives=[Drive("/d0.img", format="raw"), Drive("/d1,x.qcow2", readonly=True)]
+    ).argv("/s/guestfsd.sock")
+    line = " ".join(argv)
+    assert argv[0] == "qemu-system-x86_64"
+    assert "-nodefaults" in argv and "-no-reboot" in argv
+    assert "q35,accel=tcg" in argv and "max" in argv
+    # user drives first, in order, then the appliance disk last
+    assert line.index("id=hd0") < line.index("id=hd1") < line.index("id=appliance")
+    assert "file=/d1,,x.qcow2,snapshot=on" in line  # commas escaped; read-only = overlay
+    assert "scsi-id=2,lun=0" in line  # the appliance after the two user disks
+    assert "socket,path=/s/guestfsd.sock,id=channel0" in line
+    assert "name=org.libguestfs.channel.0" in line
+    append = argv[argv.index("-append") + 1]
+    assert "root=UUID=0123-abcd" in append and "panic=1" in append and "quiet" in append
+
+
+def test_verbose_and_virtio_blk() -> None:
+    argv = _config(verbose=True, drives=[Drive("/d", iface="virtio", label="data")]).argv("/s")
+    assert "guestfs_verbose=1" in argv[-1] and "quiet" not in argv[-1]
+    assert "virtio-blk-pci,drive=hd0,serial=data" in argv
+
+
+def test_forced_accelerators_skip_the_probe(tmp_path: Path) -> None:
+    assert choose_accel("/nonexistent-qemu", "/k", ["force_tcg"], str(tmp_path)) == (
+        "tcg",
+        "force_tcg",
+    )
+    assert choose_accel("/nonexistent-qemu", "/k", ["force_kvm"], None)[0] == "kvm"
+
+
+def test_cached_verdict_is_used(tmp_path: Path) -> None:
+    from pyguestfs.host import accel
+
+    key = accel._cache_key("/q") + "|" + accel._cache_key("/k")
+    (tmp_path / "kvm-verdict.json").write_text(
+        json.dumps({"key": key, "works": False, "why": "probed earlier"})
+    )
+    assert choose_accel("/q", "/k", [], str(tmp_path)) == ("tcg", "cached: probed earlier")
+
+
+def test_cache_root_is_created_and_checked(tmp_path: Path) -> None:
+    root = cache_root({"LIBGUESTFS_CACHEDIR": str(tmp_path)})
+    assert root == tmp_path / f".guestfs-{os.geteuid()}"
+    os.chmod(root, 0o775)
+    with pytest.raises(BuildError, match="writable by group or others"):
+        check_owned(root)
+    os.chmod(root, 0o755)
+    if os.geteuid() == 0:
+        os.chown(root, 65534, 65534)
+        with pytest.raises(BuildError, match="owned by uid 65534"):
+            check_owned(root)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path)
+    with pytest.raises(BuildError, match="not a directory"):
+        check_owned(link)
+
+
+def test_lock_makes_builders_queue(tmp_path: Path) -> None:
+    order: list[str] = []
+
+    def builder(name: str) -> None:
+        with locked(tmp_path / "lock"):
+            order.append(f"{name}-in")
+            time.sleep(0.2)
+            order.append(f"{name}-out")
+
+    threads = [threading.Thread(target=builder, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order[0].endswith("-in") and order[1] == order[0].replace("in", "out")
+
+
+def test_publish_is_atomic_and_failed_builds_leave_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "appliance.d"
+    with staging_dir(target) as tmp:
+        (tmp / "kernel").write_text("v1")
+    publish(tmp, target)
+    assert (target / "kernel").read_text() == "v1"
+    with pytest.raises(RuntimeError), staging_dir(target) as tmp2:
+        (tmp2 / "kernel").write_text("half")
+        raise RuntimeError("build failed")
+    assert not tmp2.exists()
+    assert (target / "kernel").read_text() == "v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["appliance.d"]
