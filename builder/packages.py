@@ -22,6 +22,8 @@ DPKG_DIR = "/var/lib/dpkg"
 #: What the agent runs: the tools behind its APIs. Optional ones are skipped (and the
 #: matching feature reported missing) when the host does not have them.
 REQUIRED_PACKAGES = (
+    # dash is /bin/sh: libparted popen()s dmidecode through it and crashes without it.
+    "dash",
     "coreutils",
     "tar",
     "gzip",
@@ -45,9 +47,7 @@ SKIP_PACKAGES = frozenset(
         "sensible-utils",
         "tzdata",
         "systemd",
-        "libsystemd0",
         "udev",
-        "libudev1",
         "login",
         "passwd",
         "adduser",
@@ -57,7 +57,6 @@ SKIP_PACKAGES = frozenset(
         "base-files",
         "base-passwd",
         "bash",
-        "dash",
         "install-info",
         "readline-common",
         "ucf",

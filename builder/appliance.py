@@ -1,0 +1,416 @@
+"""Describe → resolve → build: the appliance in the cache, and where the host finds it.
+
+Inputs (each part of the cache key, kept as a manifest so ``--debug`` can say *why* a
+rebuild happened): the kernel's identity, the kernel modules chosen, the host packages
+and their versions, the frozen program's key (its sources, PyInstaller and Python
+versions), and the builder's format version.
+
+Layout of one appliance (``<cache>/.guestfs-<uid>/pyguestfs/appliance.d``)::
+
+    kernel       the host kernel: an uncompressed ELF vmlinux when it has a PVH entry
+                 (about 3 s faster to boot under TCG than decompressing a bzImage)
+    initrd       newc cpio: kernel modules, /modules, and the frozen program as /init
+    root         sparse ext2 with the host tools, the same frozen program, /init
+    manifest.json  every input, the cache key, the root filesystem's UUID, sizes
+    README.fixed   what libguestfs expects of a fixed appliance
+
+The frozen program (``initrd/appliance_main.py``) is the mini init, the appliance init and
+the agent in one: the kernel starts it from the initrd, it finds and mounts the root,
+chroots, and carries on in the same process — one Python start-up on the boot path. It
+sits at the same path in both images so that modules it imports after the chroot are
+found in the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import stat
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from . import cache as cachemod
+from .cpio import CpioWriter
+from .errors import BuildError
+from .freeze import Bundle, freeze, runtime_libraries
+from .kernel import KernelInfo, extract_vmlinux, find_kernel, has_pvh_note
+from .modules import module_bytes, resolve_modules
+from .packages import OPTIONAL_PACKAGES, REQUIRED_PACKAGES, package_files, resolve
+from .rootfs import Staging, add_host_files, make_ext2
+
+log = logging.getLogger(__name__)
+
+#: Bump when the layout or the way parts are made changes: every cached appliance rebuilds.
+BUILDER_FORMAT = 1
+#: Where the frozen program lives in both images.
+APP_DIR = "usr/lib/pyguestfs/appliance"
+APP_NAME = "appliance"
+#: The modules the appliance needs (and their dependencies): the disks, the channel, the
+#: root filesystem. crc32c_generic because ext4 asks for crc32c at mount time and TCG's
+#: CPU lacks the instructions crc32c-intel needs. supermin's wider list (52 modules)
+#: costs about 6 s more under TCG; builder.modules.DEFAULT_MODULE_PATTERNS has it.
+APPLIANCE_MODULES = (
+    "virtio_pci.ko*",
+    "virtio_mmio.ko*",
+    "virtio_blk.ko*",
+    "virtio_scsi.ko*",
+    "sd_mod.ko*",
+    "virtio_console.ko*",
+    "virtio_rng.ko*",
+    "ext4.ko*",
+    "crc32c_generic.ko*",
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+README_FIXED = """\
+This is a pyguestfs appliance, usable as a libguestfs "fixed appliance".
+
+Point libguestfs at this directory to boot it:
+
+    export LIBGUESTFS_PATH={path}
+
+It contains the host kernel (kernel), a small initrd (initrd) and a sparse ext2 root
+filesystem (root) holding pyguestfs's agent, which speaks the libguestfs 1.48 daemon
+protocol. Built by guestfs-build-appliance {version}; cache key {key}.
+"""
+
+StepCallback = Callable[[str, float | None], None]
+
+
+@dataclass
+class BuildOptions:
+    kernel: str | None = None
+    modules: str | None = None
+    cachedir: str | None = None
+    output: str | None = None
+    if_newer: bool = False
+    force: bool = False
+    daemon: str = "pyguestfs"
+    on_step: StepCallback | None = None
+
+
+@dataclass
+class Appliance:
+    """A built appliance: what the host needs to boot it."""
+
+    directory: str
+    kernel: str
+    initrd: str
+    root: str
+    root_uuid: str | None
+    cache_dir: str | None
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BuildResult:
+    directory: Path
+    built: bool
+    manifest: dict[str, Any]
+    steps: dict[str, float]
+    why: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        d = self.directory
+        sizes = {}
+        for name in ("kernel", "initrd", "root"):
+            st = (d / name).stat()
+            sizes[name] = {"bytes": st.st_size, "allocated": st.st_blocks * 512}
+        return {
+            "directory": str(d),
+            "built": self.built,
+            "cache_key": self.manifest.get("key"),
+            "kernel": str(d / "kernel"),
+            "initrd": str(d / "initrd"),
+            "root": str(d / "root"),
+            "root_uuid": self.manifest.get("root_uuid"),
+            "sizes": sizes,
+            "seconds": {k: round(v, 4) for k, v in self.steps.items()},
+            "why": self.why,
+        }
+
+
+class _Steps:
+    def __init__(self, on_step: StepCallback | None) -> None:
+        self.on_step = on_step
+        self.times: dict[str, float] = {}
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        if self.on_step:
+            self.on_step(name, None)
+        t = time.monotonic()
+        result = fn()
+        self.times[name] = time.monotonic() - t
+        log.debug("%s: %.2f s", name, self.times[name])
+        if self.on_step:
+            self.on_step(name, self.times[name])
+        return result
+
+
+def appliance_dir(cachedir: str | None = None) -> Path:
+    return cachemod.cache_root(explicit=cachedir) / "pyguestfs"
+
+
+def _frozen_program(work: Path, daemon: str) -> Bundle:
+    entry = REPO / "initrd" / "appliance_main.py"
+    return freeze(entry, APP_NAME, work / "frozen", packages={"pyguestfs": REPO})
+
+
+def _manifest(
+    kernel: KernelInfo, modules: list[str], packages: dict[str, str], program_key: str, daemon: str
+) -> dict[str, Any]:
+    m: dict[str, Any] = {
+        "format": BUILDER_FORMAT,
+        "builder": __version__,
+        "kernel": kernel.identity,
+        "modules": modules,
+        "packages": packages,
+        "program": program_key,
+        "daemon": daemon,
+        "python": sys.version.split()[0],
+    }
+    m["key"] = hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()
+    return m
+
+
+def _why(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    if old is None:
+        return "no appliance in the cache yet"
+    changed = [k for k in sorted(new) if k != "key" and old.get(k) != new.get(k)]
+    if not changed:
+        return "forced"
+    parts = []
+    for k in changed:
+        if k == "packages":
+            o, n = old.get(k) or {}, new[k]
+            diffs = [
+                f"{p} {o.get(p)}→{n.get(p)}"
+                for p in sorted(set(o) | set(n))
+                if o.get(p) != n.get(p)
+            ]
+            parts.append(f"packages changed: {', '.join(diffs[:8])}")
+        else:
+            parts.append(f"{k} changed")
+    return "; ".join(parts)
+
+
+def _complete(d: Path) -> bool:
+    return all((d / n).is_file() for n in ("kernel", "initrd", "root", "manifest.json"))
+
+
+def build(options: BuildOptions) -> BuildResult:
+    """Build the appliance unless the cached one is up to date; optionally write it out
+    as a fixed appliance."""
+    steps = _Steps(options.on_step)
+    base = appliance_dir(options.cachedir)
+    base.mkdir(exist_ok=True)
+    target = base / "appliance.d"
+    with cachemod.locked(base / "lock"):
+        kernel = steps.run("find kernel", lambda: find_kernel(options.kernel, options.modules))
+        modules = steps.run(
+            "resolve modules",
+            lambda: resolve_modules(kernel.modules_dir, patterns=APPLIANCE_MODULES),
+        )
+        pkgs, skipped = steps.run(
+            "resolve packages", lambda: resolve(REQUIRED_PACKAGES, OPTIONAL_PACKAGES)
+        )
+        if skipped:
+            log.info(
+                "optional packages not installed (their features are off): %s", ", ".join(skipped)
+            )
+        program = steps.run("freeze agent", lambda: _frozen_program(base, options.daemon))
+        manifest = _manifest(
+            kernel,
+            [m.basename for m in modules],
+            {p.name: p.version for p in pkgs},
+            program.key,
+            options.daemon,
+        )
+        old = cachemod.read_json(target / "manifest.json")
+        up_to_date = (
+            not options.force
+            and old is not None
+            and _complete(target)
+            and old.get("key") == manifest["key"]
+        )
+        why = ""
+        if not up_to_date:
+            why = _why(old, manifest)
+            log.info("building the appliance: %s", why)
+            with cachemod.staging_dir(target) as tmp:
+                steps.run("kernel", lambda: _make_kernel(kernel, tmp / "kernel", base))
+                steps.run("initrd", lambda: _make_initrd(modules, program, tmp / "initrd"))
+                uuid = steps.run("root", lambda: _make_root(pkgs, program, tmp))
+                manifest["root_uuid"] = uuid
+                cachemod.write_json_atomic(tmp / "manifest.json", manifest)
+                cachemod.publish(tmp, target)
+        else:
+            manifest = old or manifest
+        result = BuildResult(target, not up_to_date, manifest, steps.times, why)
+        if options.output:
+            steps.run(
+                "output",
+                lambda: write_fixed(target, Path(options.output or ""), manifest, options.if_newer),
+            )
+    return result
+
+
+def _make_kernel(kernel: KernelInfo, out: Path, base: Path) -> None:
+    """The vmlinux if it boots through PVH (cached per kernel: extraction takes seconds),
+    else a copy of the bzImage."""
+    ident = hashlib.sha256(json.dumps(kernel.identity, sort_keys=True).encode()).hexdigest()
+    cached = base / f"vmlinux-{ident[:16]}"
+    if not cached.exists():
+        try:
+            data = Path(kernel.path).read_bytes()
+        except OSError as e:
+            raise BuildError(
+                f"cannot read the kernel {kernel.path}: {e.strerror}",
+                "set SUPERMIN_KERNEL to a readable kernel",
+            ) from None
+        elf = extract_vmlinux(data)
+        payload = elf if elf is not None and has_pvh_note(elf) else data
+        tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
+        tmp.write_bytes(payload)
+        os.replace(tmp, cached)
+    _link_or_copy(cached, out)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _add_tree(cpio: CpioWriter, src: Path, dest: str) -> None:
+    for root, dirs, files in os.walk(src):
+        dirs.sort()
+        rel = os.path.relpath(root, src)
+        here = dest if rel == "." else f"{dest}/{rel}"
+        cpio.add_dir(here)
+        for name in sorted(files) + sorted(
+            d for d in dirs if os.path.islink(os.path.join(root, d))
+        ):
+            p = os.path.join(root, name)
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                cpio.add_symlink(f"{here}/{name}", os.readlink(p))
+            elif stat.S_ISREG(st.st_mode):
+                cpio.add_file(f"{here}/{name}", Path(p), mode=stat.S_IMODE(st.st_mode))
+
+
+def _make_initrd(modules: list[Any], program: Bundle, out: Path) -> None:
+    with open(out, "wb") as f, CpioWriter(f) as cpio:
+        for d in ("dev", "proc", "sys", "root", "tmp"):
+            cpio.add_dir(d)
+        _add_tree(cpio, program.folder, APP_DIR)
+        cpio.add_symlink("init", f"/{APP_DIR}/{APP_NAME}")
+        for lib in runtime_libraries(program.folder):
+            cpio.add_file(str(lib).lstrip("/"), lib, mode=0o755)
+        names = []
+        for m in modules:
+            cpio.add_file(m.basename, module_bytes(m.path), mode=0o644)
+            names.append(m.basename)
+        cpio.add_file("modules", ("\n".join(names) + "\n").encode(), mode=0o644)
+
+
+def _make_root(pkgs: list[Any], program: Bundle, work: Path) -> str:
+    stage = work / "stage"
+    staging = Staging(stage)
+    add_host_files(staging, [f for p in pkgs for f in package_files(p)])
+    staging.add_tree(program.folder, APP_DIR)
+    staging.add_symlink("init", f"/{APP_DIR}/{APP_NAME}")
+    for lib in runtime_libraries(program.folder):
+        staging.add_host_path(str(lib))
+    staging.add_file("etc/mtab", b"")
+    (stage / "etc/mtab").unlink()
+    os.symlink("/proc/mounts", stage / "etc/mtab")
+    uuid = make_ext2(stage, work / "root")
+    shutil.rmtree(stage)
+    return uuid
+
+
+def write_fixed(src: Path, out: Path, manifest: dict[str, Any], if_newer: bool) -> None:
+    """Write a libguestfs fixed appliance: kernel, initrd, root, README.fixed."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = out / ".pyguestfs-key"
+    if if_newer and stamp.exists() and stamp.read_text().strip() == manifest.get("key"):
+        log.info("%s is up to date", out)
+        return
+    for name in ("kernel", "initrd", "root"):
+        tmp = out / f".{name}.tmp"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src / name, tmp)
+        except OSError:
+            # Another filesystem: copy, keeping the root sparse.
+            import subprocess
+
+            subprocess.run(["cp", "--sparse=always", str(src / name), str(tmp)], check=True)
+        os.replace(tmp, out / name)
+    (out / "README.fixed").write_text(
+        README_FIXED.format(path=out.resolve(), version=__version__, key=manifest.get("key"))
+    )
+    stamp.write_text(str(manifest.get("key")) + "\n")
+
+
+def locate_appliance(
+    path: str | None = None, cachedir: str | None = None, log: Callable[[str], None] | None = None
+) -> Appliance:
+    """The appliance to boot: a fixed appliance in ``path`` (LIBGUESTFS_PATH) if it holds
+    kernel, initrd and root; otherwise the cached one, built or refreshed first."""
+    if path:
+        for d in path.split(":"):
+            p = Path(d)
+            if all((p / n).is_file() for n in ("kernel", "initrd", "root")):
+                return Appliance(
+                    str(p),
+                    str(p / "kernel"),
+                    str(p / "initrd"),
+                    str(p / "root"),
+                    read_ext_uuid(p / "root"),
+                    str(appliance_dir(cachedir)),
+                )
+    result = build(BuildOptions(cachedir=cachedir))
+    if log:
+        log(
+            "appliance "
+            + ("built" if result.built else "is up to date")
+            + f" in {result.directory}"
+        )
+    d = result.directory
+    return Appliance(
+        str(d),
+        str(d / "kernel"),
+        str(d / "initrd"),
+        str(d / "root"),
+        result.manifest.get("root_uuid"),
+        str(d.parent),
+        result.manifest,
+    )
+
+
+def read_ext_uuid(image: Path) -> str | None:
+    """The UUID in an ext2/3/4 superblock (16 bytes at 0x468), as libguestfs reads it."""
+    try:
+        with open(image, "rb") as f:
+            f.seek(0x438)
+            magic = f.read(2)
+            f.seek(0x468)
+            raw = f.read(16)
+    except OSError:
+        return None
+    if magic != b"\x53\xef" or len(raw) != 16:
+        return None
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
