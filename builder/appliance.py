@@ -388,14 +388,14 @@ def locate_appliance(
             + ("built" if result.built else "is up to date")
             + f" in {result.directory}"
         )
-    d = result.directory
+    built_dir = result.directory
     return Appliance(
-        str(d),
-        str(d / "kernel"),
-        str(d / "initrd"),
-        str(d / "root"),
+        str(built_dir),
+        str(built_dir / "kernel"),
+        str(built_dir / "initrd"),
+        str(built_dir / "root"),
         result.manifest.get("root_uuid"),
-        str(d.parent),
+        str(built_dir.parent),
         result.manifest,
     )
 

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..protocol.stream import ByteStream
 from .errors import GuestFSError
@@ -216,7 +217,7 @@ def _spawner_loop() -> None:
             reply.put(e)
 
 
-def spawn_tied_to_process(argv: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+def spawn_tied_to_process(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """Popen from a thread that never exits, with PR_SET_PDEATHSIG=SIGKILL."""
     global _spawner
     with _spawner_lock:
@@ -233,7 +234,7 @@ def spawn_tied_to_process(argv: list[str], **kwargs: object) -> subprocess.Popen
             ),
             reply,
         )
-    )  # type: ignore[call-overload]
+    )
     result = reply.get()
     if isinstance(result, BaseException):
         raise result
