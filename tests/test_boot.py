@@ -5,9 +5,12 @@ session; every test here shares it (a TCG boot costs tens of seconds)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,3 +204,128 @@ def test_device_names_are_checked(booted: GuestFS) -> None:
         booted.blockdev_getsize64("/dev/sdz")
     assert info.value.errno_name == "ENOENT"
     assert booted.ping_daemon() is None
+
+
+def test_initrd_is_byte_reproducible(appliance: Path, tmp_path: Path) -> None:
+    from pyguestfs.builder import appliance as app
+    from pyguestfs.builder.kernel import find_kernel
+    from pyguestfs.builder.modules import resolve_modules
+
+    kernel = find_kernel()
+    modules = resolve_modules(kernel.modules_dir, patterns=app.APPLIANCE_MODULES)
+    program = app._frozen_program(appliance.parent, "pyguestfs")
+    app._make_initrd(modules, program, tmp_path / "a")
+    app._make_initrd(modules, program, tmp_path / "b")
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+    assert (tmp_path / "a").read_bytes() == (appliance / "initrd").read_bytes()
+
+
+def _seeded_cache(appliance: Path, tmp_path: Path) -> str:
+    """A new cache that already holds the frozen program (freezing takes ~20 s), so a
+    test pays only for the appliance build itself."""
+    base = tmp_path / "cache"
+    frozen = base / f".guestfs-{os.geteuid()}" / "pyguestfs" / "frozen"
+    shutil.copytree(appliance.parent / "frozen", frozen, symlinks=True)
+    os.chmod(base / f".guestfs-{os.geteuid()}", 0o755)
+    return str(base)
+
+
+def test_changed_input_rebuilds_and_says_why(appliance: Path, tmp_path: Path) -> None:
+    from pyguestfs.builder.kernel import find_kernel
+
+    cachedir = _seeded_cache(appliance, tmp_path)
+    first = build(BuildOptions(cachedir=cachedir))
+    assert first.built
+    # The same kernel under another name is another input: the appliance is rebuilt.
+    copy = tmp_path / "vmlinuz-copy"
+    shutil.copy2(find_kernel().path, copy)
+    second = build(
+        BuildOptions(cachedir=cachedir, kernel=str(copy), modules=find_kernel().modules_dir)
+    )
+    assert second.built and "kernel changed" in second.why
+    third = build(
+        BuildOptions(cachedir=cachedir, kernel=str(copy), modules=find_kernel().modules_dir)
+    )
+    assert not third.built
+
+
+def test_concurrent_builders_build_once(appliance: Path, tmp_path: Path) -> None:
+    cachedir = _seeded_cache(appliance, tmp_path)
+    argv = [sys.executable, "-m", "pyguestfs.builder.cli", "--cachedir", cachedir, "--json"]
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)
+    ]
+    results = [json.loads(p.communicate(timeout=600)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(r["built"] for r in results) == [False, False, True]
+    assert len({r["cache_key"] for r in results}) == 1
+    leftovers = [
+        p.name
+        for p in (Path(results[0]["directory"]).parent).iterdir()
+        if p.name.startswith(".appliance.d")
+    ]
+    assert leftovers == []
+
+
+def test_cli_noop_and_errors(appliance: Path, cachedir: str, tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "pyguestfs.builder.cli", "--cachedir", cachedir]
+    r = subprocess.run(cli, capture_output=True, text=True, check=False)
+    assert r.returncode == 0 and "up to date" in r.stdout
+    r = subprocess.run(
+        [*cli, "--kernel", str(tmp_path / "missing")], capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 1
+    assert "missing" in r.stderr and "hint:" in r.stderr
+    r = subprocess.run([*cli, "--if-newer"], capture_output=True, text=True, check=False)
+    assert r.returncode == 2
+
+
+def test_launch_failure_reports_argv_status_and_console(appliance: Path, tmp_path: Path) -> None:
+    from pyguestfs.host.machine import LaunchError
+
+    fixed = tmp_path / "broken"
+    fixed.mkdir()
+    (fixed / "kernel").write_bytes(b"this is not a kernel")
+    for name in ("initrd", "root"):
+        os.link(appliance / name, fixed / name)
+    g = GuestFS()
+    g.set_path(str(fixed))
+    g.set_backend_settings(["force_tcg"])
+    g.add_drive_scratch(1 << 20)
+    with pytest.raises(LaunchError) as info:
+        g.launch()
+    err = info.value
+    assert err.status is not None and err.status != 0
+    assert "qemu-system-x86_64" in str(err) and str(fixed / "kernel") in str(err)
+    assert g.is_config()  # the handle can be launched again after fixing the problem
+    g.close()
+
+
+def test_qemu_dies_with_its_parent(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from pyguestfs.host.machine import spawn_tied_to_process\n"
+        "p = spawn_tied_to_process(['sleep', '300'])\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    os.kill(child, 0)  # alive
+    parent.kill()  # SIGKILL: no cleanup code runs in the parent
+    parent.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state != "Z"  # a zombie is dead, only not yet reaped by its new parent
+
+    for _ in range(100):
+        if not alive(child):
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the child outlived its parent")
