@@ -300,6 +300,44 @@ def runtime_libraries(folder: Path) -> list[Path]:
     return sorted(needed)
 
 
+def module_files(bundle: Bundle, modules: Iterable[str]) -> list[Path]:
+    """The files of ``bundle`` needed to start it and import ``modules``, and no others.
+
+    That is the executable, every shared library outside ``lib-dynload`` (libpython and
+    what it and the extensions link), and for each module its ``.pyc``, its package's
+    ``__init__.pyc`` files, or its extension module. The initramfs can hold just this subset
+    when a program switches to a root holding the full bundle at the same path before it
+    imports anything else (see pyguestfs.initrd.appliance_init.boot); ``modules`` is then
+    what the program's ``--check`` prints. Built-in modules have no file and are skipped.
+    """
+    internal = bundle.internal
+    dynload = internal / f"python{_python_version(internal)}" / "lib-dynload"
+    files = {bundle.executable}
+    for p in internal.rglob("*.so*"):
+        if p.is_file() and not p.is_relative_to(dynload):
+            files.add(p)
+    for name in modules:
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            init = internal.joinpath(*parts[:i], "__init__.pyc")
+            if init.is_file():
+                files.add(init)
+        for candidate in (
+            internal.joinpath(*parts[:-1], parts[-1] + ".pyc"),
+            internal.joinpath(*parts, "__init__.pyc"),
+        ):
+            if candidate.is_file():
+                files.add(candidate)
+        files.update(p for p in dynload.glob(f"{name}.*.so") if p.is_file())
+    return sorted(files)
+
+
+def _python_version(internal: Path) -> str:
+    """ "3.11" from the bundle's ``_internal/python3.11`` folder (its lib-dynload's parent)."""
+    found = [p.name[len("python") :] for p in internal.glob("python3.*") if p.is_dir()]
+    return found[0] if found else "{}.{}".format(*sys.version_info[:2])
+
+
 def folder_size(path: Path) -> int:
     """Bytes in all regular files below ``path`` (what an uncompressed cpio would hold)."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())

@@ -393,6 +393,16 @@ def boot(load_agent: Callable[[], Agent]) -> int:
     return run(load_agent(), sc=sc)
 
 
+def check(load_agent: Callable[[], Agent]) -> int:
+    """``--check`` for the one-program boot, safe on a host: do what happens before the
+    chroot (ctypes, the agent's imports) and print the modules then loaded -- for artifact
+    tests, and for pyguestfs.builder.freeze.module_files() to pick the initramfs's subset."""
+    Syscalls()
+    load_agent()
+    print(" ".join(sorted(sys.modules)))
+    return 0
+
+
 def read_cmdline(sc: Syscalls) -> str:
     """The kernel command line; /proc may not be mounted yet, so mount it if needed."""
     if not os.path.exists("/proc/cmdline"):

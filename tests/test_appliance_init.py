@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_syscalls import FakeSyscalls, calls_of
+
 from pyguestfs.initrd import appliance_init
 from pyguestfs.initrd.appliance_init import (
     DEFAULT_CHANNEL,
@@ -18,7 +19,6 @@ from pyguestfs.initrd.appliance_init import (
     setup,
     virtio_port_links,
 )
-
 
 CMDLINE = "panic=1 console=ttyS0 root=UUID=5a28411a-60dc-4ec3-b24c-f6ef803a17e6 TERM=linux"
 
@@ -156,3 +156,12 @@ def test_entry_points_refuse_to_run_unless_pid_1(capfd: pytest.CaptureFixture[st
     assert appliance_init.main(["/bin/true"]) == 2
     assert appliance_init.boot(lambda: ["/bin/true"]) == 2
     assert "not PID 1" in capfd.readouterr().out
+
+
+def test_a_channel_port_that_never_appears_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(appliance_init, "PORT_TIMEOUT", 0.05)
+    ctx = Context(Options(CMDLINE), FakeSyscalls(), os.fspath(make_root(tmp_path)))
+    assert setup(ctx)  # the agent reports the missing channel itself
+    assert f"warning: {DEFAULT_CHANNEL} did not appear within 0.05 s" in capfd.readouterr().out

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from pyguestfs.initrd import mini_init
 from fake_syscalls import FakeSyscalls, calls_of
+
+from pyguestfs.initrd import mini_init
 from pyguestfs.initrd.mini_init import (
     MS_NOATIME,
     Context,
