@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import termios
 
 from ..protocol.stream import ByteStream
 
@@ -25,13 +26,25 @@ def open_channel(spec: str) -> ByteStream:
         st = os.stat(spec)
     except OSError as e:
         raise ChannelError(f"cannot open channel {spec}: {e.strerror}") from None
-    if stat.S_ISCHR(st.st_mode) and os.path.basename(spec).startswith("tty"):
+    if stat.S_ISCHR(st.st_mode) and _is_terminal(spec):
         return _open_serial(spec)
     try:
         fd = os.open(spec, os.O_RDWR | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError as e:
         raise ChannelError(f"cannot open channel {spec}: {e.strerror}") from None
     return ByteStream(fd)
+
+
+def _is_terminal(path: str) -> bool:
+    """A tty (a serial line, a pty) needs raw mode; a virtio port is not a terminal."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 def _open_serial(path: str) -> ByteStream:
@@ -45,6 +58,13 @@ def _open_serial(path: str) -> ByteStream:
         raise ChannelError(f"cannot open serial channel {path}: {e}") from None
     fd = os.dup(port.fileno())
     port.close()  # the dup keeps the port open with the raw settings pyserial applied
+    # pyserial leaves VMIN=0 (it times reads with select), so a read with nothing waiting
+    # returns 0 bytes, which the stream would take for end of file: block for one byte.
+    attrs = termios.tcgetattr(fd)
+    attrs[6][termios.VMIN] = 1
+    attrs[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    os.set_blocking(fd, True)  # pyserial opens with O_NONBLOCK; the dup shares that flag
     return ByteStream(fd)
 
 
