@@ -214,6 +214,10 @@ def build(options: BuildOptions) -> BuildResult:
     base = appliance_dir(options.cachedir)
     base.mkdir(exist_ok=True)
     target = base / "appliance.d"
+    fast = fast_key(options)
+    if not options.force and not options.output and _fast_hit(target, fast):
+        manifest = cachemod.read_json(target / "manifest.json") or {}
+        return BuildResult(target, False, manifest, steps.times, "")
     with cachemod.locked(base / "lock"):
         kernel = steps.run("find kernel", lambda: find_kernel(options.kernel, options.modules))
         modules = steps.run(
@@ -252,9 +256,14 @@ def build(options: BuildOptions) -> BuildResult:
                 uuid = steps.run("root", lambda: _make_root(pkgs, program, tmp))
                 manifest["root_uuid"] = uuid
                 cachemod.write_json_atomic(tmp / "manifest.json", manifest)
+                (tmp / "fast-key").write_text(fast)
                 cachemod.publish(tmp, target)
         else:
             manifest = old or manifest
+            # Inputs were touched but are the same: remember that, so the next check is
+            # a few stat() calls again.
+            (target / ".fast-key.tmp").write_text(fast)
+            os.replace(target / ".fast-key.tmp", target / "fast-key")
         result = BuildResult(target, not up_to_date, manifest, steps.times, why)
         if options.output:
             steps.run(
@@ -262,6 +271,48 @@ def build(options: BuildOptions) -> BuildResult:
                 lambda: write_fixed(target, Path(options.output or ""), manifest, options.if_newer),
             )
     return result
+
+
+def fast_key(options: BuildOptions) -> str:
+    """A key from the metadata of every input, no content read: the kernel and modules,
+    dpkg's database, our sources, the Python environment. Equal to the key stored with
+    the appliance, it means nothing changed since the last full check (as supermin's
+    ``--if-newer`` trusts mtimes); different, the full manifest decides."""
+    parts: list[str] = [str(BUILDER_FORMAT), __version__, options.daemon]
+    try:
+        kernel = find_kernel(options.kernel, options.modules)
+        parts.append(json.dumps(kernel.identity, sort_keys=True))
+        parts.append(_stat_sig(Path(kernel.modules_dir) / "modules.dep"))
+    except BuildError as e:
+        parts.append(f"kernel-error:{e.message}")
+    parts.append(_stat_sig(Path("/var/lib/dpkg/status")))
+    parts.append(_stat_sig(Path(sys.executable).resolve()))
+    import sysconfig
+
+    parts.append(_stat_sig(Path(sysconfig.get_paths()["purelib"])))
+    for sub in ("protocol", "agent", "initrd", "builder"):
+        with os.scandir(REPO / sub) as it:
+            for e in sorted(it, key=lambda e: e.name):
+                if e.name.endswith(".py"):
+                    st = e.stat()
+                    parts.append(f"{sub}/{e.name}:{st.st_size}:{st.st_mtime_ns}")
+    parts.append(_stat_sig(REPO / "__init__.py"))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _stat_sig(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _fast_hit(target: Path, fast: str) -> bool:
+    try:
+        return (target / "fast-key").read_text() == fast and _complete(target)
+    except OSError:
+        return False
 
 
 def _make_kernel(kernel: KernelInfo, out: Path, base: Path) -> None:
