@@ -292,10 +292,10 @@ def fast_key(options: BuildOptions) -> str:
     parts.append(_stat_sig(Path(sysconfig.get_paths()["purelib"])))
     for sub in ("protocol", "agent", "initrd", "builder"):
         with os.scandir(REPO / sub) as it:
-            for e in sorted(it, key=lambda e: e.name):
-                if e.name.endswith(".py"):
-                    st = e.stat()
-                    parts.append(f"{sub}/{e.name}:{st.st_size}:{st.st_mtime_ns}")
+            for entry in sorted(it, key=lambda d: d.name):
+                if entry.name.endswith(".py"):
+                    st = entry.stat()
+                    parts.append(f"{sub}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
     parts.append(_stat_sig(REPO / "__init__.py"))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
