@@ -409,6 +409,9 @@ def write_fixed(src: Path, out: Path, manifest: dict[str, Any], if_newer: bool) 
 
             subprocess.run(["cp", "--sparse=always", str(src / name), str(tmp)], check=True)
         os.replace(tmp, out / name)
+        # rename() between two links of one inode does nothing (POSIX): the output was
+        # already this file, and the spare link is ours to remove.
+        tmp.unlink(missing_ok=True)
     (out / "README.fixed").write_text(
         README_FIXED.format(path=out.resolve(), version=__version__, key=manifest.get("key"))
     )

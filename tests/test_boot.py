@@ -125,6 +125,14 @@ def test_fixed_appliance_output(cachedir: str, appliance: Path, tmp_path: Path) 
         "root",
     ]
     assert "LIBGUESTFS_PATH" in (out / "README.fixed").read_text()
+    build(BuildOptions(cachedir=cachedir, output=str(out)))  # again, over itself
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".pyguestfs-key",
+        "README.fixed",
+        "initrd",
+        "kernel",
+        "root",
+    ]
     assert (out / "root").stat().st_blocks * 512 < 200 << 20  # still sparse
 
 
