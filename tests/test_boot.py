@@ -337,3 +337,30 @@ def test_qemu_dies_with_its_parent(tmp_path: Path) -> None:
         time.sleep(0.05)
     else:
         pytest.fail("the child outlived its parent")
+
+
+@pytest.mark.skipif(
+    shutil.which("libguestfs-test-tool") is None,
+    reason="libguestfs-tools is not installed (ci/setup.sh installs it)",
+)
+def test_real_libguestfs_boots_our_appliance(
+    cachedir: str, appliance: Path, tmp_path: Path
+) -> None:
+    """Debian's libguestfs 1.48, its own qemu command line and all, launches our kernel,
+    initrd and root from a fixed appliance directory, and our agent serves it."""
+    fixed = tmp_path / "fixed"
+    build(BuildOptions(cachedir=cachedir, output=str(fixed)))
+    env = dict(
+        os.environ,
+        LIBGUESTFS_PATH=str(fixed),
+        LIBGUESTFS_BACKEND="direct",
+        LIBGUESTFS_BACKEND_SETTINGS="force_tcg",
+        TMPDIR=str(tmp_path),
+    )
+    r = subprocess.run(
+        ["libguestfs-test-tool"], env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "===== TEST FINISHED OK =====" in out
+    assert "picked /sys/block/" in out and "received GUESTFS_LAUNCH_FLAG" in out
