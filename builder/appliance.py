@@ -94,6 +94,7 @@ class BuildOptions:
     output: str | None = None
     if_newer: bool = False
     force: bool = False
+    #: The daemon in the root. Only our agent today; Debian's guestfsd is planned (#5).
     daemon: str = "pyguestfs"
     on_step: StepCallback | None = None
 
@@ -161,6 +162,8 @@ def appliance_dir(cachedir: str | None = None) -> Path:
 
 
 def _frozen_program(work: Path, daemon: str) -> Bundle:
+    if daemon != "pyguestfs":
+        raise BuildError(f"daemon {daemon!r} is not supported yet", "use the default agent")
     entry = REPO / "initrd" / "appliance_main.py"
     return freeze(entry, APP_NAME, work / "frozen", packages={"pyguestfs": REPO})
 

@@ -2,8 +2,7 @@
 out as a libguestfs fixed appliance.
 
 Exit codes: 0 built or up to date; 1 a build step failed (the message says which and
-why); 2 bad usage; 3 ``--if-newer`` found the output up to date and nothing was written
-(only with ``--output``, as a hint for scripts that copy the result).
+why, with a hint); 2 bad usage.
 """
 
 from __future__ import annotations
@@ -49,12 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", metavar="FILE", help="kernel to use (default: newest host one)")
     p.add_argument("--modules", metavar="DIR", help="modules directory for that kernel")
     p.add_argument("--cachedir", metavar="DIR", help="cache base (default as libguestfs)")
-    p.add_argument(
-        "--daemon",
-        choices=("pyguestfs", "guestfsd"),
-        default="pyguestfs",
-        help="the daemon in the root: our agent, or Debian's guestfsd",
-    )
     p.add_argument("--rebuild", action="store_true", help="build even if up to date")
     p.add_argument("-v", "--verbose", action="store_true", help="say what each step does")
     p.add_argument(
@@ -99,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
         output=args.output,
         if_newer=args.if_newer,
         force=args.rebuild,
-        daemon=args.daemon,
         on_step=step,
     )
     try:
