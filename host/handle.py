@@ -467,14 +467,14 @@ class GuestFS:
         return value
 
     # -- conveniences that run in the C library ------------------------------------------------
-    def _download_bytes(self, api: str, proc_name: str, path: str) -> bytes:
+    def _download_bytes(self, proc_name: str, path: str) -> bytes:
         with _scratch_file() as tmp:
             self._call(proc_name, {_first_arg(proc_name): path}, {}, file_out=tmp)
             with open(tmp, "rb") as f:
                 return f.read()
 
     def _names(self, proc_name: str, directory: str) -> list[str]:
-        data = self._download_bytes(proc_name, proc_name, directory)
+        data = self._download_bytes(proc_name, directory)
         return sorted(os.fsdecode(n) for n in data.split(b"\0") if n)
 
     def ls(self, directory: str) -> list[str]:
@@ -487,7 +487,7 @@ class GuestFS:
 
     def read_file(self, path: str) -> bytes:
         """A whole file as bytes (via download)."""
-        return self._download_bytes("read_file", "download", path)
+        return self._download_bytes("download", path)
 
     def cat(self, path: str) -> str:
         """A whole file as text (via download)."""
