@@ -236,13 +236,17 @@ def freeze_manifest(
     python: str,
 ) -> dict[str, object]:
     """Every input of a bundle, as a JSON-able dict; ``--debug`` can diff two of them."""
-    files = {os.fspath(entry): _sha256(entry)}
-    for path in _source_files(sources):
-        files[os.fspath(path)] = _sha256(path)
+    # Names relative to each source root, not absolute paths: the same sources in
+    # another checkout or cache make the same key, so a frozen bundle can be reused.
+    files = {f"entry/{entry.name}": _sha256(entry)}
+    for root in sources:
+        for path in _source_files([root]):
+            rel = path.relative_to(root) if root.is_dir() else Path(path.name)
+            files[f"{root.name}/{rel.as_posix()}"] = _sha256(path)
     return {
         "format": FREEZE_FORMAT,
         "name": name,
-        "entry": os.fspath(entry),
+        "entry": entry.name,
         "files": files,
         "options": asdict(options),
         "toolchain": _toolchain(python),
