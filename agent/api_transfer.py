@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 
 from .api_block import device_node
-from .commands import popen_reader, popen_writer
+from .commands import start
 from .context import CallContext
 from .errors import AgentError
 from .registry import implements
@@ -225,7 +225,7 @@ def tar_in(
         argv.append("--selinux")
     if acls:
         argv.append("--acls")
-    tar = popen_writer(argv)
+    tar = start(argv, feed=True)
     assert tar.stdin is not None and tar.stderr is not None
 
     stdin, stderr = tar.stdin, tar.stderr
@@ -290,7 +290,7 @@ def tar_out(
         if acls:
             argv.append("--acls")
         argv += ["-cf", "-", "."]
-        tar = popen_reader(argv)
+        tar = start(argv, feed=False)
         assert tar.stdout is not None and tar.stderr is not None
         try:
             ctx.begin_file_out()

@@ -53,27 +53,15 @@ def run(
     return hide(out) if hide else out
 
 
-def popen_reader(argv: Sequence[str], cwd: str | None = None) -> subprocess.Popen[bytes]:
-    """Start a program whose stdout the caller streams (tar_out)."""
+def start(argv: Sequence[str], *, feed: bool) -> subprocess.Popen[bytes]:
+    """Start a program the caller streams to: its stdin when ``feed`` (tar_in), else from
+    its stdout (tar_out). stderr is always captured for the error message."""
     return subprocess.Popen(
         list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL if feed else subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=ENV,
-        cwd=cwd,
-    )
-
-
-def popen_writer(argv: Sequence[str], cwd: str | None = None) -> subprocess.Popen[bytes]:
-    """Start a program the caller feeds on stdin (tar_in)."""
-    return subprocess.Popen(
-        list(argv),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=ENV,
-        cwd=cwd,
     )
 
 

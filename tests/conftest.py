@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pyguestfs.builder.errors import BuildError
+from pyguestfs.builder.kernel import KernelInfo, find_kernel
 from pyguestfs.host import GuestFS
 
 
@@ -68,3 +70,12 @@ def g(agent: RunningAgent) -> Iterator[GuestFS]:
         handle.close()
     except Exception:
         pass
+
+
+@pytest.fixture(scope="module")
+def host_kernel() -> KernelInfo:
+    """This machine's newest kernel, as the builder finds it."""
+    try:
+        return find_kernel(env={})
+    except BuildError as e:
+        pytest.skip(f"no usable host kernel on this machine: {e}")

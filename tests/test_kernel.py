@@ -129,14 +129,6 @@ def make_tree(tmp_path: Path, boot: dict[str, bytes], modules: list[str]) -> tup
 
 
 @pytest.fixture(scope="module")
-def host_kernel() -> KernelInfo:
-    try:
-        return find_kernel(env={})
-    except BuildError as e:
-        pytest.skip(f"no usable host kernel on this machine: {e}")
-
-
-@pytest.fixture(scope="module")
 def host_vmlinux(host_kernel: KernelInfo) -> bytes:
     with open(host_kernel.path, "rb") as f:
         elf = extract_vmlinux(f.read())
