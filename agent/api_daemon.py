@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable
 
 from .api_block import umount_all_under_sysroot
-from .commands import ENV
 from .context import CallContext
-from .registry import implements
+from .registry import FEATURE_GROUPS, has_program, implements, provides_group
 
-
-#: The optional feature groups of libguestfs 1.48 (``generator/optgroups.ml``), each with
-#: the test that says whether this agent can serve that group's APIs. A group whose APIs
-#: the agent does not implement yet is honestly reported as not available.
-def _never() -> bool:
-    return False
-
-
-def _has_program(name: str) -> Callable[[], bool]:
-    return lambda: shutil.which(name, path=ENV["PATH"]) is not None
-
-
-_GROUPS_148 = """acl augeas blkdiscard blkdiscardzeroes btrfs extlinux f2fs fstrim gdisk grub hivex
-inotify journal ldm libtsk libyara linuxcaps linuxfsuuid linuxmodules linuxxattrs luks lvm2
-mdadm mknod ntfs3g ntfsprogs realpath rsync scrub selinux selinuxrelabel sleuthkit squashfs
-syslinux wipefs xfs xz zerofree""".split()
-
-FEATURE_GROUPS: dict[str, Callable[[], bool]] = dict.fromkeys(_GROUPS_148, _never)
-# The groups whose APIs this agent serves.
-FEATURE_GROUPS["realpath"] = lambda: True
-FEATURE_GROUPS["xz"] = _has_program("xz")
+provides_group("realpath", lambda: True)
+provides_group("xz", has_program("xz"))
 
 
 @implements("ping_daemon")

@@ -8,10 +8,12 @@ libguestfs names, then the optional arguments that the caller set (as keywords).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..protocol.procedures import BY_NAME
+from .commands import ENV
 
 Impl = Callable[..., Any]
 F = TypeVar("F", bound=Impl)
@@ -30,3 +32,32 @@ def implements(name: str) -> Callable[[F], F]:
         return fn
 
     return register
+
+
+#: The optional feature groups of libguestfs 1.48 (``generator/optgroups.ml``), each with
+#: the test that says whether this agent can serve that group's APIs. A group whose APIs
+#: the agent does not implement yet is honestly reported as not available; the API module
+#: that implements a group declares it with :func:`provides_group`.
+_GROUPS_148 = """acl augeas blkdiscard blkdiscardzeroes btrfs extlinux f2fs fstrim gdisk grub hivex
+inotify journal ldm libtsk libyara linuxcaps linuxfsuuid linuxmodules linuxxattrs luks lvm2
+mdadm mknod ntfs3g ntfsprogs realpath rsync scrub selinux selinuxrelabel sleuthkit squashfs
+syslinux wipefs xfs xz zerofree""".split()
+
+
+def _never() -> bool:
+    return False
+
+
+FEATURE_GROUPS: dict[str, Callable[[], bool]] = dict.fromkeys(_GROUPS_148, _never)
+
+
+def provides_group(name: str, test: Callable[[], bool]) -> None:
+    """Declare that this agent serves group ``name`` whenever ``test()`` is true."""
+    if name not in FEATURE_GROUPS:
+        raise KeyError(f"{name} is not a libguestfs 1.48 feature group")
+    FEATURE_GROUPS[name] = test
+
+
+def has_program(name: str) -> Callable[[], bool]:
+    """A group test: true when ``name`` is on the agent's PATH (the appliance has it)."""
+    return lambda: shutil.which(name, path=ENV["PATH"]) is not None

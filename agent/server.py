@@ -20,7 +20,19 @@ from ..protocol.procedures import BY_NUMBER, Procedure
 from ..protocol.stream import ByteStream, StreamClosed
 from ..protocol.types import ArgType
 from ..protocol.xdr import XdrError
-from . import api_block, api_daemon, api_files, api_transfer  # noqa: F401  (registers APIs)
+from . import (  # noqa: F401  (each module registers its APIs)
+    api_archives,
+    api_block,
+    api_commands,
+    api_daemon,
+    api_disks,
+    api_fileops,
+    api_files,
+    api_filesystems,
+    api_inspect,
+    api_lvm,
+    api_transfer,
+)
 from .context import CallContext, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync

@@ -42,14 +42,14 @@ from .cpio import CpioWriter
 from .errors import BuildError
 from .freeze import Bundle, freeze, runtime_libraries
 from .kernel import KernelInfo, extract_vmlinux, find_kernel, has_pvh_note
-from .modules import module_bytes, resolve_modules
+from .modules import module_bytes, resolve_modules, stage_on_demand_modules
 from .packages import OPTIONAL_PACKAGES, REQUIRED_PACKAGES, package_files, resolve
 from .rootfs import Staging, add_host_files, make_ext2
 
 log = logging.getLogger(__name__)
 
 #: Bump when the layout or the way parts are made changes: every cached appliance rebuilds.
-BUILDER_FORMAT = 1
+BUILDER_FORMAT = 2  # 2: root carries a kernel module tree for loading on demand
 #: Where the frozen program lives in both images.
 APP_DIR = "usr/lib/pyguestfs/appliance"
 APP_NAME = "appliance"
@@ -281,7 +281,7 @@ def build(options: BuildOptions) -> BuildResult:
             with cachemod.staging_dir(target) as tmp:
                 steps.run("kernel", lambda: _make_kernel(kernel, tmp / "kernel", base))
                 steps.run("initrd", lambda: _make_initrd(modules, program, tmp / "initrd"))
-                uuid = steps.run("root", lambda: _make_root(pkgs, program, tmp))
+                uuid = steps.run("root", lambda: _make_root(pkgs, program, kernel, tmp))
                 manifest["root_uuid"] = uuid
                 cachemod.write_json_atomic(tmp / "manifest.json", manifest)
                 (tmp / "fast-key").write_text(fast)
@@ -403,10 +403,12 @@ def _make_initrd(modules: list[Any], program: Bundle, out: Path) -> None:
         cpio.add_file("modules", ("\n".join(names) + "\n").encode(), mode=0o644)
 
 
-def _make_root(pkgs: list[Any], program: Bundle, work: Path) -> str:
+def _make_root(pkgs: list[Any], program: Bundle, kernel: KernelInfo, work: Path) -> str:
     stage = work / "stage"
     staging = Staging(stage)
     add_host_files(staging, [f for p in pkgs for f in package_files(p)])
+    n = stage_on_demand_modules(kernel.modules_dir, kernel.version, str(stage))
+    log.debug("root: %d kernel modules for loading on demand", n)
     staging.add_tree(program.folder, APP_DIR)
     staging.add_symlink("init", f"/{APP_DIR}/{APP_NAME}")
     for lib in runtime_libraries(program.folder):

@@ -35,7 +35,21 @@ REQUIRED_PACKAGES = (
     "e2fsprogs",
     "parted",
 )
-OPTIONAL_PACKAGES = ("dosfstools", "xfsprogs", "btrfs-progs", "lzop")
+#: Each adds APIs or feature groups when the host has it installed (ci/setup.sh installs them
+#: all). kmod's modprobe is what the guest kernel runs to load a filesystem or device-mapper
+#: module on first use, from the module tree the builder puts in the root image.
+OPTIONAL_PACKAGES = (
+    "kmod",
+    "lvm2",
+    "gdisk",
+    "zerofree",
+    "cpio",
+    "dosfstools",
+    "xfsprogs",
+    "btrfs-progs",
+    "ntfs-3g",
+    "lzop",
+)
 
 #: Packages never worth their weight in the appliance even if something depends on them.
 SKIP_PACKAGES = frozenset(
@@ -62,6 +76,18 @@ SKIP_PACKAGES = frozenset(
         "ucf",
         "lsb-base",
         "libc-bin",
+        # The agent is frozen with its own Python; the system one comes only through
+        # xfsprogs's xfs_scrub_all script, which the appliance never runs.
+        "python3",
+        "python3-minimal",
+        "python3.11",
+        "python3.11-minimal",
+        "libpython3-stdlib",
+        "libpython3.11-stdlib",
+        "libpython3.11-minimal",
+        "media-types",
+        # 35 MB of Unicode tables used only by xfs_scrub (mkfs.xfs and xfs_repair do not).
+        "libicu72",
     }
 )
 

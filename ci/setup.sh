@@ -12,6 +12,9 @@ APT_PACKAGES=(
   parted dash util-linux mount tar gzip bzip2 xz-utils zstd  # tools copied into the appliance
   cpio xz-utils zstd lz4                          # inspecting initrds and kernel payloads
   libguestfs-tools python3-guestfs supermin       # the reference: real libguestfs 1.48
+  kmod lvm2 gdisk zerofree dosfstools xfsprogs btrfs-progs ntfs-3g  # appliance API tools
+  debootstrap                                     # a real Debian guest for inspection tests
+  docker.io docker-registry                       # appliance images: a real engine and registry
 )
 
 missing=()

@@ -1,8 +1,10 @@
-"""Shared fixtures: a real agent process serving a scratch sysroot on a Unix socket."""
+"""Shared fixtures: a real agent process serving a scratch sysroot on a Unix socket, and
+the appliance built once per test session for the boot tests (``launch_vm``)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pyguestfs.builder.appliance import BuildOptions, build
 from pyguestfs.builder.errors import BuildError
 from pyguestfs.builder.kernel import KernelInfo, find_kernel
 from pyguestfs.host import GuestFS
@@ -79,3 +82,61 @@ def host_kernel() -> KernelInfo:
         return find_kernel(env={})
     except BuildError as e:
         pytest.skip(f"no usable host kernel on this machine: {e}")
+
+
+needs_qemu = pytest.mark.skipif(
+    shutil.which("qemu-system-x86_64") is None,
+    reason="qemu-system-x86_64 is not installed (ci/setup.sh installs it)",
+)
+
+
+@pytest.fixture(scope="session")
+def cachedir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The appliance cache of this test session.
+
+    PYGUESTFS_TEST_CACHEDIR reuses a developer's cache (a build takes minutes under load);
+    otherwise a fresh one is made for the run, as CI does.
+    """
+    base = os.environ.get("PYGUESTFS_TEST_CACHEDIR") or str(tmp_path_factory.mktemp("cache"))
+    os.makedirs(base, exist_ok=True)
+    return base
+
+
+@pytest.fixture(scope="session")
+def appliance(cachedir: str) -> Path:
+    """The appliance built from this checkout, once per session."""
+    return build(BuildOptions(cachedir=cachedir)).directory
+
+
+def launch_vm(
+    cachedir: str,
+    *,
+    scratch: tuple[int, ...] = (),
+    drives: tuple[str, ...] = (),
+    readonly: tuple[str, ...] = (),
+    verbose: bool = False,
+    console: list[str] | None = None,
+) -> GuestFS:
+    """Boot the session's appliance under TCG with the given disks, in this order:
+    scratch disks of the given sizes, raw image files, then read-only raw image files.
+
+    A module that changes its disks boots its own VM with this (scope="module"), so tests
+    of one API family never see another family's partitions or volume groups.
+    """
+    g = GuestFS(python_return_dict=True)
+    g.set_cachedir(cachedir)
+    g.set_backend_settings(["force_tcg"])
+    if verbose or console is not None:
+        g.set_verbose(True)
+    if console is not None:
+        from pyguestfs.host import EVENT_APPLIANCE
+
+        g.set_event_callback(lambda ev, eh, buf, arr: console.append(buf.decode()), EVENT_APPLIANCE)
+    for size in scratch:
+        g.add_drive_scratch(size)
+    for path in drives:
+        g.add_drive_opts(path, format="raw")
+    for path in readonly:
+        g.add_drive_opts(path, format="raw", readonly=True)
+    g.launch()
+    return g

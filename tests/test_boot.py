@@ -26,20 +26,6 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="session")
-def cachedir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    # The developer's own cache when there is one (builds are minutes under load); else a
-    # fresh one for this run.
-    base = os.environ.get("PYGUESTFS_TEST_CACHEDIR") or str(tmp_path_factory.mktemp("cache"))
-    os.makedirs(base, exist_ok=True)
-    return base
-
-
-@pytest.fixture(scope="session")
-def appliance(cachedir: str) -> Path:
-    return build(BuildOptions(cachedir=cachedir)).directory
-
-
-@pytest.fixture(scope="session")
 def console() -> list[str]:
     return []
 

@@ -1,0 +1,3 @@
+"""Archives and encodings: tgz, cpio, base64 in and out."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Devices and partitions: block device queries, partition tables (parted, sfdisk, sgdisk)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""More file operations: reading parts of files, searching, xattrs, links, special files."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""LVM: physical volumes, volume groups and logical volumes."""
+
+from __future__ import annotations

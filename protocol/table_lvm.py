@@ -1,0 +1,8 @@
+"""LVM: physical volumes, volume groups and logical volumes."""
+
+from __future__ import annotations
+
+from .tabledef import Procedure
+from .tabledef import define as _def  # noqa: F401  (used as entries are added)
+
+PROCEDURES: tuple[Procedure, ...] = ()
