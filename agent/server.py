@@ -9,6 +9,7 @@ too short to hold a header, garbage where a chunk belongs) or EOF ends it.
 
 from __future__ import annotations
 
+import select
 import sys
 import time
 import traceback
@@ -31,6 +32,7 @@ from . import (  # noqa: F401  (each module registers its APIs)
     api_filesystems,
     api_inspect,
     api_lvm,
+    api_snapshot,
     api_transfer,
 )
 from .context import CallContext, FileOutCancelled
@@ -63,6 +65,8 @@ class Agent:
         #: The user's disks and their names; None standalone (no block devices served).
         self.devices: DeviceMap | None = devices
         self.exit_requested = False
+        #: Set by internal_pyguestfs_park: after its reply, wait for a new host (warm launch).
+        self.park_requested = False
         #: (quiet period at the start of a call, minimum gap between progress messages).
         self.progress_timing = progress_timing
 
@@ -76,12 +80,42 @@ class Agent:
             self.stream.write(word(C.LAUNCH_FLAG))
             while not self.exit_requested:
                 self.serve_one()
+                if self.park_requested:
+                    self.park()
         except StreamClosed:
             return 0
         except StreamOutOfSync as e:
             self.say(f"closing the connection: {e}")
             return 1
         return 0
+
+    def park(self) -> None:
+        """Idle until a new host connects and sends WAKE_FLAG; answer with LAUNCH_FLAG.
+
+        The host that asked to park disconnects and saves the VM; each restore of it
+        connects a fresh host to the same virtio port. While no host is connected, the
+        port reads end-of-file at once and polls as hung up, so the wait sleeps between
+        polls instead of spinning. Anything else that arrives is not ours to serve.
+        """
+        self.park_requested = False
+        poller = select.poll()
+        poller.register(self.stream.fd, select.POLLIN)
+        while True:
+            events = poller.poll(1000)
+            if not events:
+                continue
+            if not events[0][1] & select.POLLIN:
+                time.sleep(0.02)  # no host on the other side yet
+                continue
+            try:
+                flag = self.stream.read_word()
+            except StreamClosed:
+                time.sleep(0.02)
+                continue
+            if flag == C.WAKE_FLAG:
+                self.stream.write(word(C.LAUNCH_FLAG))
+                return
+            self.say(f"parked: ignoring 0x{flag:08x} from the host (waiting for wake)")
 
     def serve_one(self) -> None:
         """Read and answer one request."""

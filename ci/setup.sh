@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   python3 python3-venv python3-dev binutils      # the venv, and PyInstaller's objdump/ldd
   qemu-system-x86 linux-image-amd64 e2fsprogs     # boot: qemu, the host kernel, mke2fs
+  qemu-utils                                      # qemu-img: warm-launch snapshot overlays
   parted dash util-linux mount tar gzip bzip2 xz-utils zstd  # tools copied into the appliance
   cpio xz-utils zstd lz4                          # inspecting initrds and kernel payloads
   libguestfs-tools python3-guestfs supermin       # the reference: real libguestfs 1.48

@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -74,6 +75,7 @@ class GuestFS:
         self._path: str | None = None
         self._cachedir: str | None = None
         self._launch_timeout = 20 * 60.0
+        self._warm_launch = True
         if environment:
             self._verbose = os.environ.get("LIBGUESTFS_DEBUG") == "1"
             self._trace = os.environ.get("LIBGUESTFS_TRACE") == "1"
@@ -266,44 +268,102 @@ class GuestFS:
         with self._lock:
             if self._state != _STATE_CONFIG:
                 raise GuestFSError("launch: the libguestfs handle has already been launched")
-            from ..builder.appliance import locate_appliance  # the builder is optional
-
             self._state = _STATE_LAUNCHING
             try:
-                appliance = locate_appliance(
-                    path=self._path, cachedir=self._cachedir, log=self._log
-                )
-                qemu = self._hv or "qemu-system-x86_64"
-                from .accel import choose_accel
-
-                accel, why = choose_accel(
-                    qemu, appliance.kernel, self._backend_settings, appliance.cache_dir
-                )
-                self._log(f"accelerator: {accel} ({why})")
-                config = MachineConfig(
-                    qemu=qemu,
-                    kernel=appliance.kernel,
-                    initrd=appliance.initrd,
-                    root=appliance.root,
-                    root_uuid=appliance.root_uuid,
-                    drives=list(self._drives),
-                    accel=accel,
-                    memsize=self._memsize,
-                    smp=self._smp,
-                    verbose=self._verbose,
-                    append=self._append,
-                    network=self._network,
-                )
-                machine = Machine(config, on_console=self._console)
-                self._machine = machine
-                stream = machine.start(self._launch_timeout)
+                config, cache_dir = self._machine_config()
+                self._conn = self._start_machine(config, cache_dir)
             except BaseException:
                 self._disconnect()
                 raise
-            self._conn = Connection(stream, self._on_progress)
             self._state = _STATE_READY
             self._log("appliance is up")
             self._events.fire(EVENT_LAUNCH_DONE)
+
+    def _machine_config(self) -> tuple[MachineConfig, str | None]:
+        """The qemu configuration this handle's settings call for (building the appliance
+        if needed), and the appliance cache directory."""
+        from ..builder.appliance import locate_appliance  # the builder is optional
+        from .accel import choose_accel
+
+        appliance = locate_appliance(path=self._path, cachedir=self._cachedir, log=self._log)
+        qemu = self._hv or "qemu-system-x86_64"
+        accel, why = choose_accel(
+            qemu, appliance.kernel, self._backend_settings, appliance.cache_dir
+        )
+        self._log(f"accelerator: {accel} ({why})")
+        config = MachineConfig(
+            qemu=qemu,
+            kernel=appliance.kernel,
+            initrd=appliance.initrd,
+            root=appliance.root,
+            root_uuid=appliance.root_uuid,
+            drives=list(self._drives),
+            accel=accel,
+            memsize=self._memsize,
+            smp=self._smp,
+            verbose=self._verbose,
+            append=self._append,
+            network=self._network,
+        )
+        return config, appliance.cache_dir
+
+    def make_snapshot(self) -> bool:
+        """Make (now, in the foreground) the warm-launch snapshot that ``launch()`` with
+        this handle's settings would restore; False if another process is making it.
+        pyguestfs extension (``guestfs-build-appliance --snapshot`` calls it)."""
+        from . import snapshot
+
+        config, cache_dir = self._machine_config()
+        if not cache_dir:
+            raise GuestFSError("make_snapshot: no appliance cache directory")
+        return (
+            snapshot.create(config, cache_dir, timeout=self._launch_timeout, log=self._log)
+            is not None
+        )
+
+    def _start_machine(self, config: MachineConfig, cache_dir: str | None) -> Connection:
+        """Restore the appliance from its warm-launch snapshot when there is a valid one;
+        else boot it cold (and have the snapshot made in the background for next time)."""
+        from . import snapshot
+
+        key = None
+        if self._warm_launch and cache_dir and snapshot.enabled_by_environment():
+            why_not = snapshot.ineligible(config)
+            if why_not:
+                self._log(f"warm launch: not possible ({why_not})")
+            else:
+                key, _ = snapshot.snapshot_key(config)
+                snap = snapshot.find(cache_dir, key)
+                if snap is None:
+                    self._log("warm launch: no snapshot yet; booting cold")
+                else:
+                    started = time.monotonic()
+                    try:
+                        machine, conn = snapshot.restore(
+                            snap, config, self._launch_timeout, self._console, self._on_progress
+                        )
+                    except GuestFSError as e:
+                        self._log(f"warm launch: snapshot {key} refused ({e}); booting cold")
+                        snapshot.discard(snap)
+                    else:
+                        self._machine = machine
+                        self._log(f"warm launch: restored in {time.monotonic() - started:.2f} s")
+                        return conn
+        machine = Machine(config, on_console=self._console)
+        self._machine = machine
+        stream = machine.start(self._launch_timeout)
+        if key is not None and cache_dir:
+            snapshot.spawn_background_creation(config, cache_dir)
+        return Connection(stream, self._on_progress)
+
+    def set_warm_launch(self, enabled: bool) -> None:
+        """Restore launches from a saved appliance snapshot when one is valid (default on;
+        pyguestfs extension; the environment variable PYGUESTFS_WARM_LAUNCH=0 also turns
+        it off). The first cold launch has the snapshot made in the background."""
+        self._warm_launch = bool(enabled)
+
+    def get_warm_launch(self) -> bool:
+        return self._warm_launch
 
     def _console(self, line: str) -> None:
         if self._events.wants(EVENT_APPLIANCE):

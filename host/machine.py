@@ -17,6 +17,7 @@ import queue
 import shlex
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..protocol.constants import WAKE_FLAG
 from ..protocol.stream import ByteStream
 from .errors import GuestFSError
 
@@ -79,7 +81,8 @@ class Drive:
     copyonread: bool = False
     blocksize: int | None = None
 
-    def qemu_args(self, index: int) -> list[str]:
+    def drive_opts(self, index: int) -> str:
+        """The ``-drive`` value (also what ``drive_add`` takes when hot-plugging)."""
         opts = [f"file={_qemu_escape(self.filename)}"]
         if self.readonly:
             # As libguestfs: the guest may write, into a throwaway overlay; the image
@@ -93,15 +96,33 @@ class Drive:
         if self.discard in ("enable", "besteffort"):
             opts.append("discard=unmap")
         opts += [f"id=hd{index}", "if=none"]
+        return ",".join(opts)
+
+    def device_props(self, index: int, scsi_id: int | None = None) -> dict[str, str | int]:
+        """The guest-visible device, as ``-device``/``device_add`` properties."""
+        props: dict[str, str | int]
         if self.iface == "virtio":
-            dev = f"virtio-blk-pci,drive=hd{index}"
+            props = {"driver": "virtio-blk-pci", "drive": f"hd{index}"}
         else:
-            dev = f"scsi-hd,drive=hd{index},bus=scsi.0,channel=0,scsi-id={index},lun=0"
+            props = {
+                "driver": "scsi-hd",
+                "drive": f"hd{index}",
+                "bus": "scsi.0",
+                "channel": 0,
+                "scsi-id": index if scsi_id is None else scsi_id,
+                "lun": 0,
+            }
         if self.label:
-            dev += f",serial={self.label}"
+            props["serial"] = self.label
         if self.blocksize:
-            dev += f",physical_block_size={self.blocksize},logical_block_size={self.blocksize}"
-        return ["-drive", ",".join(opts), "-device", dev]
+            props["physical_block_size"] = self.blocksize
+            props["logical_block_size"] = self.blocksize
+        return props
+
+    def qemu_args(self, index: int) -> list[str]:
+        props = self.device_props(index)
+        dev = ",".join([str(props.pop("driver"))] + [f"{k}={v}" for k, v in props.items()])
+        return ["-drive", self.drive_opts(index), "-device", dev]
 
 
 def _qemu_escape(value: str) -> str:
@@ -123,6 +144,15 @@ class MachineConfig:
     verbose: bool = False
     append: str | None = None
     network: bool = False
+    #: Warm launch (host/snapshot.py): the appliance disk is this qcow2 overlay of the
+    #: root, written through while a snapshot is made, behind a throwaway overlay of its
+    #: own (``snapshot=on``) when a snapshot is restored.
+    appliance_overlay: str | None = None
+    overlay_throwaway: bool = False
+    #: A QMP monitor socket (hot-plugging disks, saving the VM).
+    qmp_path: str | None = None
+    #: Restore from the migration stream on this inherited file descriptor.
+    incoming_fd: int | None = None
 
     def argv(self, socket_path: str) -> list[str]:
         # q35 without the legacy devices: fewer devices to probe under emulation.
@@ -161,10 +191,15 @@ class MachineConfig:
             argv += d.qemu_args(i)
         # The appliance disk comes last; the guest writes to a throwaway overlay.
         n = len(self.drives)
+        if self.appliance_overlay is None:
+            disk = f"file={_qemu_escape(self.root)},snapshot=on,format=raw"
+        else:
+            disk = f"file={_qemu_escape(self.appliance_overlay)},format=qcow2"
+            if self.overlay_throwaway:
+                disk += ",snapshot=on"
         argv += [
             "-drive",
-            f"file={_qemu_escape(self.root)},snapshot=on,id=appliance,cache=unsafe,"
-            "if=none,format=raw",
+            f"{disk},id=appliance,cache=unsafe,if=none",
             "-device",
             f"scsi-hd,drive=appliance,bus=scsi.0,channel=0,scsi-id={n},lun=0",
             "-device",
@@ -176,6 +211,10 @@ class MachineConfig:
             "-serial",
             "stdio",
         ]
+        if self.qmp_path is not None:
+            argv += ["-qmp", f"unix:{_qemu_escape(self.qmp_path)},server=on,wait=off"]
+        if self.incoming_fd is not None:
+            argv += ["-incoming", f"fd:{self.incoming_fd}"]
         if self.network:
             argv += [
                 "-netdev",
@@ -262,6 +301,8 @@ class Machine:
         self.argv: list[str] = []
         self.started_at = 0.0
         self._reader: threading.Thread | None = None
+        #: Seconds from start to each stage of a launch (warm launch fills it).
+        self.timings: dict[str, float] = {}
 
     # -- console -------------------------------------------------------------------------
     def console_text(self) -> str:
@@ -303,8 +344,12 @@ class Machine:
             self.on_console(line)
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self, timeout: float) -> ByteStream:
-        """Start qemu and return the agent's stream once the launch flag has arrived."""
+    def start(self, timeout: float, wake: bool = False) -> ByteStream:
+        """Start qemu and return the agent's stream once the launch flag has arrived.
+
+        ``wake``: the VM is restored from a snapshot whose agent is parked; it answers the
+        wake word with the launch flag (agent/server.py ``park``).
+        """
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(self.socket_path)
         listener.listen(1)
@@ -313,8 +358,14 @@ class Machine:
         env = dict(os.environ, LC_ALL="C", QEMU_AUDIO_DRV="none")
         self.started_at = time.monotonic()
         try:
+            inherit = () if self.config.incoming_fd is None else (self.config.incoming_fd,)
             self.proc = spawn_tied_to_process(
-                self.argv, stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end, env=env
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=write_end,
+                env=env,
+                pass_fds=inherit,
             )
         except OSError as e:
             listener.close()
@@ -334,6 +385,8 @@ class Machine:
             listener.close()
         stream = ByteStream(conn.detach())
         try:
+            if wake:
+                stream.write(struct.pack(">I", WAKE_FLAG))
             first = self._wait_launch_flag(stream, timeout)
         except BaseException:
             stream.close()

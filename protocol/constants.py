@@ -39,6 +39,9 @@ FIRST_SERIAL: Final = 0x00123400
 
 #: Highest procedure number libguestfs 1.48 uses. Our own extensions live far above.
 MAX_PROC_NR: Final = 510
+#: What our host sends first on a channel to a parked agent (a restored appliance); the
+#: agent answers with LAUNCH_FLAG. Never sent to a real guestfsd.
+WAKE_FLAG: Final = 0xF5F5A11E
 #: First number of pyguestfs's own procedures, well clear of any libguestfs release.
 EXTENSION_PROC_BASE: Final = 0x10000
 

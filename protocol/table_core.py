@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .constants import EXTENSION_PROC_BASE
 from .tabledef import Procedure
 from .tabledef import define as _def
 
@@ -276,4 +277,23 @@ PROCEDURES: tuple[Procedure, ...] = (
     _def("mounts", 46, "", "RStringList", "the devices mounted under the sysroot"),
     _def("mountpoints", 147, "", "RHashtable", "device to mountpoint of each mount"),
     _def("sync", 2, "", "RErr", "flush every write to the disks"),
+    # -- pyguestfs's own procedures (numbers above EXTENSION_PROC_BASE) -------------------
+    # Warm launch (host/snapshot.py): the agent parks before its VM is saved, and is told
+    # about the new world after each restore.
+    _def(
+        "internal_pyguestfs_park",
+        EXTENSION_PROC_BASE + 1,
+        "",
+        "RErr",
+        "sync, reply, then wait for a new host to connect and send the wake word",
+        internal=True,
+    ),
+    _def(
+        "internal_pyguestfs_restored",
+        EXTENSION_PROC_BASE + 2,
+        "BufferIn seed, Int64 sec, Int nsec, Int ndisks",
+        "RErr",
+        "after a restore: reseed the kernel RNG, set the clock, wait for the hot-plugged disks",
+        internal=True,
+    ),
 )

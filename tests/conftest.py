@@ -3,6 +3,7 @@ the appliance built once per test session for the boot tests (``launch_vm``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +142,36 @@ def launch_vm(
         g.add_drive_opts(path, format="raw", readonly=True)
     g.launch()
     return g
+
+
+@pytest.fixture(scope="session", autouse=True)
+def record_called_procedures() -> Iterator[None]:
+    """With PYGUESTFS_RECORD_CALLS=FILE, write the names of every procedure the tests of
+    this session sent (through our host library, to any daemon) to FILE as JSON.
+
+    ``ci/api_table.py`` reads it to mark procedures as tested in the README's API table.
+    """
+    path = os.environ.get("PYGUESTFS_RECORD_CALLS")
+    if not path:
+        yield
+        return
+    from pyguestfs.host.connection import Connection
+
+    called: set[str] = set()
+    original = Connection.call
+
+    def recording_call(self: Connection, proc: Any, *args: Any, **kwargs: Any) -> Any:
+        called.add(proc.name)
+        return original(self, proc, *args, **kwargs)
+
+    Connection.call = recording_call  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Connection.call = original  # type: ignore[method-assign]
+        old: set[str] = set()
+        if os.path.exists(path):
+            with open(path) as f:
+                old = set(json.load(f))
+        with open(path, "w") as f:
+            json.dump(sorted(called | old), f, indent=0)

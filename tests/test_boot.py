@@ -42,6 +42,7 @@ def booted(
     g.set_cachedir(cachedir)
     g.set_backend_settings(["force_tcg"])
     g.set_verbose(True)  # the console shows every boot stage (checked below)
+    g.set_warm_launch(False)  # ... which a restored snapshot would skip
     g.set_event_callback(lambda ev, eh, buf, arr: console.append(buf.decode()), EVENT_APPLIANCE)
     g.add_drive_scratch(256 << 20)
     g.add_drive_opts(str(ro), format="raw", readonly=True)

@@ -1,0 +1,448 @@
+"""Warm launch: save a booted appliance once, restore it in well under a second.
+
+Booting the appliance under TCG takes tens of seconds; restoring qemu's migration stream
+of a VM that has already booted takes a fraction of one. The snapshot is made of an
+appliance-only VM (no user disks) whose agent has *parked* (agent/api_snapshot.py), and
+is stored in the appliance cache as three files:
+
+* ``state``: qemu's migration stream (the guest's RAM and device state);
+* ``overlay.qcow2``: the appliance disk as that VM left it, a qcow2 overlay of ``root``.
+  The guest's page cache must match its disk, so the snapshot VM writes through to this
+  overlay, and every restore puts a throwaway overlay of its own on top (``snapshot=on``);
+* ``meta.json``: the key, the sizes and a CRC-32 of ``state``.
+
+Its key hashes everything that must match for a restore to be valid: the qemu binary,
+the appliance's kernel, initrd and root (by identity), and the whole qemu command line
+of the appliance-only VM (machine type, CPU model, accelerator, memory, kernel command
+line, device layout). A restored VM then gets the user's disks hot-plugged through QMP
+onto the same SCSI bus, a wake word that makes the agent send the launch flag again, and
+``internal_pyguestfs_restored``: fresh entropy, the host's clock, and a wait for the
+disks. Anything wrong with a snapshot (missing, stale, truncated, corrupt, refused by
+qemu) costs a cold boot, never a failed launch; the broken snapshot is discarded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..protocol.procedures import BY_NAME
+from .connection import Connection
+from .errors import GuestFSError
+from .machine import Drive, Machine, MachineConfig
+from .qmp import QMP
+
+SNAPSHOT_FORMAT = 1
+#: Set to 0 (or "off") to never restore nor make snapshots.
+ENV_SWITCH = "PYGUESTFS_WARM_LAUNCH"
+_SEED_BYTES = 64
+
+
+class SnapshotError(GuestFSError):
+    """A snapshot could not be made or restored (the caller boots cold instead)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    directory: Path
+    key: str
+    meta: dict[str, Any]
+
+    @property
+    def state(self) -> Path:
+        return self.directory / "state"
+
+    @property
+    def overlay(self) -> Path:
+        return self.directory / "overlay.qcow2"
+
+
+def enabled_by_environment() -> bool:
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+def ineligible(config: MachineConfig) -> str | None:
+    """Why this launch cannot be restored from a snapshot, or None when it can."""
+    if any(d.iface == "virtio" for d in config.drives):
+        return "virtio-blk disks cannot be hot-plugged on q35's root bus"
+    return None
+
+
+def snapshots_dir(cache_dir: str) -> Path:
+    return Path(cache_dir) / "snapshots"
+
+
+def _identity(path: str) -> list[Any]:
+    st = os.stat(path)
+    return [os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def snapshot_key(config: MachineConfig) -> tuple[str, dict[str, Any]]:
+    """The key of the snapshot that can stand in for booting ``config`` (its drives aside)."""
+    template = dataclasses.replace(
+        config,
+        drives=[],
+        appliance_overlay="@overlay",
+        overlay_throwaway=False,
+        qmp_path="@qmp",
+        incoming_fd=None,
+    )
+    qemu = shutil.which(config.qemu) or config.qemu
+    components = {
+        "format": SNAPSHOT_FORMAT,
+        "argv": template.argv("@channel")[1:],
+        "qemu": _identity(qemu),
+        "kernel": _identity(config.kernel),
+        "initrd": _identity(config.initrd),
+        "root": _identity(config.root),
+    }
+    digest = hashlib.sha256(json.dumps(components, sort_keys=True).encode()).hexdigest()
+    return digest[:32], components
+
+
+def find(cache_dir: str, key: str) -> Snapshot | None:
+    """The stored snapshot for ``key`` if its files are all there with the recorded sizes."""
+    directory = snapshots_dir(cache_dir) / key
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    snap = Snapshot(directory, key, meta)
+    try:
+        ok = (
+            meta.get("key") == key
+            and meta.get("format") == SNAPSHOT_FORMAT
+            and snap.state.stat().st_size == meta.get("state_size")
+            and snap.overlay.stat().st_size == meta.get("overlay_size")
+        )
+    except OSError:
+        ok = False
+    if not ok:
+        discard(snap)
+        return None
+    return snap
+
+
+def discard(snap: Snapshot) -> None:
+    """Remove a snapshot (renamed away first, so a concurrent reader never sees it half gone)."""
+    doomed = snap.directory.with_name(f".discard-{snap.key}-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.rename(snap.directory, doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+@contextlib.contextmanager
+def _creation_lock(cache_dir: str) -> Iterator[bool]:
+    """Non-blocking: True when this process may create snapshots now."""
+    directory = snapshots_dir(cache_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def create(
+    config: MachineConfig,
+    cache_dir: str,
+    *,
+    timeout: float = 600.0,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Snapshot | None:
+    """Boot an appliance-only VM like ``config``, park its agent and save it.
+
+    Returns the snapshot, or None when another process is making one right now.
+    """
+    key, components = snapshot_key(config)
+    with _creation_lock(cache_dir) as mine:
+        if not mine:
+            log("snapshot: another process is making one")
+            return None
+        existing = find(cache_dir, key)
+        if existing is not None:
+            return existing
+        tmp = snapshots_dir(cache_dir) / f".tmp-{key}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            return _create_in(tmp, config, cache_dir, key, components, timeout, log)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _create_in(
+    tmp: Path,
+    config: MachineConfig,
+    cache_dir: str,
+    key: str,
+    components: dict[str, Any],
+    timeout: float,
+    log: Callable[[str], None],
+) -> Snapshot:
+    started = time.monotonic()
+    overlay = tmp / "overlay.qcow2"
+    root = os.path.realpath(config.root)
+    try:
+        proc = subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", root, str(overlay)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise SnapshotError(
+            "snapshot: qemu-img is not installed (apt-get install qemu-utils)"
+        ) from None
+    if proc.returncode != 0:
+        raise SnapshotError(f"snapshot: qemu-img create failed: {proc.stderr.strip()}")
+    vm_config = dataclasses.replace(
+        config, drives=[], appliance_overlay=str(overlay), overlay_throwaway=False
+    )
+    machine = Machine(vm_config)
+    vm_config.qmp_path = os.path.join(machine.sockdir, "qmp.sock")
+    try:
+        stream = machine.start(timeout)
+        booted = time.monotonic() - started
+        conn = Connection(stream)
+        conn.call(BY_NAME["internal_pyguestfs_park"], {}, {})
+        conn.close()  # the parked agent now waits for a wake word from a new host
+        qmp = QMP(vm_config.qmp_path)
+        with open(tmp / "state", "wb") as out:
+            qmp.execute("getfd", fds=[out.fileno()], fdname="snapshot")
+            qmp.execute("migrate", uri="fd:snapshot")
+            _wait_migration(qmp, timeout)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(GuestFSError):
+            qmp.execute("quit")
+        qmp.close()
+    finally:
+        machine.stop()
+    state = tmp / "state"
+    meta = {
+        "format": SNAPSHOT_FORMAT,
+        "key": key,
+        "components": components,
+        "state_size": state.stat().st_size,
+        "state_crc32": _crc32(state),
+        "overlay_size": overlay.stat().st_size,
+        "boot_seconds": round(booted, 3),
+        "save_seconds": round(time.monotonic() - started - booted, 3),
+        "created": time.time(),
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    final = snapshots_dir(cache_dir) / key
+    shutil.rmtree(final, ignore_errors=True)
+    os.rename(tmp, final)
+    _forget_stale(cache_dir, key, components)
+    log(
+        f"snapshot {key} saved: {meta['state_size'] >> 20} MiB, "
+        f"boot {meta['boot_seconds']} s, save {meta['save_seconds']} s"
+    )
+    return Snapshot(final, key, meta)
+
+
+def _forget_stale(cache_dir: str, key: str, components: dict[str, Any]) -> None:
+    """Remove snapshots of an earlier build of this appliance (same paths, other files):
+    they can never be restored again."""
+    for other in snapshots_dir(cache_dir).iterdir():
+        if other.name == key or other.name.startswith("."):
+            continue
+        try:
+            theirs = json.loads((other / "meta.json").read_text())["components"]
+        except (OSError, ValueError, KeyError):
+            continue
+        same_paths = all(theirs[f][0] == components[f][0] for f in ("kernel", "initrd", "root"))
+        if same_paths and any(theirs[f] != components[f] for f in ("kernel", "initrd", "root")):
+            discard(Snapshot(other, other.name, theirs))
+
+
+def _wait_migration(qmp: QMP, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        info = qmp.execute("query-migrate") or {}
+        status = info.get("status")
+        if status == "completed":
+            return
+        if status in ("failed", "cancelled"):
+            raise SnapshotError(f"snapshot: migration {status}: {info.get('error-desc', '')}")
+        if time.monotonic() > deadline:
+            raise SnapshotError("snapshot: saving the VM took too long")
+        time.sleep(0.01)
+
+
+class _Checksum(threading.Thread):
+    """CRC-32 of the state file, computed while qemu starts (they read it side by side)."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        super().__init__(name="pyguestfs-snapshot-crc", daemon=True)
+        self.snap = snap
+        self.ok: bool | None = None
+
+    def run(self) -> None:
+        try:
+            self.ok = _crc32(self.snap.state) == self.snap.meta.get("state_crc32")
+        except OSError:
+            self.ok = False
+
+
+def restore(
+    snap: Snapshot,
+    config: MachineConfig,
+    timeout: float,
+    on_console: Callable[[str], None] | None,
+    on_progress: Any = None,
+) -> tuple[Machine, Connection]:
+    """Start qemu from ``snap``, hot-plug ``config.drives``, and return the ready agent.
+
+    Raises :class:`SnapshotError` (or a launch error) when the snapshot is unusable; the
+    machine is stopped then.
+    """
+    checksum = _Checksum(snap)
+    checksum.start()
+    fd = os.open(snap.state, os.O_RDONLY)
+    vm_config = dataclasses.replace(
+        config,
+        drives=[],
+        appliance_overlay=str(snap.overlay),
+        overlay_throwaway=True,
+        incoming_fd=fd,
+    )
+    machine = Machine(vm_config, on_console=on_console)
+    vm_config.qmp_path = os.path.join(machine.sockdir, "qmp.sock")
+    t0 = time.monotonic()
+    try:
+        try:
+            stream = machine.start(timeout, wake=True)
+        finally:
+            os.close(fd)
+        t_wake = time.monotonic()
+        conn = Connection(stream, on_progress)
+        qmp = QMP(vm_config.qmp_path)
+        try:
+            for index, drive in enumerate(config.drives):
+                hotplug(qmp, drive, index)
+        finally:
+            qmp.close()
+        t_plug = time.monotonic()
+        checksum.join()
+        if not checksum.ok:
+            raise SnapshotError(f"snapshot {snap.key}: the state file does not match its CRC")
+        now = time.time_ns()
+        conn.call(
+            BY_NAME["internal_pyguestfs_restored"],
+            {
+                "seed": os.urandom(_SEED_BYTES),
+                "sec": now // 1_000_000_000,
+                "nsec": now % 1_000_000_000,
+                "ndisks": len(config.drives),
+            },
+            {},
+        )
+        machine.timings = {
+            "awake": t_wake - t0,
+            "hotplugged": t_plug - t0,
+            "ready": time.monotonic() - t0,
+        }
+    except BaseException:
+        machine.stop()
+        raise
+    return machine, conn
+
+
+def hotplug(qmp: QMP, drive: Drive, index: int) -> None:
+    """Add one user disk to the running VM on the SCSI bus, after the appliance disk.
+
+    The appliance disk is SCSI target 0 in a snapshot, so user disk N is target N+1: the
+    guest orders disks by their bus address, hides the appliance's, and so names the
+    user's disks /dev/sda, /dev/sdb ... in the order they were added, as after a cold boot.
+    """
+    out = qmp.hmp(f"drive_add 0 {drive.drive_opts(index)}")
+    if out.strip() != "OK":
+        raise SnapshotError(f"hot-plugging {drive.filename}: {out.strip()}")
+    props = drive.device_props(index, scsi_id=index + 1)
+    qmp.execute("device_add", **props)
+
+
+def spawn_background_creation(config: MachineConfig, cache_dir: str) -> None:
+    """Make the snapshot in a detached, low-priority process (the user's launch goes on)."""
+    spec = json.dumps({"config": _config_to_json(config), "cache_dir": cache_dir})
+    log_path = snapshots_dir(cache_dir) / "background.log"
+    snapshots_dir(cache_dir).mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        subprocess.Popen(
+            [sys.executable, "-m", "pyguestfs.host.snapshot", "--spec", spec],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            preexec_fn=lambda: os.nice(10),
+        )
+
+
+def _config_to_json(config: MachineConfig) -> dict[str, Any]:
+    data = dataclasses.asdict(config)
+    data["drives"] = []
+    return data
+
+
+def _config_from_json(data: dict[str, Any]) -> MachineConfig:
+    data = dict(data)
+    data["drives"] = [Drive(**d) for d in data.get("drives", [])]
+    return MachineConfig(**data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m pyguestfs.host.snapshot",
+        description="Make the warm-launch snapshot for one appliance configuration "
+        "(launch() runs this in the background after a cold boot).",
+    )
+    p.add_argument("--spec", required=True, help="JSON: machine config and cache dir")
+    args = p.parse_args(argv)
+    spec = json.loads(args.spec)
+    try:
+        create(
+            _config_from_json(spec["config"]),
+            spec["cache_dir"],
+            log=lambda m: print(m, flush=True),
+        )
+    except GuestFSError as e:
+        print(f"snapshot: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

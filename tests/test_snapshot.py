@@ -1,0 +1,219 @@
+"""Warm launch (host/snapshot.py) with real qemu under TCG: a snapshot made, restored
+twice with hot-plugged disks, fresh entropy and clock after each restore; stale, truncated
+and corrupt snapshots refused; parallel restores of one snapshot."""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import needs_qemu
+
+from pyguestfs.host import EVENT_LIBRARY, GuestFS, snapshot
+
+pytestmark = needs_qemu
+
+
+def _handle(cachedir: str, logs: list[str] | None = None) -> GuestFS:
+    g = GuestFS(python_return_dict=True)
+    g.set_cachedir(cachedir)
+    g.set_backend_settings(["force_tcg"])
+    if logs is not None:
+        g.set_event_callback(lambda ev, eh, buf, arr: logs.append(buf.decode()), EVENT_LIBRARY)
+    return g
+
+
+def _disk(path: Path, size: int = 64 << 20) -> str:
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def snap(cachedir: str, appliance: Path) -> Iterator[snapshot.Snapshot]:
+    """The snapshot for the default settings, made in the foreground."""
+    g = _handle(cachedir)
+    config, cache_dir = g._machine_config()
+    assert cache_dir
+    made = snapshot.create(config, cache_dir)
+    if made is None:  # a background creator holds the lock: wait for its snapshot
+        key, _ = snapshot.snapshot_key(config)
+        deadline = time.monotonic() + 900
+        while (made := snapshot.find(cache_dir, key)) is None and time.monotonic() < deadline:
+            time.sleep(1)
+    assert made is not None
+    g.close()
+    yield made
+
+
+def _ext_uuid(image: str, offset: int) -> str:
+    with open(image, "rb") as f:
+        f.seek(offset + 1024 + 0x68)
+        return str(uuid.UUID(bytes=f.read(16)))
+
+
+def _restore_and_mkfs(cachedir: str, tmp: Path, logs: list[str]) -> tuple[str, float]:
+    a, b = _disk(tmp / "a.img"), _disk(tmp / "b.img")
+    g = _handle(cachedir, logs)
+    g.add_drive_opts(a, format="raw")
+    g.add_drive_opts(b, format="raw")
+    g.launch()
+    assert any("warm launch: restored" in line for line in logs), logs
+    assert g.list_devices() == ["/dev/sda", "/dev/sdb"]
+    assert g.mounts() == []  # nothing from the run that made the snapshot
+    g.part_disk("/dev/sdb", "mbr")
+    assert g.list_partitions() == ["/dev/sdb1"]
+    g.mkfs("ext4", "/dev/sdb1")
+    g.mount("/dev/sdb1", "/")
+    g.touch("/now")
+    guest_time = g.statns("/now")["st_mtime_sec"]
+    start = g.part_list("/dev/sdb")[0]["part_start"]
+    g.shutdown()
+    g.close()
+    return _ext_uuid(b, start), abs(guest_time - time.time())
+
+
+def test_restores_get_their_own_entropy_clock_and_disks(
+    snap: snapshot.Snapshot, cachedir: str, tmp_path: Path
+) -> None:
+    logs1: list[str] = []
+    (tmp_path / "1").mkdir()
+    (tmp_path / "2").mkdir()
+    uuid1, skew1 = _restore_and_mkfs(cachedir, tmp_path / "1", logs1)
+    logs2: list[str] = []
+    uuid2, skew2 = _restore_and_mkfs(cachedir, tmp_path / "2", logs2)
+    # The same saved RAM, restored twice, must not hand out the same "random" UUIDs.
+    assert uuid1 != uuid2
+    # The guest clock is the host's, not the moment of the save.
+    assert skew1 < 120 and skew2 < 120, (skew1, skew2)
+
+
+def test_readonly_drive_stays_readonly_after_hotplug(
+    snap: snapshot.Snapshot, cachedir: str, tmp_path: Path
+) -> None:
+    ro = _disk(tmp_path / "ro.img")
+    logs: list[str] = []
+    g = _handle(cachedir, logs)
+    g.add_drive_opts(ro, format="raw", readonly=True)
+    g.launch()
+    assert any("warm launch: restored" in line for line in logs)
+    g.part_disk("/dev/sda", "mbr")  # lands in qemu's throwaway overlay
+    g.close()
+    with open(ro, "rb") as f:
+        assert f.read(512) == bytes(512)  # the image itself was never written
+
+
+def test_parallel_launches_share_one_snapshot(
+    snap: snapshot.Snapshot, cachedir: str, tmp_path: Path
+) -> None:
+    results: dict[int, object] = {}
+
+    def launch(i: int) -> None:
+        logs: list[str] = []
+        g = _handle(cachedir, logs)
+        g.add_drive_opts(_disk(tmp_path / f"p{i}.img"), format="raw")
+        try:
+            g.launch()
+            g.part_disk("/dev/sda", "gpt")
+            results[i] = (g.list_partitions(), any("restored" in m for m in logs))
+            g.close()
+        except Exception as e:  # reported below
+            results[i] = e
+
+    threads = [threading.Thread(target=launch, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {0: (["/dev/sda1"], True), 1: (["/dev/sda1"], True)}
+
+
+def test_truncated_or_corrupt_snapshot_is_refused(
+    snap: snapshot.Snapshot, cachedir: str, tmp_path: Path
+) -> None:
+    cache_dir = str(snap.directory.parent.parent)
+    copy_dir = snapshot.snapshots_dir(cache_dir) / "copy-for-test"
+    # A truncated state file: find() sees its size is wrong and discards it.
+    truncated = tmp_path / "truncated"
+    _clone(snap, truncated, "copy-for-test")
+    with open(truncated / "state", "r+b") as f:
+        f.truncate(snap.meta["state_size"] // 2)
+    os.rename(truncated, copy_dir)
+    assert snapshot.find(cache_dir, "copy-for-test") is None
+    assert not copy_dir.exists()
+    # Same size, one byte flipped: the CRC refuses it before any user call is made.
+    corrupt = tmp_path / "corrupt"
+    _clone(snap, corrupt, snap.key)
+    with open(corrupt / "state", "r+b") as f:
+        f.seek(snap.meta["state_size"] // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    bad = snapshot.Snapshot(corrupt, snap.key, snap.meta)
+    config, _ = _handle(cachedir)._machine_config()
+    with pytest.raises(snapshot.SnapshotError, match="CRC"):
+        snapshot.restore(bad, config, 600, None)
+
+
+def _clone(snap: snapshot.Snapshot, dest: Path, key: str) -> None:
+    """A copy of ``snap`` under another key (the overlay is only read: a hard link)."""
+    dest.mkdir()
+    (dest / "state").write_bytes(snap.state.read_bytes())
+    os.link(snap.overlay, dest / "overlay.qcow2")
+    (dest / "meta.json").write_text(
+        (snap.directory / "meta.json").read_text().replace(snap.key, key)
+    )
+
+
+def test_header_of_state_is_a_qemu_migration_stream(snap: snapshot.Snapshot) -> None:
+    with open(snap.state, "rb") as f:
+        magic, version = struct.unpack(">II", f.read(8))
+    assert magic == 0x5145564D  # "QEVM"
+    assert version == 3
+
+
+def test_stale_snapshot_is_not_used_and_launch_boots_cold(
+    snap: snapshot.Snapshot, cachedir: str, tmp_path: Path
+) -> None:
+    """An appliance rebuilt since the save (here: its root touched) changes the key: the
+    old snapshot is never restored, launch() boots cold and has a new one made."""
+    config, cache_dir = _handle(cachedir)._machine_config()
+    assert cache_dir
+    root = config.root
+    st = os.stat(root)
+    os.utime(root, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    try:
+        _stale_then_regenerated(snap, cachedir, config, cache_dir, tmp_path)
+    finally:
+        # Later modules boot the appliance as built (and make its snapshot again).
+        os.utime(root, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _stale_then_regenerated(
+    snap: snapshot.Snapshot, cachedir: str, config: Any, cache_dir: str, tmp_path: Path
+) -> None:
+    new_key, _ = snapshot.snapshot_key(config)
+    assert new_key != snap.key and snapshot.find(cache_dir, new_key) is None
+    logs: list[str] = []
+    g = _handle(cachedir, logs)
+    g.add_drive_opts(_disk(tmp_path / "d.img"), format="raw")
+    g.launch()
+    assert any("no snapshot yet; booting cold" in m for m in logs), logs
+    assert g.list_devices() == ["/dev/sda"]
+    g.close()
+    # A snapshot for the new key is made (in the background, or here if that one has
+    # not started yet); the stale one is then forgotten.
+    made = snapshot.create(config, cache_dir)
+    deadline = time.monotonic() + 900
+    while made is None and time.monotonic() < deadline:
+        time.sleep(1)
+        made = snapshot.find(cache_dir, new_key)
+    assert made is not None and made.key == new_key
+    assert not snap.directory.exists()
