@@ -179,6 +179,7 @@ def test_header_of_state_is_a_qemu_migration_stream(snap: snapshot.Snapshot) -> 
     assert version == 3
 
 
+@pytest.mark.timeout(1800)  # a cold boot, then a snapshot made: minutes on a busy machine
 def test_stale_snapshot_is_not_used_and_launch_boots_cold(
     snap: snapshot.Snapshot, cachedir: str, tmp_path: Path
 ) -> None:
