@@ -38,6 +38,9 @@ _have_sgdisk = has_program("sgdisk")
 
 # -- device arguments ------------------------------------------------------------------------
 
+#: Names DeviceMap does not translate: anything but /dev/{sd,vd,hd,xvd,ubd}X[N].
+_UNTRANSLATED = re.compile(r"(?!/dev/(?:sd|vd|hd|xvd|ubd)[a-z]+\d*$)/.*", re.S)
+
 
 def resolve_device(ctx: CallContext, device: str) -> str:
     """A ``Device`` argument → the guest node, with guestfsd's RESOLVE_DEVICE errors:
@@ -48,7 +51,9 @@ def resolve_device(ctx: CallContext, device: str) -> str:
     if devices is None:  # standalone agent: it serves no block devices at all
         raise AgentError.from_errno(errno.ENOENT, f"{stub}: {device}")
     try:
-        node = devices.translate(device)
+        # A name outside the sd/vd/hd scheme (/dev/mapper/..., /dev/null) is used as it is
+        # and judged below, so a character device is refused as guestfsd refuses it.
+        node = device if _UNTRANSLATED.fullmatch(device) else devices.translate(device)
         fd = os.open(node, os.O_RDONLY | os.O_CLOEXEC)
     except AgentError:
         raise AgentError.from_errno(errno.ENOENT, f"{stub}: {device}") from None
@@ -62,7 +67,9 @@ def resolve_device(ctx: CallContext, device: str) -> str:
         os.close(fd)
     # Any /dev/sd name passes as guestfsd's is_device_parameter lets it; other names must
     # be block devices (the translation never yields the appliance's own disk).
-    if not device.startswith("/dev/sd") and not stat.S_ISBLK(st.st_mode):
+    if not device.startswith("/dev/sd") and (
+        not stat.S_ISBLK(st.st_mode) or st.st_rdev == devices.root_dev
+    ):
         raise AgentError(f"{stub}: {device}: expecting a device name")
     return node
 
@@ -422,8 +429,10 @@ def part_set_name(ctx: CallContext, device: str, partnum: int, name: str) -> Non
     _parted_change(ctx, device, node, "name", str(partnum), name)
 
 
-def _print(ctx: CallContext, device: str, node: str) -> tuple[str, list[str]]:
-    return parted_print(device, node, rewrite=lambda text: _user_text(ctx, text))
+def _print(
+    ctx: CallContext, device: str, node: str, *, c_style: bool = False
+) -> tuple[str, list[str]]:
+    return parted_print(device, node, rewrite=lambda text: _user_text(ctx, text), c_style=c_style)
 
 
 def _has_bogus_mbr(node: str) -> bool:
@@ -469,7 +478,7 @@ def part_get_parttype(ctx: CallContext, device: str) -> str:
 def part_get_bootable(ctx: CallContext, device: str, partnum: int) -> bool:
     node = resolve_device(ctx, device)
     check_partnum(partnum)
-    _, rows = _print(ctx, device, node)
+    _, rows = _print(ctx, device, node, c_style=True)
     return "boot" in table_field(partition_row(rows, partnum), 6)
 
 
@@ -478,7 +487,7 @@ def part_get_name(ctx: CallContext, device: str, partnum: int) -> str:
     node = resolve_device(ctx, device)
     if _parttype(ctx, device, node) != "gpt":
         raise AgentError("part-get-name can only be used on GUID Partition Tables")
-    _, rows = _print(ctx, device, node)
+    _, rows = _print(ctx, device, node, c_style=True)
     return table_field(partition_row(rows, partnum), 5)
 
 
