@@ -304,7 +304,8 @@ class TestOnAppliance:
         vm.part_disk("/dev/sdc", "gpt")
         assert vm.part_get_name("/dev/sdc", 1) == "p1"
         (p,) = vm.part_list("/dev/sdc")
-        assert (p["part_start"], p["part_end"]) == (128 * 512, 64 * MIB - 128 * 512 - 1)
+        # From sector 128 to -128s, which parted counts from the last sector (-1s).
+        assert (p["part_start"], p["part_end"]) == (128 * 512, 64 * MIB - 127 * 512 - 1)
         vm.part_disk("/dev/sdc", "mbr")
         assert vm.part_get_parttype("/dev/sdc") == "msdos"
 
