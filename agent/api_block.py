@@ -1,8 +1,8 @@
 """Block devices, partitions, filesystems and mounts: enough to use a disk.
 
-Tools and their arguments are libguestfs 1.48's (``daemon/parted.c``, ``mkfs.c``,
-``mount.ml``): parted with 128-sector alignment, mke2fs -F for ext*, mount under the
-sysroot. Devices are named as users see them (``/dev/sda1``) and translated to the
+Tools and their arguments are libguestfs 1.48's (``daemon/mkfs.c``, ``mount.ml``):
+mke2fs -F for ext*, mount under the sysroot. Partition tables (part_disk, part_list ...)
+are in :mod:`api_disks`. Devices are named as users see them (``/dev/sda1``) and translated to the
 guest kernel's nodes by :class:`~pyguestfs.agent.devices.DeviceMap`.
 """
 
@@ -10,29 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 
 from .commands import run
 from .context import CallContext
 from .errors import AgentError
 from .registry import implements
-
-_PARTTYPES = {
-    "gpt": "gpt",
-    "efi": "gpt",
-    "mbr": "msdos",
-    "msdos": "msdos",
-    "dos": "msdos",
-    "aix": "aix",
-    "amiga": "amiga",
-    "rdb": "amiga",
-    "bsd": "bsd",
-    "dvh": "dvh",
-    "loop": "loop",
-    "mac": "mac",
-    "pc98": "pc98",
-    "sun": "sun",
-}
 
 
 def device_node(ctx: CallContext, name: str) -> str:
@@ -40,13 +22,6 @@ def device_node(ctx: CallContext, name: str) -> str:
     if devices is None:
         raise AgentError.from_errno(errno.ENOENT, name)  # standalone: no block devices
     return devices.translate(name)
-
-
-def _settle(ctx: CallContext, nodes: list[str], timeout: float = 10.0) -> None:
-    """Wait until the kernel has created the device nodes a repartition announced."""
-    deadline = time.monotonic() + timeout
-    while not all(os.path.exists(n) for n in nodes) and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 @implements("list_devices")
@@ -70,54 +45,6 @@ def blockdev_getsize64(ctx: CallContext, device: str) -> int:
         return os.lseek(fd, 0, os.SEEK_END)
     finally:
         os.close(fd)
-
-
-@implements("part_disk")
-def part_disk(ctx: CallContext, device: str, parttype: str) -> None:
-    label = _PARTTYPES.get(parttype)
-    if label is None:
-        raise AgentError('unknown partition type: common choices are "gpt" and "msdos"')
-    node = device_node(ctx, device)
-    # parted names the partition on GPT; on msdos the word is the partition kind.
-    run(
-        [
-            "parted",
-            "-s",
-            "--",
-            node,
-            "mklabel",
-            label,
-            "mkpart",
-            "p1" if label == "gpt" else "primary",
-            "128s",
-            "-128s",
-        ],
-        error_prefix=f"parted: {device}: ",
-    )
-    ctx.agent.devices.refresh()  # type: ignore[union-attr]
-    _settle(ctx, [device_node(ctx, f"{device}1")])
-
-
-@implements("part_list")
-def part_list(ctx: CallContext, device: str) -> list[dict[str, int]]:
-    node = device_node(ctx, device)
-    out = run(
-        ["parted", "-m", "-s", "--", node, "unit", "b", "print"], error_prefix=f"parted: {device}: "
-    )
-    parts = []
-    for line in out.splitlines():
-        fields = line.rstrip(";").split(":")
-        if fields and fields[0].isdigit():
-            start, end, size = (int(f.rstrip("B")) for f in fields[1:4])
-            parts.append(
-                {
-                    "part_num": int(fields[0]),
-                    "part_start": start,
-                    "part_end": end,
-                    "part_size": size,
-                }
-            )
-    return parts
 
 
 @implements("mkfs")

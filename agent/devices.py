@@ -78,6 +78,10 @@ class DeviceMap:
                 continue
         return None
 
+    def partitions_of(self, disk: str) -> list[str]:
+        """Kernel names of a disk's partitions (``sda1``, ``nvme0n1p2`` ...), in order."""
+        return self._partitions(disk)
+
     def _partitions(self, disk: str) -> list[str]:
         base = os.path.join(self.sys_block, disk)
         try:

@@ -49,6 +49,8 @@ OPTIONAL_PACKAGES = (
     "btrfs-progs",
     "ntfs-3g",
     "lzop",
+    # sfdisk (part_get_mbr_id, part_set_mbr_id): Debian ships it apart from util-linux.
+    "fdisk",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.
