@@ -805,23 +805,9 @@ def vfs_minimum_size(ctx: CallContext, mountable: str) -> int:
         return _leading_int(out, "minimum size")
     if kind == "xfs":
         # XFS cannot shrink: its minimum is its size.
-        info = _xfs_info_fields(_tool(ctx, ["xfs_info", _mountpoint_of(ctx, mountable)]))
-        return info["data.bsize"] * info["data.blocks"]
+        info = _parse_xfs_info(_tool(ctx, ["xfs_info", _mountpoint_of(ctx, mountable)]))
+        return int(info["xfs_blocksize"]) * int(info["xfs_datablocks"])
     raise AgentError(f"don't know how to get minimum size of '{kind}' filesystems", "ENOTSUP")
-
-
-def _xfs_info_fields(out: str) -> dict[str, int]:
-    """ "section.key" → number from xfs_info's layout ("data     = bsize=4096 blocks=...")."""
-    fields: dict[str, int] = {}
-    section = ""
-    for line in out.splitlines():
-        if line[:1].isalpha():
-            section = re.split(r"[ ,=]", line, maxsplit=1)[0]
-        for key, value in re.findall(r"([\w-]+)=(\d+)", line):
-            fields.setdefault(f"{section}.{key}", int(value))
-    if "data.bsize" not in fields or "data.blocks" not in fields:
-        raise AgentError(f"cannot parse numeric field from xfs_info: {out}")
-    return fields
 
 
 # -- space -----------------------------------------------------------------------------------
@@ -1256,3 +1242,194 @@ def copy_size(ctx: CallContext, src: str, dest: str, size: int) -> None:
     finally:
         os.close(src_fd)
         os.close(dest_fd)
+
+
+# -- xfs -------------------------------------------------------------------------------------
+
+_UNSET32 = (1 << 32) - 1
+_UNSET64 = (1 << 64) - 1
+
+#: xfs_info's "key=" → struct field, per section where the key means different things
+#: (None: any section). The order matters: the first match in a line wins, as in 1.48.
+_XFS_KEYS: tuple[tuple[str, str | None, str], ...] = (
+    ("isize=", None, "inodesize"),
+    ("agcount=", None, "agcount"),
+    ("agsize=", None, "agsize"),
+    ("sectsz=", "meta-data", "sectsize"),
+    ("sectsz=", "log", "logsectsize"),
+    ("attr=", None, "attr"),
+    ("bsize=", "data", "blocksize"),
+    ("bsize=", "naming", "dirblocksize"),
+    ("bsize=", "log", "logblocksize"),
+    ("blocks=", "data", "datablocks"),
+    ("blocks=", "log", "logblocks"),
+    ("blocks=", "realtime", "rtblocks"),
+    ("imaxpct=", None, "imaxpct"),
+    ("sunit=", "data", "sunit"),
+    ("sunit=", "log", "logsunit"),
+    ("swidth=", None, "swidth"),
+    ("naming   =version ", None, "dirversion"),
+    ("ascii-ci=", None, "cimode"),
+    ("version=", None, "logversion"),
+    ("lazy-count=", None, "lazycount"),
+    ("rtextents=", None, "rtextents"),
+)
+_XFS_NAMES = (("meta-data=", "mntpoint"), ("log      =", "logname"), ("realtime =", "rtname"))
+
+
+def _xfs_token(text: str) -> str:
+    """The value after a key: up to the first space, comma or equals sign."""
+    return re.split(r"[ ,=]", text, maxsplit=1)[0]
+
+
+def _parse_xfs_info(out: str) -> dict[str, str | int]:
+    """xfs_info's text → the xfsinfo struct. Fields it does not print stay all-ones (the
+    C daemon's -1 in an unsigned field), strings stay empty."""
+    from ..protocol.types import STRUCTS, FieldType
+
+    info: dict[str, str | int] = {}
+    for fname, ftype in STRUCTS["xfsinfo"].fields:
+        info[fname] = (
+            "" if ftype is FieldType.STRING else _UNSET64 if ftype is FieldType.UINT64 else _UNSET32
+        )
+    section = ""
+    for line in out.splitlines():
+        if line[:1].isalpha():
+            section = _xfs_token(line)
+        for key, field in _XFS_NAMES:
+            at = line.find(key)
+            if at >= 0:
+                info[f"xfs_{field}"] = _xfs_token(line[at + len(key) :])
+        for key, where, field in _XFS_KEYS:
+            at = line.find(key)
+            if at < 0 or (where is not None and where != section):
+                continue
+            token = _xfs_token(line[at + len(key) :])
+            m = re.match(r"\s*(\d+)", token)
+            if not m:
+                raise AgentError(f"cannot parse numeric field from xfs_info: {token}")
+            info[f"xfs_{field}"] = int(m.group(1))
+    return info
+
+
+@implements("xfs_info")
+def xfs_info(ctx: CallContext, pathordevice: str) -> dict[str, str | int]:
+    target = (
+        device_node(ctx, pathordevice)
+        if pathordevice.startswith("/dev/")
+        else ctx.sysroot.resolve(pathordevice)
+    )
+    rc, out, err = _exec(ctx, ["xfs_info", target])
+    if rc != 0:
+        raise AgentError(ctx.sysroot.hide(err))
+    return _parse_xfs_info(ctx.sysroot.hide(out))
+
+
+@implements("xfs_admin")
+def xfs_admin(
+    ctx: CallContext,
+    device: str,
+    *,
+    extunwritten: bool | None = None,
+    imgfile: bool | None = None,
+    v2log: bool | None = None,
+    projid32bit: bool | None = None,
+    lazycounter: bool | None = None,
+    label: str | None = None,
+    uuid: str | None = None,
+) -> None:
+    opts: list[str] = []
+    for flag, on in (("-e", extunwritten), ("-f", imgfile), ("-j", v2log), ("-p", projid32bit)):
+        if on:
+            opts.append(flag)
+    if lazycounter is not None:
+        opts += ["-c", "1" if lazycounter else "0"]
+    if label is not None:
+        if len(label.encode()) > XFS_LABEL_MAX:
+            raise AgentError(f"{label}: xfs labels are limited to {XFS_LABEL_MAX} bytes")
+        opts += ["-L", label]
+    if uuid is not None:
+        opts += ["-U", uuid]
+    _xfs_admin(ctx, device, *opts)
+
+
+@implements("xfs_growfs")
+def xfs_growfs(
+    ctx: CallContext,
+    path: str,
+    *,
+    datasec: bool | None = None,
+    logsec: bool | None = None,
+    rtsec: bool | None = None,
+    datasize: int | None = None,
+    logsize: int | None = None,
+    rtsize: int | None = None,
+    rtextsize: int | None = None,
+    maxpct: int | None = None,
+) -> None:
+    argv = ["xfs_growfs"]
+    for flag, on in (("-d", datasec), ("-l", logsec), ("-r", rtsec)):
+        if on:
+            argv.append(flag)
+    for flag, value, name in (
+        ("-D", datasize, "datasize"),
+        ("-L", logsize, "logsize"),
+        ("-R", rtsize, "rtsize"),
+        ("-e", rtextsize, "rtextsize"),
+        ("-m", maxpct, "maxpct"),
+    ):
+        if value is not None:
+            if value < 0:
+                raise AgentError(f"{name} must be >= 0")
+            argv += [flag, str(value)]
+    rc, _out, err = _exec(ctx, [*argv, ctx.sysroot.resolve(path)])
+    if rc != 0:
+        raise AgentError(f"{path}: {ctx.sysroot.hide(err)}")
+
+
+@implements("xfs_repair")
+def xfs_repair(
+    ctx: CallContext,
+    device: str,
+    *,
+    forcelogzero: bool | None = None,
+    nomodify: bool | None = None,
+    noprefetch: bool | None = None,
+    forcegeometry: bool | None = None,
+    maxmem: int | None = None,
+    ihashsize: int | None = None,
+    bhashsize: int | None = None,
+    agstride: int | None = None,
+    logdev: str | None = None,
+    rtdev: str | None = None,
+) -> int:
+    argv = ["xfs_repair"]
+    for flag, on in (("-L", forcelogzero), ("-n", nomodify), ("-P", noprefetch)):
+        if on:
+            argv.append(flag)
+    if forcegeometry:
+        argv += ["-o", "force_geometry"]
+    if maxmem is not None:
+        if maxmem < 0:
+            raise AgentError("maxmem must be >= 0")
+        argv += ["-m", str(maxmem)]
+    for prefix, value, name in (
+        ("ihash=", ihashsize, "ihashsize"),
+        ("bhash=", bhashsize, "bhashsize"),
+        ("ag_stride=", agstride, "agstride"),
+    ):
+        if value is not None:
+            if value < 0:
+                raise AgentError(f"{name} must be >= 0")
+            argv += ["-o", f"{prefix}{value}"]
+    # logdev and rtdev go to xfs_repair as given, as guestfsd passes them.
+    if logdev is not None:
+        argv += ["-l", logdev]
+    if rtdev is not None:
+        argv += ["-r", rtdev]
+    if device.startswith("/dev/"):
+        argv.append(device_node(ctx, device))
+    else:
+        argv += ["-f", ctx.sysroot.resolve(device)]
+    rc, _out, _err = _exec(ctx, argv)
+    return rc  # 0 clean, 1 corruption found (with nomodify): the caller reads the status

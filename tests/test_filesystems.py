@@ -93,6 +93,38 @@ def test_copy_file_to_file_errors(g: GuestFS, agent: Any) -> None:
     assert e.errno_name == "ENOENT"
 
 
+XFS_INFO_SAMPLE = """\
+meta-data=/dev/sda               isize=512    agcount=4, agsize=32768 blks
+         =                       sectsz=512   attr=2, projid32bit=1
+         =                       crc=1        finobt=1, sparse=1, rmapbt=0
+data     =                       bsize=4096   blocks=131072, imaxpct=25
+         =                       sunit=0      swidth=0 blks
+naming   =version 2              bsize=4096   ascii-ci=0, ftype=1
+log      =internal log           bsize=4096   blocks=16384, version=2
+         =                       sectsz=512   sunit=0 blks, lazy-count=1
+realtime =none                   extsz=4096   blocks=0, rtextents=0
+"""
+
+
+def test_xfs_info_parsing() -> None:
+    from pyguestfs.agent.api_filesystems import _parse_xfs_info
+
+    info = _parse_xfs_info(XFS_INFO_SAMPLE)
+    assert info["xfs_mntpoint"] == "/dev/sda"
+    assert (info["xfs_inodesize"], info["xfs_agcount"], info["xfs_agsize"]) == (512, 4, 32768)
+    assert (info["xfs_blocksize"], info["xfs_datablocks"]) == (4096, 131072)
+    assert (info["xfs_dirversion"], info["xfs_dirblocksize"], info["xfs_cimode"]) == (2, 4096, 0)
+    assert (info["xfs_logname"], info["xfs_logblocksize"], info["xfs_logblocks"]) == (
+        "internal",
+        4096,
+        16384,
+    )
+    assert (info["xfs_logversion"], info["xfs_logsectsize"], info["xfs_lazycount"]) == (2, 512, 1)
+    assert (info["xfs_rtname"], info["xfs_rtblocks"], info["xfs_rtextents"]) == ("none", 0, 0)
+    # 1.48 never reads extsz=, so the field keeps the C daemon's -1 (all ones, unsigned).
+    assert info["xfs_rtextsize"] == (1 << 32) - 1
+
+
 # -- in the appliance ---------------------------------------------------------------------
 
 
@@ -150,6 +182,29 @@ def test_mkfs_label_uuid(vm: GuestFS, fstype: str) -> None:
     assert vm.vfs_uuid(device) == uuid
     vm.set_uuid_random(device)
     assert vm.vfs_uuid(device) not in ("", uuid)
+
+
+@needs_qemu
+def test_xfs_tools(vm: GuestFS) -> None:
+    if shutil.which("mkfs.xfs") is None:
+        pytest.skip("mkfs.xfs is not installed on this host, so not in the appliance")
+    assert vm.feature_available(["xfs"])
+    vm.mkfs("xfs", "/dev/sda", label="xfsa")
+    info = vm.xfs_info("/dev/sda")
+    assert info["xfs_mntpoint"] == "/dev/sda" and info["xfs_blocksize"] == 4096
+    assert info["xfs_blocksize"] * info["xfs_datablocks"] <= 512 * MiB
+    vm.xfs_admin("/dev/sda", label="adm", uuid=FIXED_UUID)
+    assert (vm.vfs_label("/dev/sda"), vm.vfs_uuid("/dev/sda")) == ("adm", FIXED_UUID)
+    assert vm.xfs_repair("/dev/sda", nomodify=True) == 0
+    vm.mount("/dev/sda", "/")
+    try:
+        assert vm.xfs_info("/")["xfs_datablocks"] == info["xfs_datablocks"]
+        assert vm.vfs_minimum_size("/dev/sda") == 4096 * info["xfs_datablocks"]
+        vm.xfs_growfs("/", datasec=True)
+        e = _error(vm.xfs_growfs, "/", maxpct=-1)
+        assert e.message.endswith("maxpct must be >= 0")
+    finally:
+        vm.umount_all()
 
 
 @needs_qemu
