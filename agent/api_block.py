@@ -1,9 +1,10 @@
 """Block devices, partitions, filesystems and mounts: enough to use a disk.
 
-Tools and their arguments are libguestfs 1.48's (``daemon/mkfs.c``, ``mount.ml``):
-mke2fs -F for ext*, mount under the sysroot. Partition tables (part_disk, part_list ...)
-are in :mod:`api_disks`. Devices are named as users see them (``/dev/sda1``) and translated to the
-guest kernel's nodes by :class:`~pyguestfs.agent.devices.DeviceMap`.
+Tools and their arguments are libguestfs 1.48's (``daemon/mount.ml``): mount under the
+sysroot. Partition tables (part_disk, part_list ...) are in :mod:`.api_disks`; mkfs and
+vfs_type live with the other filesystem APIs in :mod:`.api_filesystems`. Devices are
+named as users see them (``/dev/sda1``) and translated to the guest kernel's nodes by
+:class:`~pyguestfs.agent.devices.DeviceMap`.
 """
 
 from __future__ import annotations
@@ -45,51 +46,6 @@ def blockdev_getsize64(ctx: CallContext, device: str) -> int:
         return os.lseek(fd, 0, os.SEEK_END)
     finally:
         os.close(fd)
-
-
-@implements("mkfs")
-def mkfs(
-    ctx: CallContext,
-    fstype: str,
-    device: str,
-    blocksize: int | None = None,
-    features: str | None = None,
-    inode: int | None = None,
-    sectorsize: int | None = None,
-    label: str | None = None,
-) -> None:
-    node = device_node(ctx, device)
-    ext = fstype in ("ext2", "ext3", "ext4")
-    argv = ["mke2fs" if ext else "mkfs", "-t", fstype]
-    if ext:
-        argv.append("-F")  # mke2fs asks before formatting a whole disk otherwise
-    if fstype in ("xfs", "btrfs"):
-        argv.append("-f")
-    if fstype in ("fat", "vfat", "msdos"):
-        argv.append("-I")
-    if blocksize is not None:
-        if blocksize <= 0 or blocksize & (blocksize - 1):
-            raise AgentError("block size must be > 0 and a power of 2")
-        argv += ["-s" if fstype in ("vfat", "msdos") else "-b", str(blocksize)]
-    if features:
-        argv += ["-O", features]
-    if inode is not None:
-        argv += ["-I", str(inode)]
-    if sectorsize is not None:
-        argv += ["-S", str(sectorsize)]
-    if label:
-        argv += ["-n" if fstype in ("fat", "vfat", "msdos") else "-L", label]
-    argv.append(node)
-    run(argv, error_prefix=f"{fstype}: {device}: ")
-
-
-@implements("vfs_type")
-def vfs_type(ctx: CallContext, mountable: str) -> str:
-    node = device_node(ctx, mountable)
-    try:
-        return run(["blkid", "-c", "/dev/null", "-o", "value", "-s", "TYPE", node]).strip()
-    except AgentError:
-        return ""  # blkid exits 2 when it finds nothing: libguestfs returns ""
 
 
 def _mount(ctx: CallContext, options: str, vfstype: str, mountable: str, mountpoint: str) -> None:

@@ -167,6 +167,8 @@ def _struct(name: str, *fields: tuple[str, FieldType]) -> StructDef:
 
 
 _I64 = FieldType.INT64
+#: xfsinfo's field kinds: s FString, u FUInt32, U FUInt64.
+_XFS_FIELD_TYPES = {"s": FieldType.STRING, "u": FieldType.UINT32, "U": FieldType.UINT64}
 
 STRUCTS: dict[str, StructDef] = {
     s.name: s
@@ -263,6 +265,39 @@ STRUCTS: dict[str, StructDef] = {
             ("im_type", FieldType.INT32),
             ("im_device", FieldType.STRING),
             ("im_volume", FieldType.STRING),
+        ),
+        _struct(
+            "xfsinfo",
+            *(
+                (f"xfs_{name}", _XFS_FIELD_TYPES[kind])
+                for name, kind in (
+                    ("mntpoint", "s"),
+                    ("inodesize", "u"),
+                    ("agcount", "u"),
+                    ("agsize", "u"),
+                    ("sectsize", "u"),
+                    ("attr", "u"),
+                    ("blocksize", "u"),
+                    ("datablocks", "U"),
+                    ("imaxpct", "u"),
+                    ("sunit", "u"),
+                    ("swidth", "u"),
+                    ("dirversion", "u"),
+                    ("dirblocksize", "u"),
+                    ("cimode", "u"),
+                    ("logname", "s"),
+                    ("logblocksize", "u"),
+                    ("logblocks", "u"),
+                    ("logversion", "u"),
+                    ("logsectsize", "u"),
+                    ("logsunit", "u"),
+                    ("lazycount", "u"),
+                    ("rtname", "s"),
+                    ("rtextsize", "u"),
+                    ("rtblocks", "U"),
+                    ("rtextents", "U"),
+                )
+            ),
         ),
     )
 }

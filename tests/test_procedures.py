@@ -65,6 +65,11 @@ FOUNDATION = [
 ]
 
 
+#: Procedures of 1.48 (generator/proc_nr.ml, and served by Debian's guestfsd) that the
+#: shared list lacks: it dropped every name with a capital letter.
+_MISSING_FROM_LIST = {"resize2fs_M": 281}
+
+
 def _official_numbers() -> dict[str, int]:
     if not PROC_LIST.exists():
         pytest.skip(f"{PROC_LIST} is not beside the checkout (shared/ is laid out by CI)")
@@ -75,6 +80,7 @@ def _official_numbers() -> dict[str, int]:
 def test_numbers_match_libguestfs_148() -> None:
     official = _official_numbers()
     assert len(official) == 482
+    official.update(_MISSING_FROM_LIST)
     for p in PROCEDURES:
         if p.proc_nr >= C.EXTENSION_PROC_BASE:
             continue  # our own extension, outside libguestfs's range
