@@ -33,7 +33,7 @@ from .events import (
     EventCallback,
     EventRegistry,
 )
-from .machine import DEFAULT_MEMSIZE, Drive, Machine, MachineConfig
+from .machine import DEFAULT_MEMSIZE, Drive, Machine, MachineConfig, qemu_has_sandbox
 
 #: The libguestfs release whose API and protocol this package reproduces.
 LIBGUESTFS_VERSION = {"major": 1, "minor": 48, "release": 6, "extra": "pyguestfs"}
@@ -293,6 +293,7 @@ class GuestFS:
                     verbose=self._verbose,
                     append=self._append,
                     network=self._network,
+                    sandbox=qemu_has_sandbox(qemu),
                 )
                 machine = Machine(config, on_console=self._console)
                 self._machine = machine

@@ -166,7 +166,7 @@ class AgentUnderTest:
     def _run(self) -> None:
         try:
             self.status = self.agent.serve()
-        except BaseException as e:  # noqa: BLE001 - a crash is what the test looks for
+        except BaseException as e:
             self.crash = e
         finally:
             self.agent.stream.close()
@@ -540,6 +540,7 @@ def test_agent_resynchronises_after_each_structured_batch_of_garbage_headers(
     agent = AgentUnderTest(sysroot)
     serial = 1
     for _ in range(200):
+
         def field(good: int, bits: int = 32) -> int:
             return good if rng.random() < 0.6 else rng.randrange(1 << bits)
 
@@ -557,9 +558,9 @@ def test_agent_resynchronises_after_each_structured_batch_of_garbage_headers(
         body = fields + rng.randbytes(rng.randrange(64))
         agent.sock.sendall(frame(body))
         h = Header.unpack(body)
-        if header_is_valid(h) and h.proc in BY_NUMBER and BY_NUMBER[h.proc].file_in:
-            if _implemented(BY_NUMBER[h.proc]):
-                agent.sock.sendall(encode_chunk(b"", cancel=True))
+        proc = BY_NUMBER.get(h.proc)
+        if header_is_valid(h) and proc is not None and proc.file_in and _implemented(proc):
+            agent.sock.sendall(encode_chunk(b"", cancel=True))
         agent.reply(serial)
         serial += 1
         agent.ping(serial)
@@ -746,8 +747,9 @@ def _check_type(proc: Procedure, value: Any) -> None:
         RetType.INT64: lambda v: isinstance(v, int) and -(1 << 63) <= v < 1 << 63,
         RetType.STRING: lambda v: isinstance(v, str),
         RetType.STRINGLIST: lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-        RetType.HASHTABLE: lambda v: isinstance(v, list)
-        and all(isinstance(k, str) and isinstance(x, str) for k, x in v),
+        RetType.HASHTABLE: lambda v: (
+            isinstance(v, list) and all(isinstance(k, str) and isinstance(x, str) for k, x in v)
+        ),
         RetType.BUFFER: lambda v: isinstance(v, bytes),
         RetType.STRUCT: lambda v: isinstance(v, dict),
         RetType.STRUCTLIST: lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
@@ -913,4 +915,3 @@ def _drain_then_reply(sock: socket.socket, hostile: bytes) -> None:
             pass
     except OSError:
         pass
-
