@@ -390,7 +390,7 @@ def structured_call(rng: random.Random, serial: int) -> Call:
         proc_nr = proc.proc_nr
     else:
         proc_nr = rng.choice((0, -1, 9999, C.MAX_PROC_NR + 1, rng.randrange(-(1 << 31), 1 << 31)))
-        proc = BY_NUMBER.get(proc_nr)  # type: ignore[assignment]
+        proc = BY_NUMBER.get(proc_nr)
     if proc is not None:
         payload, mask = valid_args(rng, proc)
         if rng.random() < 0.4:
