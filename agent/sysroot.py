@@ -18,6 +18,10 @@ from .errors import AgentError
 
 #: Linux's limit on symlinks followed during one lookup (MAXSYMLINKS).
 MAX_SYMLINKS = 40
+#: Linux's PATH_MAX (terminating NUL included): the kernel refuses longer paths with
+#: ENAMETOOLONG, and so does the resolver, before walking them component by component
+#: (a 4 MiB path of two million components would otherwise take hours and gigabytes).
+PATH_MAX = 4096
 
 
 class Sysroot:
@@ -37,18 +41,24 @@ class Sysroot:
 
     def _components(self, guest_path: str, follow_last: bool) -> list[str]:
         """Resolved components of ``guest_path`` relative to the root."""
+        if len(guest_path) >= PATH_MAX and len(os.fsencode(guest_path)) >= PATH_MAX:
+            raise AgentError.from_errno(errno.ENAMETOOLONG, guest_path[:64] + "...")
         pending = [c for c in guest_path.split("/") if c not in ("", ".")]
         pending.reverse()  # a stack: the next component is at the end
         done: list[str] = []
+        # hosts[i] is the host path of done[:i]: joining the whole list again for every
+        # component made resolving quadratic in the number of components.
+        hosts = [self.root]
         links = 0
         while pending:
             name = pending.pop()
             if name == "..":
                 if done:
                     done.pop()
+                    hosts.pop()
                 continue
             is_last = not pending
-            host = self.host_join([*done, name])
+            host = os.path.join(hosts[-1], name)
             if is_last and not follow_last:
                 done.append(name)
                 break
@@ -57,9 +67,11 @@ class Sysroot:
             except OSError:
                 # A missing component: the operation itself reports ENOENT/ENOTDIR.
                 done.append(name)
+                hosts.append(host)
                 continue
             if not stat.S_ISLNK(st.st_mode):
                 done.append(name)
+                hosts.append(host)
                 continue
             links += 1
             if links > MAX_SYMLINKS:
@@ -67,6 +79,7 @@ class Sysroot:
             target = os.readlink(host)
             if target.startswith("/"):
                 done = []
+                hosts = [self.root]
             pending.extend(reversed([c for c in target.split("/") if c not in ("", ".")]))
         return done
 

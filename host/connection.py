@@ -132,7 +132,16 @@ class Connection:
             if local_in is not None:
                 with local_in:
                     local_error = self._send_file(proc, local_in)
-            payload = self._read_reply(proc, serial)
+            try:
+                payload = self._read_reply(proc, serial)
+            except ProtocolViolation:
+                raise
+            except GuestFSError:
+                if local_error:
+                    # The daemon's reply only says "cancelled"; the cause is ours (as
+                    # libguestfs, which reports the read error and discards the reply).
+                    raise GuestFSError(f"{proc.name}: {local_error}") from None
+                raise
             if local_error:
                 raise GuestFSError(f"{proc.name}: {local_error}")
             result = decode_ret(proc, payload)

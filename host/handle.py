@@ -34,7 +34,7 @@ from .events import (
     EventCallback,
     EventRegistry,
 )
-from .machine import DEFAULT_MEMSIZE, Drive, Machine, MachineConfig
+from .machine import DEFAULT_MEMSIZE, Drive, Machine, MachineConfig, qemu_has_sandbox
 
 #: The libguestfs release whose API and protocol this package reproduces.
 LIBGUESTFS_VERSION = {"major": 1, "minor": 48, "release": 6, "extra": "pyguestfs"}
@@ -304,6 +304,7 @@ class GuestFS:
             verbose=self._verbose,
             append=self._append,
             network=self._network,
+            sandbox=qemu_has_sandbox(qemu),
         )
         return config, appliance.cache_dir
 

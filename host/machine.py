@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import functools
 import os
 import queue
 import shlex
@@ -144,6 +145,8 @@ class MachineConfig:
     verbose: bool = False
     append: str | None = None
     network: bool = False
+    #: qemu's seccomp filter (``-sandbox``), when this qemu was built with it.
+    sandbox: bool = False
     #: Warm launch (host/snapshot.py): the appliance disk is this qcow2 overlay of the
     #: root, written through while a snapshot is made, behind a throwaway overlay of its
     #: own (``snapshot=on``) when a snapshot is restored.
@@ -185,6 +188,13 @@ class MachineConfig:
             "-device",
             "virtio-scsi-pci,id=scsi",
         ]
+        if self.sandbox:
+            # The set libvirt enables: qemu may not run obsolete syscalls, gain privileges,
+            # fork/exec or change scheduling -- a compromised qemu is contained further.
+            argv += [
+                "-sandbox",
+                "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+            ]
         if self.smp > 1:
             argv += ["-smp", str(self.smp)]
         for i, d in enumerate(self.drives):
@@ -231,6 +241,18 @@ class MachineConfig:
         if self.append:
             append.append(self.append)
         return [*argv, "-append", " ".join(append)]
+
+
+@functools.lru_cache(maxsize=8)
+def qemu_has_sandbox(qemu: str) -> bool:
+    """True if ``qemu -help`` lists ``-sandbox`` (qemu built with libseccomp)."""
+    try:
+        out = subprocess.run(
+            [qemu, "-help"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"\n-sandbox " in out
 
 
 # -- spawning qemu so that it dies with this process ---------------------------------------
