@@ -120,17 +120,24 @@ class Devices:
 
     def __init__(self, devmap: DeviceMap | None) -> None:
         self.devmap = devmap
-        whole = devmap.list_devices() if devmap else []
-        parts = devmap.list_partitions() if devmap else []
+        self.all: list[BlockDevice] = []
+        self._whole: list[str] = []
+        self._partitions: set[str] = set()
+        self.lvs: list[str] = []
+        self._lv_rdevs: dict[str, int | None] = {}
+        if devmap is None:
+            return  # standalone on a host: no block devices are served, none are looked at
+        whole = devmap.list_devices()
+        parts = devmap.list_partitions()
         self._whole = whole
         self._partitions = set(parts)
         self.lvs = list_lvs()
         self._lv_rdevs = {lv: _rdev(lv) for lv in self.lvs}
         entries: list[BlockDevice] = []
         for name in whole:
-            entries.append(BlockDevice(name, devmap.translate(name)))  # type: ignore[union-attr]
+            entries.append(BlockDevice(name, devmap.translate(name)))
         for name in parts:
-            entries.append(BlockDevice(name, devmap.translate(name)))  # type: ignore[union-attr]
+            entries.append(BlockDevice(name, devmap.translate(name)))
         for name in list_md():
             entries.append(BlockDevice(name, name))
         for lv in self.lvs:
