@@ -417,13 +417,13 @@ def test_errors_for_roots_inspection_did_not_return(vm: GuestFS) -> None:
     )
     assert err.errno_name == "ENOENT"
     for api, what in (
-        (vm.inspect_get_windows_systemroot, "systemroot could not be determined"),
-        (vm.inspect_get_windows_software_hive, "software hive not found"),
-        (vm.inspect_get_windows_system_hive, "system hive not found"),
-        (vm.inspect_get_windows_current_control_set, "CurrentControlSet could not be determined"),
+        ("inspect_get_windows_systemroot", "systemroot could not be determined"),
+        ("inspect_get_windows_software_hive", "software hive not found"),
+        ("inspect_get_windows_system_hive", "system hive not found"),
+        ("inspect_get_windows_current_control_set", "CurrentControlSet could not be determined"),
     ):
-        err = _error(api, "/dev/sda1")
-        assert str(err) == f"{api.__name__}: not a Windows guest, or {what}"
+        err = _error(getattr(vm, api), "/dev/sda1")
+        assert str(err) == f"{api}: not a Windows guest, or {what}"
 
 
 @needs_qemu
@@ -447,5 +447,6 @@ def test_non_os_filesystem_and_empty_disk_are_no_roots(vm: GuestFS) -> None:
     vm.part_disk("/dev/sda", "mbr")
     assert vm.inspect_os() == []
     assert vm.inspect_get_roots() == []
+    # This inspection's data (sdb, a plain filesystem) is there; sda1 is no root.
     err = _error(vm.inspect_get_type, "/dev/sda1")
-    assert str(err) == "inspect_get_type: no inspection data: call guestfs_inspect_os first"
+    assert str(err) == "inspect_get_type: " + NOT_A_ROOT.format("/dev/sda1")
