@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -226,12 +227,8 @@ def _read_os_release(text: str) -> dict[str, str]:
     return out
 
 
-def debian_guest(cachedir: str | os.PathLike[str], workdir: Path) -> GuestImage:
-    """A disk with Debian on sda1 (/), its /boot on sda2 and /srv on sda3.
-
-    fstab names / by UUID=, /boot by LABEL= and /srv as /dev/vda3, and adds entries that
-    inspection must skip (proc, tmpfs, a CD-ROM, a UUID that no filesystem has)."""
-    source = debian_tree(cachedir)
+def _build_debian_guest(source: DebianTree, workdir: Path, image: Path) -> dict[str, object]:
+    """Lay out the trees of the three partitions and write the disk (see debian_guest)."""
     root_tree = workdir / "root"
     boot_tree = workdir / "boot"
     srv_tree = workdir / "srv"
@@ -260,14 +257,35 @@ def debian_guest(cachedir: str | os.PathLike[str], workdir: Path) -> GuestImage:
         "/dev/cdrom  /media/cdrom0  udf,iso9660  user,noauto  0  0\n"
         f"UUID={uuid.uuid4()}  /mnt/gone  ext4  nofail  0  2\n"
     )
-    image = workdir / "debian.img"
     make_disk(image, [root, boot, srv])
-    return GuestImage(
-        path=image,
-        source=source.source,
-        hostname=hostname,
-        root_uuid=root.fs_uuid,
-        boot_label=boot.label,
-        debian_version=(root_tree / "etc" / "debian_version").read_text().split("\n")[0],
-        os_release=_read_os_release((root_tree / "etc" / "os-release").read_text()),
-    )
+    return {
+        "source": source.source,
+        "hostname": hostname,
+        "root_uuid": root.fs_uuid,
+        "boot_label": boot.label,
+        "debian_version": (root_tree / "etc" / "debian_version").read_text().split("\n")[0],
+        "os_release": _read_os_release((root_tree / "etc" / "os-release").read_text()),
+    }
+
+
+def debian_guest(cachedir: str | os.PathLike[str]) -> GuestImage:
+    """A disk with Debian on sda1 (/), its /boot on sda2 and /srv on sda3, built once and
+    cached beside the tree (tests add it read-only: their writes go to an overlay).
+
+    fstab names / by UUID=, /boot by LABEL= and /srv as /dev/vda3, and adds entries that
+    inspection must skip (proc, tmpfs, a CD-ROM, a UUID that no filesystem has)."""
+    source = debian_tree(cachedir)
+    base = source.tarball.parent
+    stem = source.tarball.name.removesuffix(".tar")
+    image = base / f"{stem}.disk.img"
+    meta_path = base / f"{stem}.disk.json"
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (image.exists() and meta_path.exists()):
+            with tempfile.TemporaryDirectory(dir=base) as tmp:
+                partial = Path(tmp) / "disk.img"
+                meta = _build_debian_guest(source, Path(tmp), partial)
+                os.replace(partial, image)
+                meta_path.write_text(json.dumps(meta))
+    meta = json.loads(meta_path.read_text())
+    return GuestImage(path=image, **meta)

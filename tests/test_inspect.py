@@ -327,12 +327,16 @@ def test_standalone_agent_finds_nothing(g: GuestFS) -> None:
 # -- one VM on a real Debian disk -------------------------------------------------------------
 
 
+# Making the Debian tree (debootstrap) and its disk the first time takes many minutes on
+# a loaded machine; later runs find both in the cache.
+slow_first_build = pytest.mark.timeout(3600)
+
+
 @pytest.fixture(scope="module")
-def debian(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> object:
+def debian(cachedir: str) -> object:
     from guest_images import debian_guest
 
-    work = tmp_path_factory.mktemp("debian-guest")
-    return debian_guest(cachedir, work)
+    return debian_guest(cachedir)
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +346,8 @@ def vm(
     empty = tmp_path_factory.mktemp("empty-disk") / "empty.img"
     with open(empty, "wb") as f:
         f.truncate(64 << 20)
-    g = launch_vm(cachedir, drives=(str(debian.path), str(empty)))  # type: ignore[attr-defined]
+    # Read-only drives: the cached image is shared, the tests' writes go to an overlay.
+    g = launch_vm(cachedir, readonly=(str(debian.path), str(empty)))  # type: ignore[attr-defined]
     yield g
     g.close()
 
@@ -354,6 +359,7 @@ def _error(call: object, *args: object) -> GuestFSError:
 
 
 @needs_qemu
+@slow_first_build
 def test_queries_before_inspection(vm: GuestFS) -> None:
     assert vm.inspect_get_roots() == []
     err = _error(vm.inspect_get_type, "/dev/sda1")
