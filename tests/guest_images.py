@@ -1,0 +1,291 @@
+"""Guest disk images for inspection tests: a real Debian 12 installed on a partitioned disk.
+
+The Debian tree comes from ``debootstrap --foreign --variant=minbase bookworm`` (root and
+a mirror needed; it takes minutes), made once and kept as a tarball in the test cache directory
+(``$PYGUESTFS_TEST_CACHEDIR/guest-images/``), keyed by suite and month so it is refreshed
+now and then. Where debootstrap cannot run (not root, no mirror), a Debian-like tree is
+made from the host's own files instead (the host is Debian: its os-release,
+debian_version and binaries); :attr:`DebianTree.source` says which one a test got.
+
+The disk is assembled on the host without loop devices or root: an MBR partition table
+written here, and each ext4 filesystem written into its partition with
+``mke2fs -d TREE -E offset=...``. The guest's /etc/fstab names its filesystems the ways
+real guests do (UUID=, LABEL=, a /dev/vdX name), and its hostname is set.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUITE = "bookworm"
+MIB = 1 << 20
+SECTOR = 512
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+@dataclass(frozen=True)
+class DebianTree:
+    """A cached Debian root tree, as a tarball."""
+
+    tarball: Path
+    #: "debootstrap" or "host-files" (the fallback).
+    source: str
+
+
+@dataclass
+class Partition:
+    """One partition to create: its size, filesystem label and UUID, and contents."""
+
+    size_mib: int
+    label: str
+    tree: Path | None = None
+    fs_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class GuestImage:
+    """A built disk image and what a test should expect of it."""
+
+    path: Path
+    source: str
+    hostname: str
+    root_uuid: str
+    boot_label: str
+    #: /etc/debian_version and /etc/os-release of the installed tree.
+    debian_version: str
+    os_release: dict[str, str]
+
+
+# -- the Debian tree ----------------------------------------------------------------------
+
+
+def apt_mirror() -> str:
+    """The Debian mirror apt uses on this machine (deb822 or one-line sources)."""
+    override = os.environ.get("PYGUESTFS_TEST_DEBIAN_MIRROR")
+    if override:
+        return override
+    candidates = []
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        text = path.read_text(errors="replace")
+        for stanza in re.split(r"\n\s*\n", text):
+            if re.search(rf"^Suites:.*\b{SUITE}\b", stanza, re.M) and not re.search(
+                r"^Enabled:\s*no", stanza, re.M
+            ):
+                m = re.search(r"^URIs:\s*(\S+)", stanza, re.M)
+                if m:
+                    candidates.append(m.group(1))
+    sources_list = Path("/etc/apt/sources.list")
+    if sources_list.exists():
+        for line in sources_list.read_text(errors="replace").splitlines():
+            m = re.match(rf"\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+{SUITE}\s", line + " ")
+            if m:
+                candidates.append(m.group(1))
+    main = [u for u in candidates if "security" not in u]
+    return main[0] if main else DEFAULT_MIRROR
+
+
+def _apt_proxy_env() -> dict[str, str]:
+    """apt's configured HTTP proxy, for debootstrap's wget."""
+    env = dict(os.environ)
+    try:
+        out = subprocess.run(
+            ["apt-config", "shell", "PROXY", "Acquire::http::Proxy"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    except OSError:
+        return env
+    m = re.search(r"PROXY='([^']+)'", out)
+    if m:
+        env.setdefault("http_proxy", m.group(1))
+    return env
+
+
+def _debootstrap(target: Path, log: Path, debs: Path) -> bool:
+    """debootstrap's first stage: every package of the minimal system downloaded
+    (into ``debs``, kept for the next build), verified and unpacked into ``target``.
+
+    The second stage (running each package's maintainer scripts under dpkg inside the
+    chroot) is left out: it changes nothing inspection reads (release files, binaries,
+    the directory layout) and on a loaded test machine it takes longer than everything
+    else put together."""
+    if os.geteuid() != 0 or shutil.which("debootstrap") is None:
+        return False
+    debs.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "debootstrap",
+        "--foreign",
+        "--variant=minbase",
+        f"--cache-dir={debs}",
+        SUITE,
+        str(target),
+        apt_mirror(),
+    ]
+    with open(log, "wb") as out:
+        proc = subprocess.run(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=_apt_proxy_env(), check=False
+        )
+    return proc.returncode == 0
+
+
+def _host_files_tree(target: Path) -> None:
+    """A small Debian-like root from the host's files (the fallback): the release files,
+    a few binaries with their libraries, and the usual directories."""
+    for d in ("etc", "usr/bin", "usr/lib", "usr/sbin", "var/lib/dpkg", "root", "tmp", "boot"):
+        (target / d).mkdir(parents=True, exist_ok=True)
+    for link, dest in (("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib")):
+        os.symlink(dest, target / link)
+    for name in ("os-release", "debian_version", "hosts"):
+        src = Path("/etc") / name
+        if src.exists():
+            shutil.copyfile(src.resolve(), target / "etc" / name)
+    for binary in ("ls", "bash", "sh", "rm", "echo"):
+        src = Path("/usr/bin") / binary
+        if src.exists():
+            shutil.copy2(src.resolve(), target / "usr/bin" / binary)
+    shutil.copyfile("/var/lib/dpkg/status", target / "var/lib/dpkg/status")
+
+
+def debian_tree(cachedir: str | os.PathLike[str]) -> DebianTree:
+    """The cached Debian tree, made first if needed (under a lock: one builder at a time)."""
+    base = Path(cachedir) / "guest-images"
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.date.today().strftime("%Y%m")
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for source in ("debootstrap", "host-files"):
+            tarball = base / f"debian-{SUITE}-minbase-{stamp}.{source}.tar"
+            if tarball.exists():
+                return DebianTree(tarball, source)
+        with tempfile.TemporaryDirectory(dir=base) as tmp:
+            tree = Path(tmp) / "tree"
+            if _debootstrap(tree, base / f"debootstrap-{stamp}.log", base / "debs"):
+                source = "debootstrap"
+            else:
+                shutil.rmtree(tree, ignore_errors=True)
+                tree.mkdir()
+                _host_files_tree(tree)
+                source = "host-files"
+            tarball = base / f"debian-{SUITE}-minbase-{stamp}.{source}.tar"
+            partial = tarball.with_suffix(".tar.part")
+            # GNU tar keeps owners, modes, links and device nodes exactly.
+            subprocess.run(["tar", "-C", str(tree), "-cf", str(partial), "."], check=True)
+            os.replace(partial, tarball)
+        return DebianTree(tarball, source)
+
+
+# -- the disk -----------------------------------------------------------------------------
+
+
+def _mbr(partitions: list[tuple[int, int]]) -> bytes:
+    """A DOS partition table of Linux partitions given as (first sector, sectors)."""
+    entries = b""
+    for start, count in partitions:
+        # Boot flag, CHS start (unused: LBA only), type 0x83, CHS end, LBA start, count.
+        entries += struct.pack("<B3sB3sII", 0, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff", start, count)
+    entries = entries.ljust(64, b"\0")
+    disk_id = struct.pack("<I", uuid.uuid4().int & 0xFFFFFFFF)
+    return b"\0" * 440 + disk_id + b"\0\0" + entries + b"\x55\xaa"
+
+
+def make_disk(path: Path, partitions: list[Partition]) -> None:
+    """Write a partitioned disk image: partition i starts after i MiB-aligned gaps."""
+    layout = []
+    offset = MIB
+    for part in partitions:
+        layout.append((offset, part))
+        offset += part.size_mib * MIB
+    with open(path, "wb") as f:
+        f.truncate(offset + MIB)
+        f.write(_mbr([(o // SECTOR, p.size_mib * MIB // SECTOR) for o, p in layout]))
+    for off, part in layout:
+        argv = ["mke2fs", "-q", "-F", "-t", "ext4", "-U", part.fs_uuid, "-L", part.label]
+        if part.tree is not None:
+            argv += ["-d", str(part.tree)]
+        argv += ["-E", f"offset={off}", str(path), f"{part.size_mib}M"]
+        subprocess.run(argv, check=True, capture_output=True)
+
+
+def _read_os_release(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        key, eq, value = line.partition("=")
+        if eq and not key.startswith("#"):
+            out[key] = value.strip().strip('"')
+    return out
+
+
+def _build_debian_guest(source: DebianTree, workdir: Path, image: Path) -> dict[str, object]:
+    """Lay out the trees of the three partitions and write the disk (see debian_guest)."""
+    root_tree = workdir / "root"
+    boot_tree = workdir / "boot"
+    srv_tree = workdir / "srv"
+    root_tree.mkdir()
+    subprocess.run(["tar", "-C", str(root_tree), "-xf", str(source.tarball)], check=True)
+    # /boot's contents go on their own partition; the root keeps the empty mountpoint.
+    shutil.move(str(root_tree / "boot"), str(boot_tree))
+    (root_tree / "boot").mkdir()
+    (boot_tree / "grub").mkdir(exist_ok=True)
+    (boot_tree / "grub" / "grub.cfg").write_text("# no bootloader is installed\n")
+    srv_tree.mkdir()
+    (srv_tree / "data.txt").write_text("not an operating system\n")
+
+    hostname = "inspected-debian"
+    root = Partition(700, "debroot", root_tree)
+    boot = Partition(32, "BOOT", boot_tree)
+    srv = Partition(16, "srvdata", srv_tree)
+    (root_tree / "etc" / "hostname").write_text(f"# set by the test\n{hostname}\n")
+    (root_tree / "etc" / "fstab").write_text(
+        "# <file system> <mount point> <type> <options> <dump> <pass>\n"
+        f"UUID={root.fs_uuid}  /  ext4  errors=remount-ro  0  1\n"
+        "LABEL=BOOT  /boot  ext4  defaults  0  2\n"
+        "/dev/vda3  //srv//  ext4  defaults  0  2\n"
+        "proc  /proc  proc  defaults  0  0\n"
+        "tmpfs  /tmp  tmpfs  defaults  0  0\n"
+        "/dev/cdrom  /media/cdrom0  udf,iso9660  user,noauto  0  0\n"
+        f"UUID={uuid.uuid4()}  /mnt/gone  ext4  nofail  0  2\n"
+    )
+    make_disk(image, [root, boot, srv])
+    return {
+        "source": source.source,
+        "hostname": hostname,
+        "root_uuid": root.fs_uuid,
+        "boot_label": boot.label,
+        "debian_version": (root_tree / "etc" / "debian_version").read_text().split("\n")[0],
+        "os_release": _read_os_release((root_tree / "etc" / "os-release").read_text()),
+    }
+
+
+def debian_guest(cachedir: str | os.PathLike[str]) -> GuestImage:
+    """A disk with Debian on sda1 (/), its /boot on sda2 and /srv on sda3, built once and
+    cached beside the tree (tests add it read-only: their writes go to an overlay).
+
+    fstab names / by UUID=, /boot by LABEL= and /srv as /dev/vda3, and adds entries that
+    inspection must skip (proc, tmpfs, a CD-ROM, a UUID that no filesystem has)."""
+    source = debian_tree(cachedir)
+    base = source.tarball.parent
+    stem = source.tarball.name.removesuffix(".tar")
+    image = base / f"{stem}.disk.img"
+    meta_path = base / f"{stem}.disk.json"
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (image.exists() and meta_path.exists()):
+            with tempfile.TemporaryDirectory(dir=base) as tmp:
+                partial = Path(tmp) / "disk.img"
+                meta = _build_debian_guest(source, Path(tmp), partial)
+                os.replace(partial, image)
+                meta_path.write_text(json.dumps(meta))
+    meta = json.loads(meta_path.read_text())
+    return GuestImage(path=image, **meta)
