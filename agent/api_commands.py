@@ -14,9 +14,11 @@ program's stderr, final newlines removed; success returns stdout untouched.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import random
+import shutil
 import subprocess
 from collections.abc import Iterator
 
@@ -59,20 +61,31 @@ def _root_mounted(root: str) -> bool:
     return False
 
 
-def _quiet(argv: list[str]) -> bool:
-    """Run a mount or umount whose failure guestfsd deliberately ignores."""
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=ENV,
-            check=False,
-        )
-    except OSError:
-        return False
-    return done.returncode == 0
+#: mount(2) flag for a bind mount (<sys/mount.h>).
+_MS_BIND = 4096
+
+
+class _Libc:
+    """mount(2) and umount(2), which ``os`` lacks. System calls, not the mount program:
+    under TCG each program start costs a second, and a command needs up to twelve."""
+
+    _lib: ctypes.CDLL | None = None
+
+    @classmethod
+    def lib(cls) -> ctypes.CDLL:
+        if cls._lib is None:
+            cls._lib = ctypes.CDLL(None, use_errno=True)
+        return cls._lib
+
+    @classmethod
+    def bind(cls, source: str, target: str) -> bool:
+        """Bind ``source`` on ``target``; false if that failed (guestfsd ignores it)."""
+        rc = cls.lib().mount(os.fsencode(source), os.fsencode(target), None, _MS_BIND, None)
+        return rc == 0
+
+    @classmethod
+    def umount(cls, target: str) -> None:
+        cls.lib().umount(os.fsencode(target))  # a failure is ignored, as in guestfsd
 
 
 @contextlib.contextmanager
@@ -80,17 +93,18 @@ def _appliance_mounts(ctx: CallContext) -> Iterator[None]:
     """Bind the appliance's /dev, /proc, /sys ... into the sysroot while a command runs.
 
     The mount point is resolved inside the sysroot (symlinks followed as the chroot will
-    follow them), so a guest's /dev -> /somewhere cannot send the bind anywhere else."""
+    follow them), so a guest's /dev -> /somewhere cannot send the bind anywhere else;
+    a bind onto a mount point that does not exist fails and is skipped."""
     done: list[str] = []
     try:
         for source, guest in _BIND_MOUNTS:
             target = ctx.sysroot.resolve(guest)
-            if _quiet(["mount", "--bind", source, target]):
+            if os.path.isdir(target) and _Libc.bind(source, target):
                 done.append(target)
         yield
     finally:
         for target in reversed(done):
-            _quiet(["umount", target])
+            _Libc.umount(target)
 
 
 def _network_enabled() -> bool:
@@ -119,7 +133,8 @@ def _resolv_conf(ctx: CallContext) -> Iterator[None]:
                 f"rename: {ctx.sysroot.display('/etc/resolv.conf')} to "
                 f"{ctx.sysroot.display('/etc/' + os.path.basename(saved))}",
             ) from None
-    _quiet(["cp", "/etc/resolv.conf", ours])
+    with contextlib.suppress(OSError):
+        shutil.copyfile("/etc/resolv.conf", ours)  # guestfsd's cp, failure ignored
     try:
         yield
     finally:
