@@ -188,7 +188,7 @@ def test_groups_reflect_the_appliance(guest: GuestFS) -> None:
 
 
 def test_compress_device_out(vm: GuestFS, tmp_path: Path) -> None:
-    content = (b"device bytes " * 100000)[: 4 << 20]
+    content = (b"device bytes " * 400000)[: 4 << 20]  # fills the whole 4 MiB disk
     (tmp_path / "dev.img").write_bytes(content)
     vm.upload(str(tmp_path / "dev.img"), "/dev/sdb")
     out = tmp_path / "sdb.gz"
