@@ -6,12 +6,15 @@ Messages follow guestfsd 1.48's ``daemon/upload.c``, ``tar.c``, ``ls.c`` and ``f
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
+import random
 import stat
 import tempfile
 from collections.abc import Iterator
+from typing import IO, Any
 
 from .api_block import device_node
 from .commands import start
@@ -19,16 +22,20 @@ from .context import CallContext
 from .errors import AgentError
 from .registry import implements
 
+#: The characters of guestfsd's random_name.
+_RANDOM_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
 #: Incoming file data is written in blocks of this size, not 8 KiB chunk by chunk.
 _WRITE_BUFFER = 1024 * 1024
 
+#: tar's option for each ``compress`` value guestfsd 1.48 accepts (daemon/tar.c). zstd is
+#: not among them in 1.48: it is refused as an unknown compression type.
 _TAR_FILTERS = {
     "compress": "--compress",
     "gzip": "--gzip",
     "bzip2": "--bzip2",
     "xz": "--xz",
     "lzop": "--lzop",
-    "zstd": "--zstd",
 }
 
 
@@ -204,6 +211,90 @@ def _tar_filter(compress: str | None) -> list[str]:
     return [flag]
 
 
+def _error_text(err: IO[bytes]) -> str:
+    """A program's stderr collected in a file, as guestfsd's read_error_file gives it:
+    the whole text, one final newline removed."""
+    err.seek(0)
+    text = err.read().decode("utf-8", "replace")
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _chown_supported(ctx: CallContext, directory: str) -> bool:
+    """guestfsd's probe before unpacking: create a file in the directory and try to give
+    it to uid/gid 1000. EPERM means the filesystem (vfat, say) has no owners, so tar must
+    not try to restore them. Creating the file is also what reports a missing directory,
+    a file in the way or a read-only filesystem."""
+    host = ctx.sysroot.resolve(directory)
+    name = "".join(random.choices(_RANDOM_CHARS, k=8))
+    probe = os.path.join(host, f"{name}.{''.join(random.choices(_RANDOM_CHARS, k=3))}")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_NOCTTY | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise AgentError.from_os(e, directory) from None
+    try:
+        os.fchown(fd, 1000, 1000)
+    except OSError as e:
+        if e.errno == errno.EPERM:
+            return False
+        raise AgentError.from_errno(e.errno or 0, "unexpected error in fchown") from None
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    return True
+
+
+def unpack_tar(
+    ctx: CallContext,
+    directory: str,
+    compress: str | None = None,
+    *,
+    xattrs: bool = False,
+    selinux: bool = False,
+    acls: bool = False,
+) -> None:
+    """Receive a tar archive and unpack it into ``directory`` (tar_in, tgz_in, txz_in)."""
+    chown_ok = _chown_supported(ctx, directory)
+    filt = _tar_filter(compress)
+    argv = ["tar", "-C", ctx.sysroot.resolve(directory), *filt, "-xf", "-"]
+    if not chown_ok:
+        argv.append("--no-same-owner")
+    if xattrs:
+        # --xattrs-include: without it GNU tar restores only the user.* namespace.
+        argv += ["--xattrs", "--xattrs-include=*"]
+    if selinux:
+        argv.append("--selinux")
+    if acls:
+        argv.append("--acls")
+    hide = ctx.sysroot.hide
+    with tempfile.TemporaryFile(prefix="tar-in-") as err:
+        tar = start(argv, feed=True, stderr=err)
+        assert tar.stdin is not None
+        stdin = tar.stdin
+
+        def sink(data: bytes) -> None:
+            try:
+                stdin.write(data)
+            except BrokenPipeError:
+                # tar died early (a corrupt archive, say): say what tar said.
+                tar.wait()
+                raise AgentError(
+                    hide(f"write error on directory: {directory}: {_error_text(err)}")
+                ) from None
+
+        try:
+            ctx.receive_file(sink)
+            stdin.close()
+        except BaseException:
+            tar.kill()
+            tar.wait()
+            raise
+        if tar.wait() != 0:
+            raise AgentError(
+                hide(f"tar subcommand failed on directory: {directory}: {_error_text(err)}")
+            )
+
+
 @implements("tar_in")
 def tar_in(
     ctx: CallContext,
@@ -213,44 +304,85 @@ def tar_in(
     selinux: bool = False,
     acls: bool = False,
 ) -> None:
-    filt = _tar_filter(compress)
+    unpack_tar(ctx, directory, compress, xattrs=xattrs, selinux=selinux, acls=acls)
+
+
+def _exclude_file(excludes: list[str]) -> IO[str]:
+    """The patterns for tar -X, one a line (a pattern holding a newline cannot be said)."""
+    for pat in excludes:
+        if "\n" in pat:
+            raise AgentError("tar-out: excludes file patterns cannot contain \\n character")
+    f = tempfile.NamedTemporaryFile("w", prefix="excludes")  # noqa: SIM115 (caller closes)
+    f.write("".join(f"{pat}\n" for pat in excludes))
+    f.flush()
+    return f
+
+
+def host_directory(ctx: CallContext, directory: str) -> str:
+    """A directory named by a plain string (tar_out, cpio_out): it must exist and be a
+    directory. guestfsd glues the name onto "/sysroot" without a slash, so a relative name
+    ("tin" -> "/sysroottin") is never found."""
+    if not directory.startswith("/"):
+        raise AgentError.from_errno(errno.ENOENT, f"stat: {directory}")
     host = ctx.sysroot.resolve(directory)
-    if not os.path.isdir(host):
-        code = errno.ENOTDIR if os.path.exists(host) else errno.ENOENT
-        raise AgentError.from_errno(code, directory)
-    argv = ["tar", "-C", host, *filt, "-xf", "-"]
-    if xattrs:
-        argv += ["--xattrs", "--xattrs-include=*"]
-    if selinux:
-        argv.append("--selinux")
-    if acls:
-        argv.append("--acls")
-    tar = start(argv, feed=True)
-    assert tar.stdin is not None and tar.stderr is not None
-
-    stdin, stderr = tar.stdin, tar.stderr
-
-    def sink(data: bytes) -> None:
-        try:
-            stdin.write(data)
-        except BrokenPipeError:
-            # tar died early (a corrupt archive, say): say what tar said.
-            tar.wait()
-            raise AgentError(
-                f"write error on directory: {directory}: "
-                f"{stderr.read().decode('utf-8', 'replace').strip()}"
-            ) from None
-
     try:
-        ctx.receive_file(sink)
-        stdin.close()
-    except BaseException:
-        tar.kill()
-        tar.wait()
-        raise
-    err = stderr.read().decode("utf-8", "replace").strip()
-    if tar.wait() != 0:
-        raise AgentError(f"tar subcommand failed on directory: {directory}: {err}")
+        st = os.stat(host)
+    except OSError as e:
+        raise AgentError.from_os(e, f"stat: {directory}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise AgentError(f"{directory}: not a directory")
+    return host
+
+
+def stream_program(ctx: CallContext, argv: list[str], what: str, **popen: Any) -> None:
+    """Send a program's stdout as the FileOut stream. Its failure after the OK reply can
+    only cancel the transfer (the dispatcher sends the cancel chunk); its stderr, which
+    guestfsd leaves in the appliance's log, goes to ours under --verbose."""
+    with tempfile.TemporaryFile(prefix="out-err-") as err:
+        proc = start(argv, feed=False, stderr=err, **popen)
+        assert proc.stdout is not None
+        try:
+            ctx.begin_file_out()
+            ctx.send_file(proc.stdout.read)
+        except BaseException:
+            proc.kill()  # cancelled or failed half-way: the output has nowhere to go
+            proc.wait()
+            raise
+        status = proc.wait()
+        if status != 0:
+            text = _error_text(err)
+            raise AgentError(ctx.sysroot.hide(f"{argv[0]}: {what}: exit {status}: {text}"))
+
+
+def pack_tar(
+    ctx: CallContext,
+    directory: str,
+    compress: str | None = None,
+    *,
+    numericowner: bool = False,
+    excludes: list[str] | None = None,
+    xattrs: bool = False,
+    selinux: bool = False,
+    acls: bool = False,
+) -> None:
+    """Pack ``directory`` and send the archive (tar_out, tgz_out, txz_out)."""
+    filt = _tar_filter(compress)
+    with contextlib.ExitStack() as stack:
+        excl = stack.enter_context(_exclude_file(excludes)) if excludes is not None else None
+        host = host_directory(ctx, directory)
+        argv = ["tar", "-C", host, *filt]
+        if numericowner:
+            argv.append("--numeric-owner")
+        if excl is not None:
+            argv += ["-X", excl.name]
+        if xattrs:
+            argv.append("--xattrs")
+        if selinux:
+            argv.append("--selinux")
+        if acls:
+            argv.append("--acls")
+        argv += ["-cf", "-", "."]
+        stream_program(ctx, argv, directory)
 
 
 @implements("tar_out")
@@ -264,43 +396,13 @@ def tar_out(
     selinux: bool = False,
     acls: bool = False,
 ) -> None:
-    filt = _tar_filter(compress)
-    if not directory.startswith("/"):
-        # guestfsd glues a relative name onto "/sysroot" ("/sysroottin"): never found.
-        raise AgentError.from_errno(errno.ENOENT, f"stat: {directory}")
-    host = ctx.sysroot.resolve(directory)
-    try:
-        st = os.stat(host)
-    except OSError as e:
-        raise AgentError.from_os(e, f"stat: {directory}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise AgentError(f"{directory}: not a directory")
-    argv = ["tar", "-C", host, *filt]
-    if numericowner:
-        argv.append("--numeric-owner")
-    with tempfile.NamedTemporaryFile("w", prefix="tar-out-", suffix=".excl") as excl:
-        if excludes:
-            excl.write("".join(f"{pat}\n" for pat in excludes))
-            excl.flush()
-            argv += ["-X", excl.name]
-        if xattrs:
-            argv.append("--xattrs")
-        if selinux:
-            argv.append("--selinux")
-        if acls:
-            argv.append("--acls")
-        argv += ["-cf", "-", "."]
-        tar = start(argv, feed=False)
-        assert tar.stdout is not None and tar.stderr is not None
-        try:
-            ctx.begin_file_out()
-            ctx.send_file(tar.stdout.read)
-        except BaseException:
-            tar.kill()  # cancelled or failed half-way: tar's output has nowhere to go
-            tar.wait()
-            raise
-        err = tar.stderr.read().decode("utf-8", "replace").strip()
-        status = tar.wait()
-        if status != 0:
-            # The OK reply has gone: the dispatcher turns this into a cancel chunk.
-            raise AgentError(f"tar subcommand failed on directory: {directory}: {err}")
+    pack_tar(
+        ctx,
+        directory,
+        compress,
+        numericowner=numericowner,
+        excludes=excludes,
+        xattrs=xattrs,
+        selinux=selinux,
+        acls=acls,
+    )

@@ -53,15 +53,25 @@ def run(
     return hide(out) if hide else out
 
 
-def start(argv: Sequence[str], *, feed: bool) -> subprocess.Popen[bytes]:
+def start(
+    argv: Sequence[str],
+    *,
+    feed: bool,
+    stdin: int | IO[bytes] | None = None,
+    stderr: int | IO[bytes] | None = None,
+    cwd: str | None = None,
+) -> subprocess.Popen[bytes]:
     """Start a program the caller streams to: its stdin when ``feed`` (tar_in), else from
-    its stdout (tar_out). stderr is always captured for the error message."""
+    its stdout (tar_out). stderr is captured in a pipe unless ``stderr`` names a file to
+    collect it in (a program that writes much to stderr while the caller streams would
+    otherwise block on a full pipe); ``stdin`` replaces /dev/null when not feeding."""
     return subprocess.Popen(
         list(argv),
-        stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
+        stdin=subprocess.PIPE if feed else (stdin if stdin is not None else subprocess.DEVNULL),
         stdout=subprocess.DEVNULL if feed else subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr if stderr is not None else subprocess.PIPE,
         env=ENV,
+        cwd=cwd,
     )
 
 

@@ -593,17 +593,25 @@ class GuestFS:
         return _old_stat(self.lstatns(path))  # type: ignore[attr-defined]
 
     def feature_available(self, groups: list[str]) -> bool:
-        """True if every optional feature group named is available in the appliance."""
-        return all(self._feature(g) == 0 for g in groups)
-
-    def available(self, groups: list[str]) -> None:
-        """Raise if any named group is unavailable (or unknown), as libguestfs does."""
+        """True if every optional feature group named is available in the appliance;
+        an unknown group raises, as in libguestfs (lib/available.c)."""
         for g in groups:
             r = self._feature(g)
             if r == 2:
-                raise GuestFSError(f"available: {g}: unknown group")
+                raise GuestFSError(f"{g}: unknown group")
             if r == 1:
-                raise GuestFSError(f"available: {g}: group not available")
+                return False
+        return True
+
+    def available(self, groups: list[str]) -> None:
+        """Raise if any named group is unavailable or unknown, as libguestfs does. The
+        messages are the library's own, without the API name in front."""
+        for g in groups:
+            r = self._feature(g)
+            if r == 2:
+                raise GuestFSError(f"{g}: unknown group")
+            if r == 1:
+                raise GuestFSError(f"{g}: group not available")
 
     def _feature(self, group: str) -> int:
         if group not in self._features:

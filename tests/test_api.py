@@ -281,14 +281,13 @@ def test_tar_in_and_out(g: GuestFS, agent: RunningAgent, tmp_path: Path) -> None
     g.write("/t/sub/a", b"A" * 1000)
     g.write("/t/b", b"B")
     g.write("/t/skip.log", b"L")
-    for compress in (None, "gzip", "bzip2", "xz", "zstd"):
+    for compress in (None, "gzip", "bzip2", "xz"):  # 1.48 has no zstd: test_archives.py
         out = tmp_path / f"o-{compress}.tar"
         g.tar_out("/t", str(out), compress=compress, excludes=["*.log"], numericowner=True)
         mode = {"gzip": "r:gz", "bzip2": "r:bz2", "xz": "r:xz"}.get(compress or "", "r")
-        if compress != "zstd":
-            with tarfile.open(out, mode) as tf:
-                names = sorted(n.lstrip("./") for n in tf.getnames())
-            assert names == ["", "b", "sub", "sub/a"]
+        with tarfile.open(out, mode) as tf:
+            names = sorted(n.lstrip("./") for n in tf.getnames())
+        assert names == ["", "b", "sub", "sub/a"]
         g.mkdir(f"/in-{compress}")
         g.tar_in(str(out), f"/in-{compress}", compress=compress)
         assert g.read_file(f"/in-{compress}/sub/a") == b"A" * 1000
@@ -323,10 +322,13 @@ def test_features(g: GuestFS) -> None:
     assert "lvm2" in groups and "xfs" in groups
     assert g.feature_available([]) is True
     assert g.feature_available(["lvm2"]) is False  # not served by this agent yet
-    with _raises("", "available: lvm2: group not available"):
+    # lib/available.c's messages carry no API name.
+    with _raises("", "^lvm2: group not available$"):
         g.available(["lvm2"])
-    with _raises("", "available: nonsense: unknown group"):
+    with _raises("", "^nonsense: unknown group$"):
         g.available(["nonsense"])
+    with _raises("", "^nonsense: unknown group$"):
+        g.feature_available(["nonsense"])
 
 
 def test_argument_checking_on_the_host(g: GuestFS) -> None:

@@ -20,13 +20,17 @@ listed differences remain it is an xfail naming them (``-ra`` prints the reasons
 
 from __future__ import annotations
 
+import base64
+import bz2
 import gzip
 import hashlib
 import io
+import lzma
 import os
 import re
 import shutil
 import stat
+import subprocess
 import tarfile
 import time
 from collections.abc import Callable
@@ -114,6 +118,34 @@ TAR_MEMBERS: list[tuple[str, bytes | str | None]] = [
 TAR = _tar(TAR_MEMBERS)
 TAR_GZ = _tar([("gz/", None), ("gz/z.txt", b"gzipped\n")], gz=True)
 BIG = bytes(i * 7 % 251 for i in range(20000))
+
+
+# archives: data for the "# archives" block at the end of CASES.
+ARCH_TAR_XZ = lzma.compress(_tar([("xz/", None), ("xz/x.txt", b"xz-compressed\n")]))
+ARCH_PAYLOAD = bytes(range(256)) * 12 + b"\x00 no final newline"
+ARCH_B64 = base64.encodebytes(ARCH_PAYLOAD)
+ARCH_GUEST_PROGRAMS = {"bin/sh": "/bin/dash", "bin/echo": "/bin/echo", "bin/cat": "/bin/cat"}
+
+
+def _arch_runnable_tree() -> bytes:
+    """A tar of the least a command can run in: dash as /bin/sh, echo, cat and the
+    libraries ldd lists (no dev, proc or sys: guestfsd would bind the host's there)."""
+    files = dict(ARCH_GUEST_PROGRAMS)
+    for program in ARCH_GUEST_PROGRAMS.values():
+        if not os.path.exists(program):
+            continue  # the case then fails on both sides alike
+        ldd = subprocess.run(["ldd", program], capture_output=True, text=True, check=False)
+        for lib in re.findall(r"(/\S+) \(0x", ldd.stdout):
+            files[lib.lstrip("/")] = lib
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", dereference=True) as tf:
+        for inside, host in sorted(files.items()):
+            if os.path.exists(host):
+                tf.add(host, arcname=inside)
+    return buf.getvalue()
+
+
+ARCH_RUNNABLE = _arch_runnable_tree()
 
 CASES: list[Case] = [
     # daemon
@@ -436,6 +468,79 @@ CASES: list[Case] = [
     _case("esc-ll", "ll", "/esc/"),
     # the whole tree at the end
     _case("final-find", "find", "/"),
+    # archives
+    _case("arch-mkdir", "mkdir", "/arch"),
+    _case("arch-write", "write", "/arch/a.txt", "alpha\n" * 50),
+    _case("arch-mkdir-sub", "mkdir", "/arch/sub"),
+    _case("arch-write-sub", "write", "/arch/sub/skip.log", "log\n"),
+    _case("tgz_out", "tgz_out", "/arch", OUT),
+    _case("tgz_out-missing", "tgz_out", "/missing", OUT),
+    _case("tgz_out-file", "tgz_out", "/arch/a.txt", OUT),
+    _case("tgz_out-relative", "tgz_out", "arch", OUT),
+    _case("tgz_in", "tgz_in", LocalIn(TAR_GZ), "/arch"),
+    _case("tgz_in-check", "cat", "/arch/gz/z.txt"),
+    _case("tgz_in-not-gzip", "tgz_in", LocalIn(TAR), "/arch"),
+    _case("tgz_in-missing", "tgz_in", LocalIn(TAR_GZ), "/missing"),
+    _case("tgz_in-relative", "tgz_in", LocalIn(TAR_GZ), "arch"),
+    _case("txz_in", "txz_in", LocalIn(ARCH_TAR_XZ), "/arch"),
+    _case("txz_in-check", "cat", "/arch/xz/x.txt"),
+    _case("txz_out", "txz_out", "/arch", OUT),
+    _case("tar_out-zstd", "tar_out", "/arch", OUT, compress="zstd"),
+    _case("tar_out-bzip2", "tar_out", "/arch", OUT, compress="bzip2"),
+    _case("tar_out-xattrs", "tar_out", "/arch", OUT, xattrs=True, selinux=True, acls=True),
+    _case("tar_out-excludes-newline", "tar_out", "/arch", OUT, excludes=["a\nb"]),
+    _case("tar_out-excludes-empty", "tar_out", "/arch", OUT, excludes=[]),
+    _case("tar_in-xattrs", "tar_in", LocalIn(TAR), "/arch/sub", xattrs=True, acls=True),
+    _case("tar_in-xattrs-check", "find", "/arch/sub/"),  # "/": see _FIND_SLASH
+    _case("cpio_out", "cpio_out", "/arch", OUT),
+    _case("cpio_out-crc", "cpio_out", "/arch", OUT, format="crc"),
+    _case("cpio_out-bad-format", "cpio_out", "/arch", OUT, format="odc"),
+    _case("cpio_out-missing", "cpio_out", "/missing", OUT, format="odc"),
+    _case("cpio_out-file", "cpio_out", "/arch/a.txt", OUT),
+    _case("cpio_out-relative", "cpio_out", "arch", OUT),
+    _case("base64_in", "base64_in", LocalIn(ARCH_B64), "/arch/b64"),
+    _case("base64_in-check", "read_file", "/arch/b64"),
+    _case("base64_in-invalid", "base64_in", LocalIn(b"!!! not base64 ###\n"), "/arch/bad"),
+    _case("base64_in-no-parent", "base64_in", LocalIn(ARCH_B64), "/nodir/x"),
+    _case("base64_in-onto-dir", "base64_in", LocalIn(ARCH_B64), "/arch/sub"),
+    _case("base64_in-relative", "base64_in", LocalIn(ARCH_B64), "arch/b64"),
+    _case("base64_out", "base64_out", "/arch/b64", OUT),
+    _case("base64_out-empty", "base64_out", "/empty", OUT),
+    _case("base64_out-dir", "base64_out", "/arch", OUT),
+    _case("base64_out-missing", "base64_out", "/missing", OUT),
+    _case("compress_out-gzip", "compress_out", "gzip", "/arch/a.txt", OUT),
+    _case("compress_out-gzip-9", "compress_out", "gzip", "/arch/a.txt", OUT, level=9),
+    _case("compress_out-bzip2", "compress_out", "bzip2", "/arch/a.txt", OUT, level=1),
+    _case("compress_out-xz", "compress_out", "xz", "/arch/a.txt", OUT, level=0),
+    _case("compress_out-gzip-level-0", "compress_out", "gzip", "/arch/a.txt", OUT, level=0),
+    _case("compress_out-xz-level-10", "compress_out", "xz", "/arch/a.txt", OUT, level=10),
+    _case("compress_out-compress", "compress_out", "compress", "/arch/a.txt", OUT),
+    _case("compress_out-zstd", "compress_out", "zstd", "/arch/a.txt", OUT),
+    _case("compress_out-missing", "compress_out", "gzip", "/missing", OUT),
+    _case("available-xz", "available", ["xz"]),
+    _case("available-unknown", "available", ["no-such-group"]),
+    # commands: first with nothing to run, then in a tree holding dash, echo and cat
+    _case("command-empty", "command", []),
+    _case("command-not-found", "command", ["/bin/echo", "x"]),
+    _case("sh-no-shell", "sh", "echo x"),
+    _case("arch-runnable-tree", "tar_in", LocalIn(ARCH_RUNNABLE), "/"),
+    _case("command", "command", ["/bin/echo", "hello", "$HOME", "*"]),
+    _case("command-no-newline", "command", ["/bin/echo", "-n", "x"]),
+    _case("command-path-lookup", "command", ["echo", "via PATH"]),
+    _case("command-fails", "command", ["/bin/cat", "/missing"]),
+    _case("command-stdin-is-null", "command", ["/bin/cat"]),
+    _case("command_lines", "command_lines", ["/bin/echo", "-e", "a\\n\\nb\\n"]),
+    _case("command_lines-no-newline", "command_lines", ["/bin/echo", "-n", "one"]),
+    _case("command_lines-empty", "command_lines", ["/bin/echo", "-n"]),
+    _case("sh", "sh", "echo a; echo err >&2; pwd; cd / && echo *"),
+    _case("sh-fails", "sh", "echo out; echo first >&2; echo second >&2; exit 3"),
+    _case("sh-fails-silently", "sh", "exit 1"),
+    _case("sh-writes", "sh", "echo written > /arch/by-sh"),
+    _case("sh-writes-check", "cat", "/arch/by-sh"),
+    _case("sh_lines", "sh_lines", "printf 'x\\n\\ny'"),
+    _case("sh_lines-nothing", "sh_lines", "true"),
+    _case("sh_lines-fails", "sh_lines", "echo bad >&2; exit 2"),
+    _case("arch-final-find", "find", "/arch/"),
 ]
 
 #: Every API the differential table must exercise.
@@ -486,6 +591,20 @@ APIS = {
     "stat",
     "lstat",
     "feature_available",
+    # archives
+    "tgz_in",
+    "tgz_out",
+    "txz_in",
+    "txz_out",
+    "cpio_out",
+    "base64_in",
+    "base64_out",
+    "compress_out",
+    "available",
+    "command",
+    "command_lines",
+    "sh",
+    "sh_lines",
 }
 
 #: Differences not fixed yet: case id -> what differs and why. test_same_replies[API] is an
@@ -564,6 +683,9 @@ class Outcome:
 
 
 def _normalise(api: str, value: Any, out: bytes | None) -> Any:
+    if api in _ARCHIVE_OUT:  # archives
+        assert out is not None
+        return _ARCHIVE_OUT[api](out)
     if isinstance(value, dict):
         value = {k: ("*" if k in _VOLATILE or _TIME_KEYS.match(k) else v) for k, v in value.items()}
     if api == "readdir":
@@ -580,6 +702,32 @@ def _normalise(api: str, value: Any, out: bytes | None) -> Any:
     elif api in ("download", "download_offset"):
         value = out
     return value
+
+
+# archives: what a FileOut call of the archives block downloaded, without times or inodes.
+def _cpio_listing(data: bytes) -> Any:
+    done = subprocess.run(["cpio", "-itv", "--quiet"], input=data, capture_output=True)
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    # "-rw-r--r--   1 root     root            6 Nov 25 13:59 a.txt": keep all but the date
+    fields = sorted(ln.split()[:5] + ln.split()[8:] for ln in lines)
+    return {"magic": data[:6], "status": done.returncode, "members": fields}
+
+
+def _decompressed(data: bytes) -> Any:
+    for magic, undo in ((b"\x1f\x8b", gzip.decompress), (b"BZh", bz2.decompress),
+                        (b"\xfd7zXZ", lzma.decompress)):  # fmt: skip
+        if data.startswith(magic):
+            return {"magic": magic, "content": undo(data)}
+    return {"raw": data}
+
+
+_ARCHIVE_OUT: dict[str, Callable[[bytes], Any]] = {
+    "tgz_out": lambda out: _tar_listing(out),
+    "txz_out": lambda out: _tar_listing(out),
+    "cpio_out": _cpio_listing,
+    "base64_out": lambda out: out,
+    "compress_out": _decompressed,
+}
 
 
 def _tar_listing(data: bytes) -> Any:
