@@ -612,12 +612,17 @@ def ln_sf(ctx: CallContext, target: str, linkname: str) -> None:
     # directory (and makes the link inside it); here that symlink is resolved within the
     # sysroot first, so ln is never handed a symlink that could lead out of it.
     host = ctx.sysroot.resolve(linkname, follow=False)
+    flags = "-sf"
     if os.path.islink(host):
         inside = ctx.sysroot.resolve(linkname)
         if os.path.isdir(inside):
             host = inside
+        else:
+            # Not a directory inside the sysroot: ln must replace the symlink itself, even
+            # if on this host it happens to lead to a directory outside.
+            flags = "-sfn"
     run(
-        ["ln", "-sf", "--", target, host],
+        ["ln", flags, "--", target, host],
         error_prefix=f"ln -sf: {target}: {linkname}: ",
         hide=ctx.sysroot.hide,
     )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gzip
 import os
+import random
 import shutil
 import stat
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +64,24 @@ def test_find_strings_encodings() -> None:
     assert find_strings(b"abc", "s") == []
 
 
+@pytest.mark.skipif(shutil.which("strings") is None, reason="GNU strings (binutils) missing")
+def test_find_strings_matches_gnu_strings() -> None:
+    rng = random.Random(4)
+    for _ in range(60):
+        parts = []
+        for _ in range(rng.randint(1, 8)):
+            word = "".join(rng.choice("ab\tc ~") for _ in range(rng.randint(1, 7)))
+            codec = rng.choice(["latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+            parts.append(word.encode(codec))
+            parts.append(bytes(rng.choice([0, 9, 0x41, 0x80, 0xFF, 1]) for _ in range(3)))
+        data = b"".join(parts)
+        for encoding in "sSblBL":
+            out = subprocess.run(
+                ["strings", "-a", "-e", encoding], input=data, capture_output=True, check=True
+            ).stdout
+            assert find_strings(data, encoding) == out.split(b"\n")[:-1], (encoding, data)
+
+
 # -- head, tail, wc --------------------------------------------------------------------------
 
 
@@ -84,7 +104,7 @@ def test_head_tail(g: GuestFS, agent: RunningAgent) -> None:
     with _raises("ENOENT", r"^head: /missing: No such file or directory$"):
         g.head("/missing")
     g.mkdir("/d")
-    with _raises("", r"^head -n 10: head: error reading 'standard input': Is a directory$"):
+    with _raises("", r"^head: head -n 10: head: error reading 'standard input': Is a directory$"):
         g.head("/d")
 
 
@@ -126,7 +146,7 @@ def test_grep_family(g: GuestFS) -> None:
     assert g.zgrep("abc", "/g.txt") == ["abc", "abc123"]  # zgrep reads plain text too
     with _raises("", r"^grep: can't use 'extended' and 'fixed' flags at the same time$"):
         g.grep("x", "/g.txt", extended=True, fixed=True)
-    with _raises("", r"^grep: a\[: grep: (Unmatched|brackets)"):
+    with _raises("", r"^grep: a\[: grep: Invalid regular expression$"):
         g.grep("a[", "/g.txt")
     with _raises("ENOENT", r"^grep: /missing: No such file or directory$"):
         g.grep("x", "/missing")
@@ -140,7 +160,8 @@ def test_strings(g: GuestFS) -> None:
     assert g.strings("/bin") == ["abcdefghi", "jklmnopqr", "st\tuvw"]
     g.write("/u16", "\0h\0e\0l\0l\0o\0\n\0w\0o\0r\0l\0d\0\n".encode("latin-1"))
     assert g.strings_e("b", "/u16") == ["hello", "world"]
-    assert g.strings_e("l", "/u16") == []
+    assert g.strings_e("l", "/u16") == ["hello", "world"]  # read one byte later
+    assert g.strings_e("B", "/u16") == []
     g.write("/empty", "")
     assert g.strings("/empty") == []
     with _raises("", r"^strings_e: x: invalid encoding$"):
@@ -418,7 +439,7 @@ def test_xattrs(g: GuestFS, agent: RunningAgent) -> None:
         g.getxattrs("/missing")
     with _raises("", r"^setxattr: extended attribute is too large$"):
         g.setxattr("user.big", "x", 65537, "/x")
-    with _raises("EOPNOTSUPP", r"^setxattr: setxattr: Operation not supported$"):
+    with _raises("ENOTSUP", r"^setxattr: setxattr: Operation not supported$"):
         g.setxattr("bogus.ns", "x", 1, "/x")
     g.lsetxattr("trusted.t", "v", 1, "/xl")  # root may set trusted.* on a symlink
     assert g.lgetxattr("/xl", "trusted.t") == b"v"
