@@ -49,6 +49,10 @@ OPTIONAL_PACKAGES = (
     "btrfs-progs",
     "ntfs-3g",
     "lzop",
+    # grep and the grep family (zgrep is a shell script over gzip, grep and sed), hexdump.
+    "grep",
+    "sed",
+    "bsdextrautils",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.
