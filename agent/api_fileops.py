@@ -305,9 +305,21 @@ def pwrite(ctx: CallContext, path: str, content: bytes, offset: int) -> int:
     return _pwrite_fd(fd, content, offset, path)
 
 
+def _device(ctx: CallContext, device: str) -> str:
+    """The node to open for a Device argument, with the generated stub's errors (which
+    name the stub: "pread_device_stub: /dev/sdz: No such file or directory")."""
+    stub = f"{ctx.proc.name}_stub"
+    if not device.startswith("/dev/"):
+        raise AgentError(f"{stub}: {device}: expecting a device name")
+    try:
+        return device_node(ctx, device)
+    except AgentError as e:
+        raise AgentError(f"{stub}: {e.message}", e.errno_name) from None
+
+
 @implements("pread_device")
 def pread_device(ctx: CallContext, device: str, count: int, offset: int) -> bytes:
-    node = device_node(ctx, device)
+    node = _device(ctx, device)
     try:
         fd = os.open(node, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
@@ -317,9 +329,9 @@ def pread_device(ctx: CallContext, device: str, count: int, offset: int) -> byte
 
 @implements("pwrite_device")
 def pwrite_device(ctx: CallContext, device: str, content: bytes, offset: int) -> int:
+    node = _device(ctx, device)
     if offset < 0:
         raise AgentError("offset is negative")
-    node = device_node(ctx, device)
     try:
         fd = os.open(node, os.O_WRONLY | os.O_CLOEXEC)
     except OSError as e:
@@ -426,29 +438,20 @@ def _unescape(component: str) -> str:
     return re.sub(r"\\(.)", r"\1", component)
 
 
-def _glob_one(ctx: CallContext, pattern: str) -> list[str]:
-    """Paths matching one brace-free pattern, sorted as glob(3) sorts them (bytewise in the
-    C locale). Every directory read is resolved inside the sysroot."""
+def _glob_names(ctx: CallContext, pattern: str, only_dirs: bool) -> list[str]:
+    """Names matching a pattern without a trailing slash, spelled as the pattern spells
+    them (doubled slashes, "." and ".." kept). Each directory read is resolved inside
+    the sysroot."""
     parts = pattern.split("/")
-    # An absolute pattern: parts[0] == "". Trailing "/" keeps only directories.
-    matches = [""]
+    matches = [parts[0]]  # "" for an absolute pattern
     for index, part in enumerate(parts[1:], start=1):
         is_last = index == len(parts) - 1
-        if part == "" and not is_last:
-            matches = [m + "/" if not m.endswith("/") else m for m in matches]
+        if not _MAGIC.search(part):
+            matches = [f"{m}/{_unescape(part)}" for m in matches]
             continue
+        regex = _component_regex(part)
         new: list[str] = []
         for base in matches:
-            prefix = base if base.endswith("/") else base + "/"
-            if part == "":
-                # A trailing slash: only directories match.
-                if os.path.isdir(ctx.sysroot.resolve(base or "/")):
-                    new.append(base)
-                continue
-            if not _MAGIC.search(part):
-                new.append(prefix + _unescape(part))
-                continue
-            regex = _component_regex(part)
             try:
                 names = os.listdir(ctx.sysroot.resolve(base or "/"))
             except OSError:
@@ -458,24 +461,47 @@ def _glob_one(ctx: CallContext, pattern: str) -> list[str]:
                 if name.startswith(".") and not part.startswith("."):
                     continue
                 if regex.fullmatch(name):
-                    new.append(prefix + name)
+                    new.append(f"{base}/{name}")
         matches = new
-    found = [m for m in matches if os.path.lexists(ctx.sysroot.resolve(m, follow=False))]
+        if not is_last:
+            # Only directories can have more components below them.
+            matches = [m for m in matches if os.path.isdir(ctx.sysroot.resolve(m))]
+    matches = [m for m in matches if os.path.lexists(ctx.sysroot.resolve(m, follow=False))]
+    if only_dirs:
+        matches = [m for m in matches if os.path.isdir(ctx.sysroot.resolve(m))]
+    return matches
+
+
+def _glob_one(ctx: CallContext, pattern: str, mark: bool) -> list[str]:
+    """glob(3) of one brace-free pattern, sorted bytewise as in the C locale (after the
+    slashes GLOB_MARK adds, as glibc sorts)."""
+    stripped = pattern.rstrip("/")
+    if not stripped:  # "/", "//" ...: the root, marked like any directory
+        return ["//" if mark else "/"]
+    if stripped != pattern:
+        # A trailing slash asks for directories: each comes back with one slash, marked
+        # or not. A name without magic is returned as it is if it exists (glibc's way).
+        if _MAGIC.search(stripped):
+            found = [m + "/" for m in _glob_names(ctx, stripped, only_dirs=True)]
+        else:
+            found = _glob_names(ctx, stripped, only_dirs=False)
+            found = [m + "/" if os.path.isdir(ctx.sysroot.resolve(m)) else m for m in found]
+    else:
+        found = _glob_names(ctx, pattern, only_dirs=False)
+        if mark:
+            # GLOB_MARK: a slash after each directory (stat: symlinks followed).
+            found = [m + "/" if os.path.isdir(ctx.sysroot.resolve(m)) else m for m in found]
     return sorted(found, key=os.fsencode)
 
 
 @implements("glob_expand")
 def glob_expand(ctx: CallContext, pattern: str, *, directoryslash: bool = True) -> list[str]:
-    out: list[str] = []
-    for alternative in _expand_braces(pattern):
-        out += _glob_one(ctx, alternative)
-    if directoryslash:
-        # GLOB_MARK: a slash after each name that is a directory (stat: symlinks followed).
-        out = [
-            p + "/" if not p.endswith("/") and os.path.isdir(ctx.sysroot.resolve(p)) else p
-            for p in out
-        ]
-    return out
+    # GLOB_BRACE: each alternative is globbed (and sorted) on its own, in order.
+    return [
+        path
+        for alternative in _expand_braces(pattern)
+        for path in _glob_one(ctx, alternative, directoryslash)
+    ]
 
 
 # -- temporary names, the umask ------------------------------------------------------------
