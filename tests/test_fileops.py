@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import RunningAgent
+from conftest import RunningAgent, launch_vm, needs_qemu
 
 from pyguestfs.agent.api_fileops import find_strings, split_lines
 from pyguestfs.host import GuestFS, GuestFSError
@@ -489,3 +489,38 @@ def test_internal_lstatnslist_readlinklist(g: GuestFS, agent: RunningAgent) -> N
     assert links == ["f", "", ""]
     with _raises("ENOENT", r"^internal_readlinklist: open: /nodir: No such file or directory$"):
         _internal(g, "internal_readlinklist", path="/nodir", names=["x"])
+
+
+# -- in the appliance: the tools behind these APIs are there --------------------------------
+
+
+@pytest.fixture(scope="module")
+def vm(appliance: Path, cachedir: str) -> Iterator[GuestFS]:
+    handle = launch_vm(cachedir, scratch=(64 << 20,))
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+@needs_qemu
+def test_tools_in_the_appliance(vm: GuestFS) -> None:
+    """grep, zgrep (gzip + grep + sed), hexdump, head, wc and mknod work in the guest."""
+    vm.mkfs("ext4", "/dev/sda")
+    vm.mount("/dev/sda", "/")
+    vm.write("/g.txt", "abc\nabc123\nABC\n")
+    vm.write("/g.txt.gz", gzip.compress(b"abc\nabc123\nABC\n", mtime=0))
+    assert vm.grep("abc", "/g.txt") == ["abc", "abc123"]
+    assert vm.zgrepi("abc$", "/g.txt.gz") == ["abc", "ABC"]
+    assert vm.head_n(1, "/g.txt") == ["abc"]
+    assert vm.tail_n(1, "/g.txt") == ["ABC"]
+    assert vm.wc_l("/g.txt") == 3
+    assert vm.strings("/g.txt") == ["abc123"]
+    assert vm.hexdump("/g.txt").startswith("00000000  61 62 63 0a")
+    assert vm.glob_expand("/g*") == ["/g.txt", "/g.txt.gz"]
+    vm.setxattr("user.k", "v", 1, "/g.txt")
+    assert vm.getxattr("/g.txt", "user.k") == b"v"
+    vm.mknod_c(0o600, 1, 3, "/null")
+    assert stat.S_ISCHR(vm.lstatns("/null")["st_mode"])
+    assert vm.pread_device("/dev/sda", 2, 1080) == b"\x53\xef"  # the ext4 magic
+    vm.umount_all()
