@@ -212,6 +212,34 @@ def hexdump(ctx: CallContext, path: str) -> str:
     return out
 
 
+_KINDS = {
+    stat.S_IFDIR: "directory",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFLNK: "symbolic link",
+    stat.S_IFSOCK: "socket",
+}
+
+
+@implements("file")
+def file(ctx: CallContext, path: str) -> str:
+    if path.startswith("/dev/"):
+        # A device: its contents (-s), through symlinks (-L).
+        node = _device(ctx, path)
+        return run(["file", "-zSbsL", node], error_prefix="file: ").rstrip()
+    # RHBZ#582484: only a regular file is given to file(1); anything else is named by
+    # its kind from an lstat (so a symlink is "symbolic link", never followed).
+    host = ctx.sysroot.resolve(path, follow=False)
+    try:
+        mode = os.lstat(host).st_mode
+    except OSError as e:
+        raise AgentError.from_os(e, f"lstat: {path}") from None
+    if not stat.S_ISREG(mode):
+        return _KINDS.get(stat.S_IFMT(mode), "unknown")
+    return run(["file", "-zSb", host], error_prefix="file: ", hide=ctx.sysroot.hide).rstrip()
+
+
 # -- strings ------------------------------------------------------------------------------
 
 _PRINTABLE = rb"[\t\x20-\x7e]"

@@ -49,10 +49,12 @@ OPTIONAL_PACKAGES = (
     "btrfs-progs",
     "ntfs-3g",
     "lzop",
-    # grep and the grep family (zgrep is a shell script over gzip, grep and sed), hexdump.
+    # grep and the grep family (zgrep is a shell script over gzip, grep and sed), hexdump,
+    # file (with libmagic's 8 MiB database).
     "grep",
     "sed",
     "bsdextrautils",
+    "file",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.

@@ -106,6 +106,13 @@ PROCEDURES: tuple[Procedure, ...] = (
         "RStringList",
         "the printable strings in a file in an encoding: s S b l B L (strings -a -e)",
     ),
+    _def(
+        "file",
+        49,
+        "Dev_or_Path path",
+        "RString",
+        "the type of a file: file -zSb for a regular file or device, else its kind",
+    ),
     _def("hexdump", 96, "Pathname path", "RString", "a file in hexadecimal (hexdump -C)"),
     _def(
         "glob_expand",

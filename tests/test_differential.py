@@ -699,6 +699,17 @@ CASES: list[Case] = [
     _case("fo-readlinklist-file", "internal_readlinklist", "/fo/g.txt", ["x"]),
     _case("fo-readlinklist-missing", "internal_readlinklist", "/fo/nodir", ["x"]),
     _case("fo-readlinklist-slash", "internal_readlinklist", "/fo", ["sub/c"]),
+    _case("fo-file", "file", "/fo/10k"),
+    _case("fo-file-gz", "file", "/fo/g.txt.gz"),
+    _case("fo-file-empty", "file", "/fo/empty"),
+    _case("fo-file-dir", "file", "/fo/sub"),
+    _case("fo-file-symlink", "file", "/fo/abslink"),
+    _case("fo-file-fifo", "file", "/fo/fifo"),
+    _case("fo-file-block", "file", "/fo/blk"),
+    _case("fo-file-char", "file", "/fo/chr"),
+    _case("fo-file-missing", "file", "/fo/missing"),
+    _case("fo-file-relative", "file", "fo/10k"),
+    _case("fo-file-device", "file", "/dev/sda"),
     _case("fo-final-find", "find", "/fo/"),
 ]
 
@@ -751,6 +762,7 @@ APIS = {
     "lstat",
     "feature_available",
     # fileops
+    "file",
     "head",
     "head_n",
     "tail",
