@@ -186,6 +186,24 @@ def test_hexdump(g: GuestFS) -> None:
     )
 
 
+@pytest.mark.skipif(shutil.which("file") is None, reason="file(1) is not installed")
+def test_file(g: GuestFS) -> None:
+    g.write("/text", "hello\n")
+    assert g.file("/text") == "ASCII text"
+    g.write("/empty", "")
+    assert g.file("/empty") == "empty"
+    g.write("/text.gz", gzip.compress(b"hello\n", mtime=0))
+    assert g.file("/text.gz").startswith("ASCII text (gzip compressed data")
+    g.mkdir("/d")
+    assert g.file("/d") == "directory"
+    g.ln_s("/text", "/abslink")
+    assert g.file("/abslink") == "symbolic link"
+    g.mkfifo(0o644, "/fifo")
+    assert g.file("/fifo") == "FIFO"
+    with _raises("ENOENT", r"^file: lstat: /missing: No such file or directory$"):
+        g.file("/missing")
+
+
 # -- pread, pwrite --------------------------------------------------------------------------
 
 
