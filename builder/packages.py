@@ -51,6 +51,12 @@ OPTIONAL_PACKAGES = (
     "lzop",
     # sfdisk (part_get_mbr_id, part_set_mbr_id): Debian ships it apart from util-linux.
     "fdisk",
+    # grep and the grep family (zgrep is a shell script over gzip, grep and sed), hexdump,
+    # file (with libmagic's 8 MiB database).
+    "grep",
+    "sed",
+    "bsdextrautils",
+    "file",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   cpio xz-utils zstd lz4                          # inspecting initrds and kernel payloads
   libguestfs-tools python3-guestfs supermin       # the reference: real libguestfs 1.48
   kmod lvm2 gdisk zerofree dosfstools xfsprogs btrfs-progs ntfs-3g  # appliance API tools
+  grep sed bsdextrautils file                     # appliance: grep family, hexdump, file
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
 )
