@@ -152,12 +152,15 @@ def _load_device_mapper() -> None:
     control = "/dev/mapper/control"
     if os.path.exists(control):
         return
+    minor = None
     try:
-        with open("/proc/misc") as f:
-            minors = dict(reversed(line.split(None, 1)) for line in f if line.strip())
-        minor = int(minors["device-mapper"].strip()) if "device-mapper" in minors else None
+        with open("/proc/misc") as f:  # lines of "<minor> <name>"
+            for line in f:
+                number, _, name = line.strip().partition(" ")
+                if name == "device-mapper":
+                    minor = int(number)
     except (OSError, ValueError):
-        minor = None
+        pass
     if minor is None:
         return
     try:
