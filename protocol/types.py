@@ -170,6 +170,69 @@ _I64 = FieldType.INT64
 #: xfsinfo's field kinds: s FString, u FUInt32, U FUInt64.
 _XFS_FIELD_TYPES = {"s": FieldType.STRING, "u": FieldType.UINT32, "U": FieldType.UINT64}
 
+_STR = FieldType.STRING
+_UUID = FieldType.UUID
+_BYTES = FieldType.BYTES
+_PCT = FieldType.OPTPERCENT
+
+#: The columns of ``pvs``/``vgs``/``lvs`` that libguestfs 1.48 reports, in the order of
+#: ``generator/structs.ml`` (the agent asks LVM for exactly these, in this order).
+LVM_PV_FIELDS = (
+    ("pv_name", _STR),
+    ("pv_uuid", _UUID),
+    ("pv_fmt", _STR),
+    ("pv_size", _BYTES),
+    ("dev_size", _BYTES),
+    ("pv_free", _BYTES),
+    ("pv_used", _BYTES),
+    ("pv_attr", _STR),
+    ("pv_pe_count", _I64),
+    ("pv_pe_alloc_count", _I64),
+    ("pv_tags", _STR),
+    ("pe_start", _BYTES),
+    ("pv_mda_count", _I64),
+    ("pv_mda_free", _BYTES),
+)
+LVM_VG_FIELDS = (
+    ("vg_name", _STR),
+    ("vg_uuid", _UUID),
+    ("vg_fmt", _STR),
+    ("vg_attr", _STR),
+    ("vg_size", _BYTES),
+    ("vg_free", _BYTES),
+    ("vg_sysid", _STR),
+    ("vg_extent_size", _BYTES),
+    ("vg_extent_count", _I64),
+    ("vg_free_count", _I64),
+    ("max_lv", _I64),
+    ("max_pv", _I64),
+    ("pv_count", _I64),
+    ("lv_count", _I64),
+    ("snap_count", _I64),
+    ("vg_seqno", _I64),
+    ("vg_tags", _STR),
+    ("vg_mda_count", _I64),
+    ("vg_mda_free", _BYTES),
+)
+LVM_LV_FIELDS = (
+    ("lv_name", _STR),
+    ("lv_uuid", _UUID),
+    ("lv_attr", _STR),
+    ("lv_major", _I64),
+    ("lv_minor", _I64),
+    ("lv_kernel_major", _I64),
+    ("lv_kernel_minor", _I64),
+    ("lv_size", _BYTES),
+    ("seg_count", _I64),
+    ("origin", _STR),
+    ("snap_percent", _PCT),
+    ("copy_percent", _PCT),
+    ("move_pv", _STR),
+    ("lv_tags", _STR),
+    ("mirror_log", _STR),
+    ("modules", _STR),
+)
+
 STRUCTS: dict[str, StructDef] = {
     s.name: s
     for s in (
@@ -258,6 +321,9 @@ STRUCTS: dict[str, StructDef] = {
             ("release", _I64),
             ("extra", FieldType.STRING),
         ),
+        _struct("lvm_pv", *LVM_PV_FIELDS),
+        _struct("lvm_vg", *LVM_VG_FIELDS),
+        _struct("lvm_lv", *LVM_LV_FIELDS),
         _struct("int_bool", ("i", FieldType.INT32), ("b", FieldType.INT32)),
         _struct("xattr", ("attrname", FieldType.STRING), ("attrval", FieldType.BUFFER)),
         _struct(
