@@ -343,10 +343,7 @@ def pull_to_archive(
     try:
         img = client.images.get(ref)
     except docker.errors.ImageNotFound:
-        try:
-            img = client.images.pull(repo, tag=tag or key_tag(key))
-        except docker.errors.APIError as e:
-            raise ImportMiss(_pull_failure(ref, e)) from None
+        img = _pull(client, ref)
     except docker.errors.APIError as e:
         raise ImportMiss(f"the engine cannot inspect {ref}: {_short(e)}") from None
     found = (img.labels or {}).get(LABEL_KEY)
@@ -365,19 +362,34 @@ def pull_to_archive(
     return out, ref
 
 
-def _pull_failure(ref: str, e: Exception) -> str:
-    text = str(e)
+def _pull(client: Any, ref: str) -> Any:
+    """Pull ``ref``; the engine reports most failures inside the progress stream (the
+    SDK's images.pull() drops them), so the stream is read here."""
+    import docker
+
+    repo, tag = oci.split_ref(ref)
+    try:
+        for line in client.api.pull(repo, tag=tag, stream=True, decode=True):
+            if "error" in line or "errorDetail" in line:
+                detail = line.get("error") or (line.get("errorDetail") or {}).get("message")
+                raise ImportMiss(_pull_failure(ref, str(detail)))
+        return client.images.get(ref)
+    except docker.errors.APIError as e:
+        raise ImportMiss(_pull_failure(ref, _short(e))) from None
+
+
+def _pull_failure(ref: str, text: str) -> str:
     low = text.lower()
+    if any(s in low for s in ("verification failed", "digest", "unexpected eof", "invalid tar")):
+        return f"{ref} is corrupt in the registry (a layer fails its check): {text}"
     if any(s in low for s in ("manifest unknown", "not found", "does not exist", "name unknown")):
         return f"{ref} is absent from the registry"
     if any(
         s in low
         for s in ("connection refused", "no such host", "timeout", "i/o timeout", "unreachable")
     ):
-        return f"the registry of {ref} is unreachable: {_short(e)}"
-    if "verification failed" in low or "digest" in low:
-        return f"{ref} is corrupt in the registry (a layer fails its digest): {_short(e)}"
-    return f"pulling {ref} failed: {_short(e)}"
+        return f"the registry of {ref} is unreachable: {text}"
+    return f"pulling {ref} failed: {text}"
 
 
 # ---------------------------------------------------------------- import into the cache

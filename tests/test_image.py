@@ -29,7 +29,7 @@ import pytest
 from conftest import launch_vm, needs_qemu
 
 from pyguestfs.builder import image, oci
-from pyguestfs.builder.appliance import BuildOptions, build, expected_manifest
+from pyguestfs.builder.appliance import BuildOptions, expected_manifest
 from pyguestfs.builder.errors import BuildError
 
 CLI = [sys.executable, "-m", "pyguestfs.builder.cli"]
@@ -162,7 +162,7 @@ def test_corrupt_layer_is_refused(tmp_path: Path) -> None:
     manifest = fake_appliance(tmp_path / "app")
     archive = tmp_path / "app.oci.tar"
     image.export(tmp_path / "app", archive=archive)
-    offset, size = _layer_offset(archive)
+    offset, _ = _layer_offset(archive)
     with open(archive, "r+b") as f:  # one flipped byte inside the kernel's bytes
         f.seek(offset + 4096)
         byte = f.read(1)
@@ -450,8 +450,8 @@ def _forget(dockerd: Dockerd, refs: list[str]) -> None:
 
 
 def test_registry_that_refuses_a_push(dockerd: Dockerd, tmp_path: Path) -> None:
-    ro = Registry(tmp_path / "ro", readonly=True) if (tmp_path / "ro").mkdir() is None else None
-    assert ro is not None
+    (tmp_path / "ro").mkdir()
+    ro = Registry(tmp_path / "ro", readonly=True)
     try:
         why = ro.wait_ready()
         if why:
@@ -474,7 +474,7 @@ def test_registry_that_refuses_a_push(dockerd: Dockerd, tmp_path: Path) -> None:
 
 def test_registry_misses_say_why(dockerd: Dockerd, registry: Registry, tmp_path: Path) -> None:
     repo = f"{registry.address}/pyguestfs/misses"
-    manifest = fake_appliance(tmp_path / "app", key="c" * 64)
+    fake_appliance(tmp_path / "app", key="c" * 64)
     image.export(tmp_path / "app", image=f"{repo}:other", push=True, docker_host=dockerd.host)
     _forget(dockerd, [f"{repo}:other", f"{repo}:{'c' * 64}"])
     want = "d" * 64
@@ -498,12 +498,10 @@ def test_registry_misses_say_why(dockerd: Dockerd, registry: Registry, tmp_path:
     data = bytearray(layer.read_bytes())
     data[len(data) // 2] ^= 0xFF
     layer.write_bytes(bytes(data))
-    reason = image.pull_to_archive.__wrapped__ if False else None  # noqa: F841
     with pytest.raises(image.ImportMiss) as e:
         image.pull_to_archive(repo, "c" * 64, tmp_path / "pulled.tar", dockerd.host)
     assert "corrupt" in e.value.reason or "failed" in e.value.reason, e.value.reason
     print(f"\ncorrupt registry layer: {e.value.reason}")
-    del manifest
 
 
 @needs_qemu
