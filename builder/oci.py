@@ -129,8 +129,8 @@ def write_archive(
             _add_bytes(tar, "oci-layout", _json_bytes({"imageLayoutVersion": "1.0.0"}))
             _add_bytes(tar, "index.json", index)
             _add_bytes(tar, "manifest.json", docker_manifest)
-            for d in ("blobs", "blobs/sha256"):
-                info = tarfile.TarInfo(d)
+            for dirname in ("blobs", "blobs/sha256"):
+                info = tarfile.TarInfo(dirname)
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
             _add_bytes(tar, blob + manifest_digest[7:], manifest)
@@ -183,7 +183,7 @@ class ArchiveImage:
             if self.layer_gzip:
                 # The digest covers the compressed bytes, so it is checked under gzip.
                 with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:
-                    yield _Verifying(unzipped, reader)  # type: ignore[misc]
+                    yield _Verifying(unzipped, reader)  # type: ignore[misc]  # same read/verify
             else:
                 yield reader
         except (OSError, EOFError, tarfile.TarError) as e:
@@ -234,7 +234,7 @@ class DigestReader(io.RawIOBase):
 
 
 class _Verifying(io.RawIOBase):
-    def __init__(self, inner: IO[bytes], outer: DigestReader) -> None:
+    def __init__(self, inner: gzip.GzipFile, outer: DigestReader) -> None:
         self.inner, self.outer = inner, outer
 
     def readable(self) -> bool:

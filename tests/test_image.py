@@ -81,11 +81,12 @@ def test_root_round_trip_stays_sparse(tmp_path: Path, encoding: str) -> None:
     src = tmp_path / "root"
     sparse_file(src, 64 * MiB, {4096: os.urandom(10_000), 50 * MiB: b"x" * 70_000})
     packed = tmp_path / "root.packed"
-    image.compress_root(src, packed, encoding)
+    extents = image.compress_root(src, packed, encoding)
     assert packed.stat().st_size < 1 * MiB
+    assert sum(length for _, length in extents) < 1 * MiB  # the holes were not read
     out = tmp_path / "root.out"
     with open(packed, "rb") as f:
-        image.decompress_root(f, out, encoding)
+        image.decompress_root(f, out, encoding, [list(e) for e in extents], 64 * MiB)
     assert out.stat().st_size == src.stat().st_size
     assert sha256(out) == sha256(src)
     # Holes came back as holes: 80 KB of data, not 64 MiB of zeros on disk.
@@ -271,6 +272,7 @@ def _boots_and_serves(cache: str) -> None:
 
 
 @needs_qemu
+@pytest.mark.timeout(1800)  # an export, an import and a TCG boot on a shared machine
 def test_oci_archive_round_trip_boots(appliance: Path, cachedir: str, tmp_path: Path) -> None:
     archive = tmp_path / "appliance.oci.tar"
     t = time.monotonic()
@@ -505,6 +507,7 @@ def test_registry_misses_say_why(dockerd: Dockerd, registry: Registry, tmp_path:
 
 
 @needs_qemu
+@pytest.mark.timeout(2400)  # export, push, pull, a TCG boot and a build
 def test_registry_round_trip_boots(
     appliance: Path, cachedir: str, dockerd: Dockerd, registry: Registry, tmp_path: Path
 ) -> None:
