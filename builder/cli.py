@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(manifest["key"])
             return EXIT_OK
         result = build(options)
-        if result.cache_note and not args.json:
+        if result.imported and not args.json:  # (a miss was logged as a warning)
             print(f"guestfs-build-appliance: {result.cache_note}", file=sys.stderr)
         if args.image or args.oci_archive:
             from .image import export
