@@ -40,7 +40,7 @@ from .. import __version__
 from . import cache as cachemod
 from .cpio import CpioWriter
 from .errors import BuildError
-from .freeze import Bundle, freeze, runtime_libraries
+from .freeze import Bundle, FreezeOptions, freeze, freeze_manifest, manifest_key, runtime_libraries
 from .kernel import KernelInfo, extract_vmlinux, find_kernel, has_pvh_note
 from .modules import module_bytes, resolve_modules, stage_on_demand_modules
 from .packages import OPTIONAL_PACKAGES, REQUIRED_PACKAGES, package_files, resolve
@@ -97,6 +97,12 @@ class BuildOptions:
     #: The daemon in the root. Only our agent today; Debian's guestfsd is planned (#5).
     daemon: str = "pyguestfs"
     on_step: StepCallback | None = None
+    #: Import the appliance from an image instead of building it, when one matches the
+    #: cache key: a registry repository (REPO or REPO:TAG, see builder.image) ...
+    cache_from: str | None = None
+    #: ... or an OCI archive / docker save tarball.
+    cache_from_archive: str | None = None
+    docker_host: str | None = None
 
 
 @dataclass
@@ -119,6 +125,9 @@ class BuildResult:
     manifest: dict[str, Any]
     steps: dict[str, float]
     why: str = ""
+    #: What the image cache did: "imported from …", or why it was not used.
+    cache_note: str = ""
+    imported: bool = False
 
     def summary(self) -> dict[str, Any]:
         d = self.directory
@@ -137,6 +146,8 @@ class BuildResult:
             "sizes": sizes,
             "seconds": {k: round(v, 4) for k, v in self.steps.items()},
             "why": self.why,
+            "cache": self.cache_note,
+            "imported": self.imported,
         }
 
 
@@ -161,11 +172,49 @@ def appliance_dir(cachedir: str | None = None) -> Path:
     return cachemod.cache_root(explicit=cachedir) / "pyguestfs"
 
 
+#: The frozen program's entry script.
+APP_ENTRY = REPO / "initrd" / "appliance_main.py"
+
+
 def _frozen_program(work: Path, daemon: str) -> Bundle:
+    _check_daemon(daemon)
+    return freeze(
+        APP_ENTRY, APP_NAME, work / "frozen", packages={"pyguestfs": _guest_sources(work)}
+    )
+
+
+def _check_daemon(daemon: str) -> None:
     if daemon != "pyguestfs":
         raise BuildError(f"daemon {daemon!r} is not supported yet", "use the default agent")
-    entry = REPO / "initrd" / "appliance_main.py"
-    return freeze(entry, APP_NAME, work / "frozen", packages={"pyguestfs": _guest_sources(work)})
+
+
+def program_key(work: Path, daemon: str) -> str:
+    """The key :func:`_frozen_program` gives its bundle, computed as freeze() does but
+    without running PyInstaller: the appliance's cache key is known in milliseconds."""
+    _check_daemon(daemon)
+    sources = _guest_sources(work)
+    return manifest_key(
+        freeze_manifest(APP_ENTRY.resolve(), APP_NAME, FreezeOptions(), [sources], sys.executable)
+    )
+
+
+def expected_manifest(options: BuildOptions) -> dict[str, Any]:
+    """The manifest (and so the cache key) this machine would build, without building
+    or freezing anything."""
+    import tempfile
+
+    kernel = find_kernel(options.kernel, options.modules)
+    modules = resolve_modules(kernel.modules_dir, patterns=APPLIANCE_MODULES)
+    pkgs, _ = resolve(REQUIRED_PACKAGES, OPTIONAL_PACKAGES)
+    with tempfile.TemporaryDirectory(prefix="pyguestfs-key.") as t:
+        key = program_key(Path(t), options.daemon)
+    return _manifest(
+        kernel,
+        [m.basename for m in modules],
+        {p.name: p.version for p in pkgs},
+        key,
+        options.daemon,
+    )
 
 
 #: The parts of pyguestfs that run in the guest; host/ and builder/ never do.
@@ -259,12 +308,14 @@ def build(options: BuildOptions) -> BuildResult:
             log.info(
                 "optional packages not installed (their features are off): %s", ", ".join(skipped)
             )
-        program = steps.run("freeze agent", lambda: _frozen_program(base, options.daemon))
+        # The frozen program's key, not the program: an up-to-date cache or an imported
+        # image needs no freeze (20-40 s on a fresh machine).
+        pkey = steps.run("program key", lambda: program_key(base, options.daemon))
         manifest = _manifest(
             kernel,
             [m.basename for m in modules],
             {p.name: p.version for p in pkgs},
-            program.key,
+            pkey,
             options.daemon,
         )
         old = cachemod.read_json(target / "manifest.json")
@@ -275,9 +326,41 @@ def build(options: BuildOptions) -> BuildResult:
             and old.get("key") == manifest["key"]
         )
         why = ""
+        note = ""
+        if (
+            not up_to_date
+            and not options.force
+            and (options.cache_from or options.cache_from_archive)
+        ):
+            from .image import import_into_cache
+
+            imported, note = steps.run(
+                "import image", lambda: import_into_cache(target, manifest, options, fast)
+            )
+            if imported is not None:
+                result = BuildResult(target, False, imported, steps.times, "", note, True)
+                if options.output:
+                    steps.run(
+                        "output",
+                        lambda: write_fixed(
+                            target, Path(options.output or ""), imported, options.if_newer
+                        ),
+                    )
+                return result
+            log.warning("%s; building", note)
         if not up_to_date:
             why = _why(old, manifest)
             log.info("building the appliance: %s", why)
+            program = steps.run("freeze agent", lambda: _frozen_program(base, options.daemon))
+            if program.key != pkey:  # program_key() drifted from freeze(): trust freeze()
+                log.warning("the frozen program's key differs from the computed one")
+                manifest = _manifest(
+                    kernel,
+                    [m.basename for m in modules],
+                    {p.name: p.version for p in pkgs},
+                    program.key,
+                    options.daemon,
+                )
             with cachemod.staging_dir(target) as tmp:
                 steps.run("kernel", lambda: _make_kernel(kernel, tmp / "kernel", base))
                 steps.run("initrd", lambda: _make_initrd(modules, program, tmp / "initrd"))
@@ -292,7 +375,7 @@ def build(options: BuildOptions) -> BuildResult:
             # a few stat() calls again.
             (target / ".fast-key.tmp").write_text(fast)
             os.replace(target / ".fast-key.tmp", target / "fast-key")
-        result = BuildResult(target, not up_to_date, manifest, steps.times, why)
+        result = BuildResult(target, not up_to_date, manifest, steps.times, why, note)
         if options.output:
             steps.run(
                 "output",
@@ -465,7 +548,14 @@ def locate_appliance(
                     read_ext_uuid(p / "root"),
                     str(appliance_dir(cachedir)),
                 )
-    result = build(BuildOptions(cachedir=cachedir))
+    # CI can point launch() at an image cache too (see docs/appliance-images.md).
+    result = build(
+        BuildOptions(
+            cachedir=cachedir,
+            cache_from=os.environ.get("PYGUESTFS_CACHE_FROM") or None,
+            cache_from_archive=os.environ.get("PYGUESTFS_CACHE_FROM_ARCHIVE") or None,
+        )
+    )
     if log:
         log(
             "appliance "

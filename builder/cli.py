@@ -1,8 +1,13 @@
 """``guestfs-build-appliance``: build (or check) the cached appliance, optionally write it
 out as a libguestfs fixed appliance.
 
-Exit codes: 0 built or up to date; 1 a build step failed (the message says which and
-why, with a hint); 2 bad usage.
+Image cache (builder/image.py, docs/appliance-images.md): ``--print-cache-key`` prints
+the key without building; ``--cache-from REPO`` / ``--cache-from-archive FILE`` import a
+matching image instead of building (a miss says why and builds); ``--image REPO[:TAG]``
+(``--push``) and ``--oci-archive FILE`` export the appliance after the build.
+
+Exit codes: 0 built, imported or up to date; 1 a build or export step failed (the message
+says which and why, with a hint); 2 bad usage.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +61,42 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="verbose, plus why a rebuild happened and tracebacks on errors",
     )
+    images = p.add_argument_group(
+        "image cache",
+        "store the appliance as a container image keyed by its cache key, "
+        "and import it instead of building",
+    )
+    images.add_argument(
+        "--print-cache-key",
+        action="store_true",
+        help="print the cache key this machine would build (with --json: every input) "
+        "and exit, without building or freezing",
+    )
+    images.add_argument(
+        "--cache-from",
+        metavar="REPO[:TAG]",
+        help="before building, look for REPO:<cache key> (or REPO:TAG) in the Docker engine "
+        "or its registry; import it if its key label matches, else build and say why",
+    )
+    images.add_argument(
+        "--cache-from-archive",
+        metavar="FILE",
+        help="the same from an OCI archive (or docker save tarball) written by --oci-archive",
+    )
+    images.add_argument(
+        "--image",
+        metavar="REPO[:TAG]",
+        help="after building, store the appliance in the Docker engine as REPO:TAG "
+        "(default tag latest) and REPO:<cache key>, labelled with the key (needs the docker "
+        "SDK and an engine: DOCKER_HOST or /var/run/docker.sock)",
+    )
+    images.add_argument("--push", action="store_true", help="with --image: push both tags")
+    images.add_argument(
+        "--oci-archive",
+        metavar="FILE",
+        help="after building, write the appliance image as an OCI image layout tarball "
+        "(no engine needed; docker load accepts it too)",
+    )
     p.add_argument(
         "--json",
         action="store_true",
@@ -69,10 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.if_newer and not args.output:
         print("guestfs-build-appliance: --if-newer needs --output DIR", file=sys.stderr)
         return EXIT_USAGE
+    if args.push and not args.image:
+        print("guestfs-build-appliance: --push needs --image REPO[:TAG]", file=sys.stderr)
+        return EXIT_USAGE
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
 
-    from .appliance import BuildOptions, build
+    from .appliance import BuildOptions, build, expected_manifest
     from .errors import BuildError
 
     progress = sys.stderr.isatty() and not args.json
@@ -93,9 +138,31 @@ def main(argv: list[str] | None = None) -> int:
         if_newer=args.if_newer,
         force=args.rebuild,
         on_step=step,
+        cache_from=args.cache_from,
+        cache_from_archive=args.cache_from_archive,
     )
+    exported = None
     try:
+        if args.print_cache_key:
+            manifest = expected_manifest(options)
+            if args.json:
+                json.dump(manifest, sys.stdout, indent=1, sort_keys=True)
+                print()
+            else:
+                print(manifest["key"])
+            return EXIT_OK
         result = build(options)
+        if result.imported and not args.json:  # (a miss was logged as a warning)
+            print(f"guestfs-build-appliance: {result.cache_note}", file=sys.stderr)
+        if args.image or args.oci_archive:
+            from .image import export
+
+            exported = export(
+                result.directory,
+                archive=Path(args.oci_archive) if args.oci_archive else None,
+                image=args.image,
+                push=args.push,
+            )
     except BuildError as e:
         if args.debug:
             traceback.print_exc()
@@ -110,11 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         summary = result.summary()
         summary["seconds_total"] = round(total, 4)
+        if exported is not None:
+            summary["image_refs"] = exported.refs
+            summary["pushed"] = exported.pushed
+            summary["oci_archive"] = str(exported.archive) if exported.archive else None
         json.dump(summary, sys.stdout, indent=1, sort_keys=True)
         print()
     else:
-        state = "built" if result.built else "up to date"
+        state = "built" if result.built else "imported" if result.imported else "up to date"
         print(f"appliance {state} in {total:.2f} s: {result.directory}")
+        if exported is not None:
+            for ref in exported.refs:
+                print(f"image: {ref}" + (" (pushed)" if ref in exported.pushed else ""))
+            if exported.archive:
+                print(f"OCI archive: {exported.archive}")
         if args.output:
             print(f"fixed appliance: {os.path.abspath(args.output)}")
         if args.debug and result.why:
