@@ -789,7 +789,7 @@ def _xattrs_of(host: str, follow: bool, list_error: str) -> list[dict[str, Any]]
         except OSError as e:
             raise AgentError.from_os(e, f"getxattr: {name}") from None
         out.append({"attrname": name, "attrval": value})
-    out.sort(key=lambda x: os.fsencode(x["attrname"]))
+    out.sort(key=lambda x: os.fsencode(str(x["attrname"])))
     return out
 
 
@@ -954,7 +954,7 @@ def internal_lxattrlist(ctx: CallContext, path: str, names: list[str]) -> list[d
             except OSError as e:
                 raise AgentError.from_os(e, f"getxattr: {attr}") from None
             attrs.append({"attrname": attr, "attrval": value})
-        attrs.sort(key=lambda x: os.fsencode(x["attrname"]))
+        attrs.sort(key=lambda x: os.fsencode(str(x["attrname"])))
         marker["attrval"] = f"{len(attrs)}\0".encode()
         out += attrs
     return out

@@ -52,9 +52,12 @@ class QMP:
                 raise QMPError("qemu's monitor closed the connection")
             self._buf += data
         line, _, self._buf = self._buf.partition(b"\n")
-        return json.loads(line)  # type: ignore[no-any-return]
+        reply: dict[str, Any] = json.loads(line)
+        return reply
 
-    def execute(self, command: str, fds: list[int] | None = None, **arguments: Any) -> Any:
+    def execute(
+        self, command: str, arguments: dict[str, Any] | None = None, fds: list[int] | None = None
+    ) -> Any:
         """Run ``command``; its ``return`` value, or :class:`QMPError` with qemu's text."""
         msg: dict[str, Any] = {"execute": command}
         if arguments:
@@ -74,7 +77,7 @@ class QMP:
 
     def hmp(self, command_line: str) -> str:
         """A human-monitor command (``drive_add``); its output, which holds any error."""
-        return str(self.execute("human-monitor-command", **{"command-line": command_line}))
+        return str(self.execute("human-monitor-command", {"command-line": command_line}))
 
     def close(self) -> None:
         self._sock.close()

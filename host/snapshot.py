@@ -239,8 +239,8 @@ def _create_in(
         conn.close()  # the parked agent now waits for a wake word from a new host
         qmp = QMP(vm_config.qmp_path)
         with open(tmp / "state", "wb") as out:
-            qmp.execute("getfd", fds=[out.fileno()], fdname="snapshot")
-            qmp.execute("migrate", uri="fd:snapshot")
+            qmp.execute("getfd", {"fdname": "snapshot"}, fds=[out.fileno()])
+            qmp.execute("migrate", {"uri": "fd:snapshot"})
             _wait_migration(qmp, timeout)
             out.flush()
             os.fsync(out.fileno())
@@ -250,7 +250,7 @@ def _create_in(
     finally:
         machine.stop()
     state = tmp / "state"
-    meta = {
+    meta: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "key": key,
         "components": components,
@@ -392,7 +392,7 @@ def hotplug(qmp: QMP, drive: Drive, index: int) -> None:
     if out.strip() != "OK":
         raise SnapshotError(f"hot-plugging {drive.filename}: {out.strip()}")
     props = drive.device_props(index, scsi_id=index + 1)
-    qmp.execute("device_add", **props)
+    qmp.execute("device_add", dict(props))
 
 
 def spawn_background_creation(config: MachineConfig, cache_dir: str) -> None:
