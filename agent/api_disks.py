@@ -92,7 +92,8 @@ def _user_text(ctx: CallContext, text: str) -> str:
 
 
 def _tool(ctx: CallContext, argv: list[str], *, fold: bool = False) -> tuple[int, str, str]:
-    """Run a tool; kernel names in its output become the user's names."""
+    """Run a tool; kernel names in its output become the user's names. With ``fold`` the
+    whole output is the third element (stdout folded into stderr, as guestfsd does)."""
     rc, out, err = run_tool(argv, fold=fold)
     return rc, _user_text(ctx, out), _user_text(ctx, err)
 
@@ -325,7 +326,7 @@ def blockdev_setra(ctx: CallContext, device: str, sectors: int) -> None:
 
 def _parted_change(ctx: CallContext, device: str, node: str, *words: str, colon: str = "") -> None:
     """``parted -s -- NODE WORDS...``; a failure is "parted: <device>: <output>"."""
-    rc, out, _ = _tool(ctx, ["parted", "-s", "--", node, *words], fold=True)
+    rc, _, out = _tool(ctx, ["parted", "-s", "--", node, *words], fold=True)
     if rc != 0:
         raise AgentError(f"parted: {device}: {out.strip()}{colon}")
     ctx.agent.devices.refresh()  # type: ignore[union-attr]
@@ -543,7 +544,7 @@ def _sgdisk_info(ctx: CallContext, device: str, partnum: int, field: str) -> str
     _require_gdisk()
     node = resolve_device(ctx, device)
     check_partnum(partnum)
-    rc, out, _ = _tool(ctx, ["sgdisk", node, "-i", str(partnum)], fold=True)
+    rc, _, out = _tool(ctx, ["sgdisk", node, "-i", str(partnum)], fold=True)
     if rc != 0:
         raise AgentError(f"sgdisk: {out.rstrip(chr(10))}")
     for line in out.strip().split("\n"):
@@ -582,7 +583,7 @@ def part_get_gpt_attributes(ctx: CallContext, device: str, partnum: int) -> int:
 
 
 def _sgdisk_change(ctx: CallContext, device: str, node: str, argv: list[str], what: str) -> None:
-    rc, out, _ = _tool(ctx, argv, fold=True)
+    rc, _, out = _tool(ctx, argv, fold=True)
     if rc != 0:
         raise AgentError(f"{what}: {out.rstrip(chr(10))}")
 
@@ -620,7 +621,7 @@ def part_set_gpt_attributes(ctx: CallContext, device: str, partnum: int, attribu
 def part_get_disk_guid(ctx: CallContext, device: str) -> str:
     _require_gdisk()
     node = resolve_device(ctx, device)
-    rc, out, _ = _tool(ctx, ["sgdisk", node, "-p"], fold=True)
+    rc, _, out = _tool(ctx, ["sgdisk", node, "-p"], fold=True)
     if rc != 0:
         raise AgentError(f"sgdisk {device} -p: {out.rstrip(chr(10))}")
     for line in out.split("\n"):
