@@ -70,24 +70,34 @@ def mkdir(ctx: CallContext, path: str) -> None:
 
 @implements("mkdir_p")
 def mkdir_p(ctx: CallContext, path: str) -> None:
-    # guestfsd's recursive_mkdir: try the path; if its parent is missing make that first
-    # (once), then retry. Each step is resolved inside the sysroot.
-    def make(guest: str) -> None:
-        host = ctx.sysroot.resolve(guest)
-        try:
-            os.mkdir(host, 0o777)
-        except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(host).st_mode) and not os.path.isdir(host):
-                raise AgentError(f"{path}: a path element was not a directory") from None
-        except FileNotFoundError:
-            parent = os.path.dirname(guest.rstrip("/")) or "/"
-            if parent == guest:
-                raise
-            make(parent)
-            os.mkdir(host, 0o777)
-
+    # guestfsd's recursive_mkdir: an existing directory is fine, an existing non-directory
+    # is an error, missing parents are made first. The path is resolved inside the sysroot
+    # once; the missing tail is then made top-down (a loop, not recursion: a path may have
+    # 2000 components).
+    host = ctx.sysroot.resolve(path)
     try:
-        make(path)
+        os.mkdir(host, 0o777)
+        return
+    except FileExistsError:
+        if not os.path.isdir(host):
+            raise AgentError(f"{path}: a path element was not a directory") from None
+        return
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise AgentError.from_os(e, path) from None
+    missing = [host]
+    parent = os.path.dirname(host)
+    while parent != ctx.sysroot.root and not os.path.lexists(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    try:
+        for directory in reversed(missing):
+            try:
+                os.mkdir(directory, 0o777)
+            except FileExistsError:  # made meanwhile by someone else: fine if a directory
+                if not os.path.isdir(directory):
+                    raise
     except OSError as e:
         raise AgentError.from_os(e, path) from None
 

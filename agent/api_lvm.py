@@ -225,7 +225,9 @@ def lv_paths(ctx: CallContext) -> list[str]:
 
 @implements("pvs")
 def pvs(ctx: CallContext) -> list[str]:
-    return [_user_name(ctx, n) for n in _pv_nodes(ctx)]
+    # Sorted after translation: the guest's kernel names (sdb1 for the user's sda1) need
+    # not sort as the user's names do, and 1.48 sorts what it returns.
+    return sorted(_user_name(ctx, n) for n in _pv_nodes(ctx))
 
 
 @implements("vgs")
@@ -306,7 +308,9 @@ def pvs_full(ctx: CallContext) -> list[dict[str, Any]]:
     rows = _full(ctx, "pvs", LVM_PV_FIELDS)
     for row in rows:
         row["pv_name"] = _user_name(ctx, row["pv_name"])
-    return rows
+    # LVM lists PVs sorted by name; it sorted the guest's kernel names, so sort again by
+    # the names the user sees.
+    return sorted(rows, key=lambda row: str(row["pv_name"]))
 
 
 @implements("vgs_full")

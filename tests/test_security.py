@@ -10,7 +10,6 @@ import os
 import socket
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from pyguestfs.builder.cache import check_owned
 from pyguestfs.builder.errors import BuildError
 from pyguestfs.host import GuestFS, GuestFSError
 from pyguestfs.host.machine import Machine, MachineConfig, qemu_has_sandbox
+from pyguestfs.host.qmp import QMP
 from pyguestfs.protocol import constants as C
 
 SOURCE = Path(__file__).resolve().parent.parent
@@ -90,8 +90,12 @@ def test_paths_longer_than_path_max_are_refused(g: GuestFS) -> None:
     with pytest.raises(GuestFSError) as info:
         g.mkdir_p("/" + "d/" * 2100)  # 4201 bytes
     assert info.value.errno_name == "ENAMETOOLONG"
-    g.mkdir_p("/" + "d/" * 2000)  # 4001 bytes: fine
-    assert g.is_dir("/" + "d/" * 2000)
+    # 3616 bytes in 16 long components: fine. Not right at the limit, since this agent's
+    # sysroot is a temporary directory whose own path counts against the host's PATH_MAX;
+    # and not thousands of levels deep, which no recursive tree removal survives.
+    long_path = "/" + "/".join(["n" * 225] * 16)
+    g.mkdir_p(long_path)
+    assert g.is_dir(long_path)
 
 
 # -- qemu ------------------------------------------------------------------------------------
@@ -115,8 +119,9 @@ def test_sandbox_in_the_command_line() -> None:
 
 @pytest.fixture
 def paused_qemu(appliance: Path, cachedir: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The appliance's real qemu command line, paused before the guest runs (-S) with the
-    monitor on stdin/stdout instead of the serial console."""
+    """The appliance's real qemu command line, paused before the guest runs (-S), with a QMP
+    monitor on a socket (structured answers: the human monitor on stdio echoes keystrokes
+    with terminal escapes, which no test should have to parse)."""
     app: Appliance = locate_appliance(cachedir=cachedir)
     config = MachineConfig(
         qemu="qemu-system-x86_64",
@@ -125,6 +130,7 @@ def paused_qemu(appliance: Path, cachedir: str, tmp_path: Path):  # type: ignore
         root=app.root,
         root_uuid=app.root_uuid,
         sandbox=qemu_has_sandbox("qemu-system-x86_64"),
+        qmp_path=str(tmp_path / "qmp"),
     )
     sock = str(tmp_path / "s")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -132,10 +138,8 @@ def paused_qemu(appliance: Path, cachedir: str, tmp_path: Path):  # type: ignore
     listener.listen(1)
     argv = config.argv(sock)
     argv[argv.index("-serial") + 1] = "null"
-    argv += ["-S", "-monitor", "stdio"]
-    proc = subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    argv += ["-S"]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     yield proc, config
     if proc.poll() is None:
         proc.kill()
@@ -148,20 +152,20 @@ def test_qemu_runs_sandboxed_without_a_nic(paused_qemu) -> None:  # type: ignore
     proc, config = paused_qemu
     if not config.sandbox:
         pytest.skip("this qemu was built without seccomp (-sandbox)")
-    status = ""
-    for _ in range(300):  # wait for qemu to set up (it applies seccomp before the guest)
+    monitor = QMP(config.qmp_path, timeout=120)  # answers once qemu has set itself up
+    try:
         with open(f"/proc/{proc.pid}/status") as f:
             status = f.read()
-        if "Seccomp:\t2" in status:
-            break
-        time.sleep(0.1)
-    assert "Seccomp:\t2" in status  # filter mode: the sandbox is on
-    assert "NoNewPrivs:\t1" in status
-    out, _ = proc.communicate(b"info network\ninfo pci\nquit\n", timeout=120)
-    text = out.decode("utf-8", "replace")
-    assert "Ethernet controller" not in text
-    network = text.split("info network", 1)[1].split("(qemu)", 2)[1]
+        assert "Seccomp:\t2" in status  # filter mode: the sandbox is on
+        assert "NoNewPrivs:\t1" in status
+        network = monitor.hmp("info network")
+        pci = monitor.execute("query-pci")
+    finally:
+        monitor.close()
     assert network.strip() == "", f"unexpected network devices: {network!r}"
+    classes = [dev["class_info"].get("desc", "") for bus in pci for dev in bus["devices"]]
+    assert "SCSI controller" in classes  # the query did list the machine's devices
+    assert not [c for c in classes if "Ethernet" in c or "Network" in c], classes
 
 
 # -- no shell strings; the host never interprets guest data ----------------------------------
@@ -171,14 +175,30 @@ def _python_files() -> list[Path]:
     return [p for pkg in PACKAGES for p in sorted((SOURCE / pkg).rglob("*.py"))]
 
 
+#: Functions whose contract *is* a shell command line: libguestfs's ``sh`` and ``sh_lines``
+#: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance.
+#: Nothing else may build one.
+SHELL_BY_CONTRACT = {("agent/api_commands.py", "sh"), ("agent/api_commands.py", "sh_lines")}
+
+
+def _allowed_lines(path: Path, tree: ast.Module) -> set[int]:
+    rel = str(path.relative_to(SOURCE))
+    lines: set[int] = set()
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef) and (rel, fn.name) in SHELL_BY_CONTRACT:
+            lines.update(range(fn.lineno, (fn.end_lineno or fn.lineno) + 1))
+    return lines
+
+
 def test_no_shell_anywhere() -> None:
     """No shell=True, os.system, os.popen, commands run through ``sh -c``, or argv built by
-    splitting a string, in any source of the project."""
+    splitting a string, in any source of the project (bar the ``sh`` APIs themselves)."""
     found = []
     for path in _python_files():
         tree = ast.parse(path.read_text(), str(path))
+        allowed = _allowed_lines(path, tree)
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
+            if not isinstance(node, ast.Call) or node.lineno in allowed:
                 continue
             fn = ast.unparse(node.func)
             where = f"{path.relative_to(SOURCE)}:{node.lineno}: {fn}"
