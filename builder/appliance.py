@@ -41,7 +41,7 @@ from . import cache as cachemod
 from .cpio import CpioWriter
 from .errors import BuildError
 from .freeze import Bundle, FreezeOptions, freeze, freeze_manifest, manifest_key, runtime_libraries
-from .kernel import KernelInfo, extract_vmlinux, find_kernel, has_pvh_note
+from .kernel import KernelInfo, elf_complete, extract_vmlinux, find_kernel, has_pvh_note
 from .modules import module_bytes, resolve_modules, stage_on_demand_modules
 from .packages import OPTIONAL_PACKAGES, REQUIRED_PACKAGES, package_files, resolve
 from .rootfs import Staging, add_host_files, make_ext2
@@ -280,8 +280,62 @@ def _why(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+#: The files of a cache entry whose size the manifest records (``files``).
+ENTRY_FILES = ("kernel", "initrd", "root")
+#: How each file of an entry begins: (offset, accepted magic numbers). The kernel is a
+#: vmlinux (ELF) or else a bzImage ("HdrS" in its setup header, checked apart); the initrd
+#: a newc cpio, plain or compressed; the root an ext2 superblock (0xEF53, little-endian).
+_MAGICS: dict[str, tuple[int, tuple[bytes, ...]]] = {
+    "kernel": (0, (b"\x7fELF",)),
+    "initrd": (0, (b"070701", b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\xfd7zXZ")),
+    "root": (0x438, (b"\x53\xef",)),
+}
+
+
+def entry_damage(d: Path, manifest: dict[str, Any] | None) -> str:
+    """Why the cache entry in ``d`` cannot be booted, or "" when it looks whole.
+
+    Cheap enough for every launch (a few stat() calls and 2-byte reads): a missing file,
+    a size other than the one recorded at build time (a truncated or half-copied file),
+    a file that does not start as its kind must, or a root whose UUID is not the one the
+    kernel command line will ask for. Content hashes would take a second per launch."""
+    if manifest is None:
+        return "manifest.json is missing or unreadable"
+    sizes: dict[str, int] = manifest.get("files") or {}
+    for name in ENTRY_FILES:
+        path = d / name
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as f:
+                offset, magics = _MAGICS[name]
+                f.seek(offset)
+                head = f.read(max(len(m) for m in magics))
+        except OSError as e:
+            return f"{name}: {e.strerror}"
+        if name in sizes and size != sizes[name]:
+            return f"{name} is {size} bytes, {sizes[name]} when built"
+        if name == "kernel" and not head.startswith(b"\x7fELF"):
+            if not _has_setup_header(path):
+                return "kernel is neither a vmlinux nor a bzImage"
+        elif not any(head.startswith(m) for m in magics):
+            return f"{name} does not start as {'an ext2 image' if name == 'root' else 'a ' + name}"
+    uuid = manifest.get("root_uuid")
+    if uuid and read_ext_uuid(d / "root") != uuid:
+        return f"root's filesystem UUID is not {uuid}"
+    return ""
+
+
+def _has_setup_header(kernel: Path) -> bool:
+    try:
+        with open(kernel, "rb") as f:
+            f.seek(0x202)
+            return f.read(4) == b"HdrS"
+    except OSError:
+        return False
+
+
 def _complete(d: Path) -> bool:
-    return all((d / n).is_file() for n in ("kernel", "initrd", "root", "manifest.json"))
+    return not entry_damage(d, cachemod.read_json(d / "manifest.json"))
 
 
 def build(options: BuildOptions) -> BuildResult:
@@ -349,7 +403,12 @@ def build(options: BuildOptions) -> BuildResult:
                 return result
             log.warning("%s; building", note)
         if not up_to_date:
-            why = _why(old, manifest)
+            damage = entry_damage(target, old) if old is not None else ""
+            why = (
+                f"the cached appliance is damaged ({damage})"
+                if damage and old is not None and old.get("key") == manifest["key"]
+                else _why(old, manifest)
+            )
             log.info("building the appliance: %s", why)
             program = steps.run("freeze agent", lambda: _frozen_program(base, options.daemon))
             if program.key != pkey:  # program_key() drifted from freeze(): trust freeze()
@@ -366,6 +425,7 @@ def build(options: BuildOptions) -> BuildResult:
                 steps.run("initrd", lambda: _make_initrd(modules, program, tmp / "initrd"))
                 uuid = steps.run("root", lambda: _make_root(pkgs, program, kernel, tmp))
                 manifest["root_uuid"] = uuid
+                manifest["files"] = {n: (tmp / n).stat().st_size for n in ENTRY_FILES}
                 cachemod.write_json_atomic(tmp / "manifest.json", manifest)
                 (tmp / "fast-key").write_text(fast)
                 cachemod.publish(tmp, target)
@@ -431,7 +491,9 @@ def _make_kernel(kernel: KernelInfo, out: Path, base: Path) -> None:
     else a copy of the bzImage."""
     ident = hashlib.sha256(json.dumps(kernel.identity, sort_keys=True).encode()).hexdigest()
     cached = base / f"vmlinux-{ident[:16]}"
-    if not cached.exists():
+    # Entries hard-link this file: damage to one entry's kernel is damage here too, so it
+    # is checked (a few ms, builds only) rather than trusted for existing.
+    if not _kernel_file_whole(cached):
         try:
             data = Path(kernel.path).read_bytes()
         except OSError as e:
@@ -445,6 +507,16 @@ def _make_kernel(kernel: KernelInfo, out: Path, base: Path) -> None:
         tmp.write_bytes(payload)
         os.replace(tmp, cached)
     _link_or_copy(cached, out)
+
+
+def _kernel_file_whole(path: Path) -> bool:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if data.startswith(b"\x7fELF"):
+        return elf_complete(data) and has_pvh_note(data)
+    return data[0x202:0x206] == b"HdrS"
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

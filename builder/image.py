@@ -512,8 +512,10 @@ def import_archive(
     except oci.CorruptImage as e:
         raise ImportMiss(str(e.message)) from None
     manifest = _read_json(staging / "manifest.json") or {}
-    got = {k: v for k, v in manifest.items() if k != "root_uuid"}
-    want = {k: v for k, v in expected.items() if k != "root_uuid"}
+    # What the build found (root_uuid) and made (files: sizes) is not an input.
+    outputs = ("root_uuid", "files")
+    got = {k: v for k, v in manifest.items() if k not in outputs}
+    want = {k: v for k, v in expected.items() if k not in outputs}
     if got != want:
         differs = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
         raise ImportMiss(

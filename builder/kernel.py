@@ -541,7 +541,7 @@ def _decompress_candidate(view: memoryview, start: int, end: int | None, fmt: st
             log.debug("vmlinux: %s", tool_failure(proc))
             if end is not None:
                 return None
-    if out is None or not out.startswith(ELF_MAGIC) or not _elf_complete(out):
+    if out is None or not out.startswith(ELF_MAGIC) or not elf_complete(out):
         return None
     if expected is not None and expected != len(out) & 0xFFFFFFFF:
         return None
@@ -632,7 +632,7 @@ def _program_headers(elf: bytes | memoryview, h: _Elf) -> Iterator[tuple[int, in
             yield p[0], p[1], p[4], p[7]
 
 
-def _elf_complete(elf: bytes) -> bool:
+def elf_complete(elf: bytes) -> bool:
     """Whether the ELF header, its tables and its segments all lie inside ``elf``."""
     h = _parse_elf(elf)
     if h is None:

@@ -244,16 +244,40 @@ def test_changed_input_rebuilds_and_says_why(appliance: Path, tmp_path: Path) ->
     assert not third.built
 
 
+def test_damaged_cache_entry_is_detected_and_rebuilt(appliance: Path, tmp_path: Path) -> None:
+    from pyguestfs.builder.appliance import entry_damage
+
+    cachedir = _seeded_cache(appliance, tmp_path)
+    entry = build(BuildOptions(cachedir=cachedir)).directory
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert entry_damage(entry, manifest) == ""
+    # A root cut short (a full disk while copying, a killed rsync) ...
+    with open(entry / "root", "r+b") as f:
+        f.truncate(manifest["files"]["root"] // 2)
+    again = build(BuildOptions(cachedir=cachedir))
+    assert again.built and "damaged (root is" in again.why, again.why
+    # ... or a kernel overwritten in place, same size: caught by what it starts with.
+    with open(entry / "kernel", "r+b") as f:
+        f.write(b"\0" * 4096)
+    third = build(BuildOptions(cachedir=cachedir))
+    assert third.built and "kernel is neither" in third.why, third.why
+    assert entry_damage(entry, json.loads((entry / "manifest.json").read_text())) == ""
+
+
 def test_concurrent_builders_build_once(appliance: Path, tmp_path: Path) -> None:
+    from pyguestfs.builder.appliance import entry_damage
+
     cachedir = _seeded_cache(appliance, tmp_path)
     argv = [sys.executable, "-m", "pyguestfs.builder.cli", "--cachedir", cachedir, "--json"]
     procs = [
-        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)
     ]
     results = [json.loads(p.communicate(timeout=600)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
-    assert sorted(r["built"] for r in results) == [False, False, True]
+    assert sorted(r["built"] for r in results) == [False, False, False, True]
     assert len({r["cache_key"] for r in results}) == 1
+    entry = Path(results[0]["directory"])
+    assert entry_damage(entry, json.loads((entry / "manifest.json").read_text())) == ""
     leftovers = [
         p.name
         for p in (Path(results[0]["directory"]).parent).iterdir()
