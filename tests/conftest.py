@@ -20,6 +20,24 @@ from pyguestfs.builder.errors import BuildError
 from pyguestfs.builder.kernel import KernelInfo, find_kernel
 from pyguestfs.host import GuestFS
 
+#: Figures measured by tests (fuzzing counts, fault timings, load checksums, cache hits),
+#: shown again at the end of the run so that a plain CI log carries them.
+FIGURES: list[str] = []
+
+
+def report_figure(line: str) -> None:
+    """Record a measured figure: printed at once (seen with ``pytest -s``) and listed in
+    the "figures" section of the terminal summary."""
+    FIGURES.append(line)
+    print("\n" + line, file=sys.stderr)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
 
 class RunningAgent:
     """``python -m pyguestfs.agent --listen`` started for one test."""

@@ -14,7 +14,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunningAgent, launch_vm, needs_qemu
+from conftest import RunningAgent, launch_vm, needs_qemu, report_figure
 
 from pyguestfs.host import GuestFS, GuestFSError
 from pyguestfs.host import connection as host_connection
@@ -32,7 +31,7 @@ MiB = 1 << 20
 
 
 def _report(what: str, seconds: float) -> None:
-    print(f"\nFAULT {what}: {seconds:.2f} s", file=sys.stderr)
+    report_figure(f"FAULT {what}: {seconds:.2f} s")
 
 
 class FailingFile(io.FileIO):

@@ -26,7 +26,6 @@ import os
 import random
 import socket
 import struct
-import sys
 import threading
 import time
 import tracemalloc
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import report_figure
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -456,12 +456,11 @@ class Figures:
     seconds: float = 0.0
 
     def report(self, title: str) -> None:
-        print(
-            f"\nFUZZ {title}: seed {SEED}, {self.messages} messages in {self.cases} cases, "
+        report_figure(
+            f"FUZZ {title}: seed {SEED}, {self.messages} messages in {self.cases} cases, "
             f"{self.pings} pings answered, {self.kept_serving} kept serving, "
             f"{self.closed_cleanly} closed cleanly, outcomes {self.errors}, "
-            f"traced peak {self.peak_bytes / 1024:.0f} KiB, {self.seconds:.1f} s",
-            file=sys.stderr,
+            f"traced peak {self.peak_bytes / 1024:.0f} KiB, {self.seconds:.1f} s"
         )
 
 
@@ -611,7 +610,7 @@ def test_agent_refuses_huge_lengths_without_allocating(
     agent.ping(serial)
     peak = tracemalloc.get_traced_memory()[1]
     assert agent.finish() == 0
-    print(f"\nFUZZ huge lengths: traced peak {peak / 1024:.0f} KiB", file=sys.stderr)
+    report_figure(f"FUZZ huge lengths: traced peak {peak / 1024:.0f} KiB")
     assert peak < 1 << 20
 
 
@@ -639,7 +638,7 @@ def test_agent_at_the_message_limit(sysroot: Path, safe_dispatch: None, traced: 
     agent.sock.sendall(struct.pack(">I", C.MESSAGE_MAX + 1) + b"\0" * 64)
     assert agent.finish() == 1
     assert "incoming message is too long" in agent.log.getvalue()
-    print(f"\nFUZZ 4 MiB call: traced peak {peak / 1048576:.1f} MiB", file=sys.stderr)
+    report_figure(f"FUZZ 4 MiB call: traced peak {peak / 1048576:.1f} MiB")
     assert peak < MAX_MESSAGE_BOUND
 
 
@@ -893,7 +892,7 @@ def test_host_refuses_huge_lengths_without_allocating(tmp_path: Path, traced: No
         outcome = host_case(rng, ls0, data, then_ping=False, out_file=str(tmp_path / "x"))
         assert outcome.endswith(":dropped"), outcome
     peak = tracemalloc.get_traced_memory()[1]
-    print(f"\nFUZZ host huge lengths: traced peak {peak / 1024:.0f} KiB", file=sys.stderr)
+    report_figure(f"FUZZ host huge lengths: traced peak {peak / 1024:.0f} KiB")
     assert peak < 1 << 20
 
 

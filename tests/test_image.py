@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import launch_vm, needs_qemu
+from conftest import launch_vm, needs_qemu, report_figure
 
 from pyguestfs.builder import image, oci
 from pyguestfs.builder.appliance import BuildOptions, expected_manifest
@@ -241,7 +241,7 @@ def test_print_cache_key_matches_the_build(appliance: Path, cachedir: str) -> No
         text=True,
         check=True,
     )
-    print(f"\n--print-cache-key: {time.monotonic() - t:.2f} s")
+    report_figure(f"--print-cache-key: {time.monotonic() - t:.2f} s")
     assert out.stdout.strip() == built["key"]
     assert expected_manifest(BuildOptions(cachedir=cachedir))["key"] == built["key"]
 
@@ -293,8 +293,8 @@ def test_oci_archive_round_trip_boots(appliance: Path, cachedir: str, tmp_path: 
     root = Path(summary["root"])
     assert root.stat().st_size == (appliance / "root").stat().st_size
     assert allocated(root) < root.stat().st_size // 2  # sparse, not gigabytes of zeros
-    print(
-        f"\nOCI archive: {archive.stat().st_size / MiB:.0f} MiB, export {export_s:.1f} s, "
+    report_figure(
+        f"OCI archive: {archive.stat().st_size / MiB:.0f} MiB, export {export_s:.1f} s, "
         f"import (cache hit) {hit_s:.1f} s; root {root.stat().st_size / MiB:.0f} MiB apparent, "
         f"{allocated(root) / MiB:.0f} MiB allocated"
     )
@@ -503,7 +503,7 @@ def test_registry_misses_say_why(dockerd: Dockerd, registry: Registry, tmp_path:
     with pytest.raises(image.ImportMiss) as e:
         image.pull_to_archive(repo, "c" * 64, tmp_path / "pulled.tar", dockerd.host)
     assert "corrupt" in e.value.reason or "failed" in e.value.reason, e.value.reason
-    print(f"\ncorrupt registry layer: {e.value.reason}")
+    report_figure(f"corrupt registry layer: {e.value.reason}")
 
 
 @needs_qemu
@@ -553,8 +553,8 @@ def test_registry_round_trip_boots(
     summary = json.loads(r.stdout)
     assert summary["built"] is True and summary["imported"] is False
     assert f"{repo}:wrong is absent from the registry" in summary["cache"]
-    print(
-        f"\nregistry round trip: export+push {push_s:.1f} s; "
+    report_figure(
+        f"registry round trip: export+push {push_s:.1f} s; "
         f"cache hit (pull + unpack + verify) {hit_s:.1f} s; "
         f"build on a miss (agent already frozen) {build_s:.1f} s"
     )

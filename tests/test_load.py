@@ -13,14 +13,13 @@ import concurrent.futures
 import hashlib
 import multiprocessing
 import os
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import RunningAgent, launch_vm, needs_qemu
+from conftest import RunningAgent, launch_vm, needs_qemu, report_figure
 
 from pyguestfs.host import GuestFS
 
@@ -93,10 +92,9 @@ def agents(tmp_path: Path) -> list[RunningAgent]:
 
 def _report(what: str, results: list[dict[str, object]], seconds: float) -> None:
     total = sum(int(r["bytes"]) for r in results)  # type: ignore[call-overload]
-    print(
-        f"\nLOAD {what}: {len(results)} handles x {CALLS} calls + {TRANSFER // MiB} MiB up "
-        f"and down, {total / MiB:.0f} MiB verified by sha256, {seconds:.1f} s",
-        file=sys.stderr,
+    report_figure(
+        f"LOAD {what}: {len(results)} handles x {CALLS} calls + {TRANSFER // MiB} MiB up "
+        f"and down, {total / MiB:.0f} MiB verified by sha256, {seconds:.1f} s"
     )
 
 
@@ -160,11 +158,10 @@ def test_long_session_memory_is_bounded(g: GuestFS, agent: RunningAgent) -> None
     calls(LONG_SESSION)
     seconds = time.monotonic() - started
     host1, agent1 = _rss(os.getpid()), _rss(agent.proc.pid)
-    print(
-        f"\nLOAD long session: {LONG_SESSION} calls in {seconds:.1f} s; host RSS "
+    report_figure(
+        f"LOAD long session: {LONG_SESSION} calls in {seconds:.1f} s; host RSS "
         f"{host0 / MiB:.1f} -> {host1 / MiB:.1f} MiB, agent RSS {agent0 / MiB:.1f} -> "
-        f"{agent1 / MiB:.1f} MiB (bound +{RSS_BOUND // MiB} MiB each)",
-        file=sys.stderr,
+        f"{agent1 / MiB:.1f} MiB (bound +{RSS_BOUND // MiB} MiB each)"
     )
     assert host1 - host0 < RSS_BOUND
     assert agent1 - agent0 < RSS_BOUND
