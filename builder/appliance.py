@@ -282,20 +282,25 @@ def _why(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
 
 #: The files of a cache entry whose size the manifest records (``files``).
 ENTRY_FILES = ("kernel", "initrd", "root")
-#: How each file of an entry begins: (offset, accepted magic numbers). The kernel is a
-#: vmlinux (ELF) or else a bzImage ("HdrS" in its setup header, checked apart); the initrd
-#: a newc cpio, plain or compressed; the root an ext2 superblock (0xEF53, little-endian).
-_MAGICS: dict[str, tuple[int, tuple[bytes, ...]]] = {
-    "kernel": (0, (b"\x7fELF",)),
-    "initrd": (0, (b"070701", b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\xfd7zXZ")),
-    "root": (0x438, (b"\x53\xef",)),
+#: Where each file's identifying bytes lie, and the magic numbers accepted there.
+#: The kernel is checked by :func:`_looks_like_kernel`; the initrd is a newc cpio, plain or
+#: compressed; the root an ext2 superblock (0xEF53, little-endian).
+_HEADS: dict[str, tuple[int, int]] = {"kernel": (0, 0x206), "initrd": (0, 6), "root": (0x438, 2)}
+_MAGICS = {
+    "initrd": (b"070701", b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\xfd7zXZ"),
+    "root": (b"\x53\xef",),
 }
+
+
+def _looks_like_kernel(head: bytes) -> bool:
+    """An ELF vmlinux, or a bzImage ("HdrS" in its setup header at 0x202)."""
+    return head.startswith(b"\x7fELF") or head[0x202:0x206] == b"HdrS"
 
 
 def entry_damage(d: Path, manifest: dict[str, Any] | None) -> str:
     """Why the cache entry in ``d`` cannot be booted, or "" when it looks whole.
 
-    Cheap enough for every launch (a few stat() calls and 2-byte reads): a missing file,
+    Cheap enough for every launch (a few stat() calls and short reads): a missing file,
     a size other than the one recorded at build time (a truncated or half-copied file),
     a file that does not start as its kind must, or a root whose UUID is not the one the
     kernel command line will ask for. Content hashes would take a second per launch."""
@@ -304,38 +309,25 @@ def entry_damage(d: Path, manifest: dict[str, Any] | None) -> str:
     sizes: dict[str, int] = manifest.get("files") or {}
     for name in ENTRY_FILES:
         path = d / name
+        offset, length = _HEADS[name]
         try:
             size = path.stat().st_size
             with open(path, "rb") as f:
-                offset, magics = _MAGICS[name]
                 f.seek(offset)
-                head = f.read(max(len(m) for m in magics))
+                head = f.read(length)
         except OSError as e:
             return f"{name}: {e.strerror}"
         if name in sizes and size != sizes[name]:
             return f"{name} is {size} bytes, {sizes[name]} when built"
-        if name == "kernel" and not head.startswith(b"\x7fELF"):
-            if not _has_setup_header(path):
+        if name == "kernel":
+            if not _looks_like_kernel(head):
                 return "kernel is neither a vmlinux nor a bzImage"
-        elif not any(head.startswith(m) for m in magics):
+        elif not head.startswith(_MAGICS[name]):
             return f"{name} does not start as {'an ext2 image' if name == 'root' else 'a ' + name}"
     uuid = manifest.get("root_uuid")
     if uuid and read_ext_uuid(d / "root") != uuid:
         return f"root's filesystem UUID is not {uuid}"
     return ""
-
-
-def _has_setup_header(kernel: Path) -> bool:
-    try:
-        with open(kernel, "rb") as f:
-            f.seek(0x202)
-            return f.read(4) == b"HdrS"
-    except OSError:
-        return False
-
-
-def _complete(d: Path) -> bool:
-    return not entry_damage(d, cachemod.read_json(d / "manifest.json"))
 
 
 def build(options: BuildOptions) -> BuildResult:
@@ -346,9 +338,10 @@ def build(options: BuildOptions) -> BuildResult:
     base.mkdir(exist_ok=True)
     target = base / "appliance.d"
     fast = fast_key(options)
-    if not options.force and not options.output and _fast_hit(target, fast):
-        manifest = cachemod.read_json(target / "manifest.json") or {}
-        return BuildResult(target, False, manifest, steps.times, "")
+    if not options.force and not options.output:
+        hit = _fast_hit(target, fast)
+        if hit is not None:
+            return BuildResult(target, False, hit, steps.times, "")
     with cachemod.locked(base / "lock"):
         kernel = steps.run("find kernel", lambda: find_kernel(options.kernel, options.modules))
         modules = steps.run(
@@ -373,12 +366,9 @@ def build(options: BuildOptions) -> BuildResult:
             options.daemon,
         )
         old = cachemod.read_json(target / "manifest.json")
-        up_to_date = (
-            not options.force
-            and old is not None
-            and _complete(target)
-            and old.get("key") == manifest["key"]
-        )
+        damage = entry_damage(target, old)
+        same_key = old is not None and old.get("key") == manifest["key"]
+        up_to_date = not options.force and same_key and not damage
         why = ""
         note = ""
         if (
@@ -403,10 +393,9 @@ def build(options: BuildOptions) -> BuildResult:
                 return result
             log.warning("%s; building", note)
         if not up_to_date:
-            damage = entry_damage(target, old) if old is not None else ""
             why = (
                 f"the cached appliance is damaged ({damage})"
-                if damage and old is not None and old.get("key") == manifest["key"]
+                if same_key and damage
                 else _why(old, manifest)
             )
             log.info("building the appliance: %s", why)
@@ -479,11 +468,15 @@ def _stat_sig(path: Path) -> str:
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _fast_hit(target: Path, fast: str) -> bool:
+def _fast_hit(target: Path, fast: str) -> dict[str, Any] | None:
+    """The entry's manifest when nothing changed since it was checked and it is whole."""
     try:
-        return (target / "fast-key").read_text() == fast and _complete(target)
+        if (target / "fast-key").read_text() != fast:
+            return None
     except OSError:
-        return False
+        return None
+    manifest = cachemod.read_json(target / "manifest.json")
+    return manifest if manifest is not None and not entry_damage(target, manifest) else None
 
 
 def _make_kernel(kernel: KernelInfo, out: Path, base: Path) -> None:
@@ -516,7 +509,7 @@ def _kernel_file_whole(path: Path) -> bool:
         return False
     if data.startswith(b"\x7fELF"):
         return elf_complete(data) and has_pvh_note(data)
-    return data[0x202:0x206] == b"HdrS"
+    return _looks_like_kernel(data)
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
