@@ -38,9 +38,18 @@ from typing import Any
 
 from .. import __version__
 from . import cache as cachemod
+from . import guestfsd
 from .cpio import CpioWriter
 from .errors import BuildError
-from .freeze import Bundle, FreezeOptions, freeze, freeze_manifest, manifest_key, runtime_libraries
+from .freeze import (
+    Bundle,
+    FreezeOptions,
+    elf_libraries,
+    freeze,
+    freeze_manifest,
+    manifest_key,
+    runtime_libraries,
+)
 from .kernel import KernelInfo, elf_complete, extract_vmlinux, find_kernel, has_pvh_note
 from .modules import module_bytes, resolve_modules, stage_on_demand_modules
 from .packages import OPTIONAL_PACKAGES, REQUIRED_PACKAGES, package_files, resolve
@@ -94,7 +103,8 @@ class BuildOptions:
     output: str | None = None
     if_newer: bool = False
     force: bool = False
-    #: The daemon in the root. Only our agent today; Debian's guestfsd is planned (#5).
+    #: The daemon in the root: our agent ("pyguestfs") or Debian's real one ("guestfsd",
+    #: see builder.guestfsd). Each has its own cache entry.
     daemon: str = "pyguestfs"
     on_step: StepCallback | None = None
     #: Import the appliance from an image instead of building it, when one matches the
@@ -116,6 +126,9 @@ class Appliance:
     root_uuid: str | None
     cache_dir: str | None
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: The daemon its root runs: "pyguestfs", "guestfsd", or "unknown" (a fixed appliance
+    #: not written by this builder, e.g. libguestfs's own).
+    daemon: str = "pyguestfs"
 
 
 @dataclass
@@ -176,22 +189,32 @@ def appliance_dir(cachedir: str | None = None) -> Path:
 APP_ENTRY = REPO / "initrd" / "appliance_main.py"
 
 
-def _frozen_program(work: Path, daemon: str) -> Bundle:
-    _check_daemon(daemon)
+def _frozen_program(work: Path) -> Bundle:
+    """The one frozen program: the inits, and our agent (with ``--daemon guestfsd`` the
+    init execs guestfsd instead, but the program is the same)."""
     return freeze(
         APP_ENTRY, APP_NAME, work / "frozen", packages={"pyguestfs": _guest_sources(work)}
     )
 
 
-def _check_daemon(daemon: str) -> None:
-    if daemon != "pyguestfs":
-        raise BuildError(f"daemon {daemon!r} is not supported yet", "use the default agent")
+def optional_packages(daemon: str) -> tuple[str, ...]:
+    """The host packages the root gets when installed: ours, plus for guestfsd every
+    package of libguestfs's own appliance (guestfsd runs their programs: find, sfdisk,
+    mdadm, ...)."""
+    if daemon == "guestfsd":
+        return (*OPTIONAL_PACKAGES, *guestfsd.appliance_packages())
+    return OPTIONAL_PACKAGES
 
 
-def program_key(work: Path, daemon: str) -> str:
+def entry_name(daemon: str) -> str:
+    """The cache entry's directory name: one entry per daemon, so both can be cached."""
+    guestfsd.check_daemon(daemon)
+    return "appliance.d" if daemon == "pyguestfs" else f"appliance-{daemon}.d"
+
+
+def program_key(work: Path) -> str:
     """The key :func:`_frozen_program` gives its bundle, computed as freeze() does but
     without running PyInstaller: the appliance's cache key is known in milliseconds."""
-    _check_daemon(daemon)
     sources = _guest_sources(work)
     return manifest_key(
         freeze_manifest(APP_ENTRY.resolve(), APP_NAME, FreezeOptions(), [sources], sys.executable)
@@ -205,9 +228,9 @@ def expected_manifest(options: BuildOptions) -> dict[str, Any]:
 
     kernel = find_kernel(options.kernel, options.modules)
     modules = resolve_modules(kernel.modules_dir, patterns=APPLIANCE_MODULES)
-    pkgs, _ = resolve(REQUIRED_PACKAGES, OPTIONAL_PACKAGES)
+    pkgs, _ = resolve(REQUIRED_PACKAGES, optional_packages(options.daemon))
     with tempfile.TemporaryDirectory(prefix="pyguestfs-key.") as t:
-        key = program_key(Path(t), options.daemon)
+        key = program_key(Path(t))
     return _manifest(
         kernel,
         [m.basename for m in modules],
@@ -255,6 +278,8 @@ def _manifest(
         "daemon": daemon,
         "python": sys.version.split()[0],
     }
+    if daemon == "guestfsd":
+        m["guestfsd"] = guestfsd.identity()
     m["key"] = hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()
     return m
 
@@ -336,7 +361,7 @@ def build(options: BuildOptions) -> BuildResult:
     steps = _Steps(options.on_step)
     base = appliance_dir(options.cachedir)
     base.mkdir(exist_ok=True)
-    target = base / "appliance.d"
+    target = base / entry_name(options.daemon)
     fast = fast_key(options)
     if not options.force and not options.output:
         hit = _fast_hit(target, fast)
@@ -349,7 +374,8 @@ def build(options: BuildOptions) -> BuildResult:
             lambda: resolve_modules(kernel.modules_dir, patterns=APPLIANCE_MODULES),
         )
         pkgs, skipped = steps.run(
-            "resolve packages", lambda: resolve(REQUIRED_PACKAGES, OPTIONAL_PACKAGES)
+            "resolve packages",
+            lambda: resolve(REQUIRED_PACKAGES, optional_packages(options.daemon)),
         )
         if skipped:
             log.info(
@@ -357,7 +383,7 @@ def build(options: BuildOptions) -> BuildResult:
             )
         # The frozen program's key, not the program: an up-to-date cache or an imported
         # image needs no freeze (20-40 s on a fresh machine).
-        pkey = steps.run("program key", lambda: program_key(base, options.daemon))
+        pkey = steps.run("program key", lambda: program_key(base))
         manifest = _manifest(
             kernel,
             [m.basename for m in modules],
@@ -399,7 +425,7 @@ def build(options: BuildOptions) -> BuildResult:
                 else _why(old, manifest)
             )
             log.info("building the appliance: %s", why)
-            program = steps.run("freeze agent", lambda: _frozen_program(base, options.daemon))
+            program = steps.run("freeze agent", lambda: _frozen_program(base))
             if program.key != pkey:  # program_key() drifted from freeze(): trust freeze()
                 log.warning("the frozen program's key differs from the computed one")
                 manifest = _manifest(
@@ -412,7 +438,9 @@ def build(options: BuildOptions) -> BuildResult:
             with cachemod.staging_dir(target) as tmp:
                 steps.run("kernel", lambda: _make_kernel(kernel, tmp / "kernel", base))
                 steps.run("initrd", lambda: _make_initrd(modules, program, tmp / "initrd"))
-                uuid = steps.run("root", lambda: _make_root(pkgs, program, kernel, tmp))
+                uuid = steps.run(
+                    "root", lambda: _make_root(pkgs, program, kernel, tmp, options.daemon)
+                )
                 manifest["root_uuid"] = uuid
                 manifest["files"] = {n: (tmp / n).stat().st_size for n in ENTRY_FILES}
                 cachemod.write_json_atomic(tmp / "manifest.json", manifest)
@@ -457,6 +485,8 @@ def fast_key(options: BuildOptions) -> str:
                     st = entry.stat()
                     parts.append(f"{sub}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
     parts.append(_stat_sig(REPO / "__init__.py"))
+    if options.daemon != "pyguestfs":
+        parts.append(guestfsd.stat_signature())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -551,7 +581,9 @@ def _make_initrd(modules: list[Any], program: Bundle, out: Path) -> None:
         cpio.add_file("modules", ("\n".join(names) + "\n").encode(), mode=0o644)
 
 
-def _make_root(pkgs: list[Any], program: Bundle, kernel: KernelInfo, work: Path) -> str:
+def _make_root(
+    pkgs: list[Any], program: Bundle, kernel: KernelInfo, work: Path, daemon: str
+) -> str:
     stage = work / "stage"
     staging = Staging(stage)
     add_host_files(staging, [f for p in pkgs for f in package_files(p)])
@@ -561,12 +593,29 @@ def _make_root(pkgs: list[Any], program: Bundle, kernel: KernelInfo, work: Path)
     staging.add_symlink("init", f"/{APP_DIR}/{APP_NAME}")
     for lib in runtime_libraries(program.folder):
         staging.add_host_path(str(lib))
+    if daemon == "guestfsd":
+        _add_guestfsd(staging, work)
     staging.add_file("etc/mtab", b"")
     (stage / "etc/mtab").unlink()
     os.symlink("/proc/mounts", stage / "etc/mtab")
     uuid = make_ext2(stage, work / "root")
     shutil.rmtree(stage)
     return uuid
+
+
+def _add_guestfsd(staging: Staging, work: Path) -> None:
+    """Debian's guestfsd, the host libraries it links against, and the marker that makes
+    the appliance init exec it instead of starting our agent."""
+    binary = guestfsd.extract(work)
+    for path in guestfsd.library_paths(elf_libraries(binary, hint=guestfsd.INSTALL_HINT)):
+        staging.add_host_path(path)
+    staging.add_file(guestfsd.GUESTFSD_PATH, binary.read_bytes(), 0o755)
+    binary.unlink()
+    staging.add_file(guestfsd.MARKER, f"/{guestfsd.GUESTFSD_PATH}\n".encode())
+
+
+#: In a fixed appliance directory: the daemon its root runs (see :func:`fixed_daemon`).
+FIXED_DAEMON_FILE = ".pyguestfs-daemon"
 
 
 def write_fixed(src: Path, out: Path, manifest: dict[str, Any], if_newer: bool) -> None:
@@ -593,6 +642,7 @@ def write_fixed(src: Path, out: Path, manifest: dict[str, Any], if_newer: bool) 
     (out / "README.fixed").write_text(
         README_FIXED.format(path=out.resolve(), version=__version__, key=manifest.get("key"))
     )
+    (out / FIXED_DAEMON_FILE).write_text(str(manifest.get("daemon", "pyguestfs")) + "\n")
     stamp.write_text(str(manifest.get("key")) + "\n")
 
 
@@ -600,7 +650,8 @@ def locate_appliance(
     path: str | None = None, cachedir: str | None = None, log: Callable[[str], None] | None = None
 ) -> Appliance:
     """The appliance to boot: a fixed appliance in ``path`` (LIBGUESTFS_PATH) if it holds
-    kernel, initrd and root; otherwise the cached one, built or refreshed first."""
+    kernel, initrd and root; otherwise the cached one, built or refreshed first (around
+    the daemon PYGUESTFS_APPLIANCE_DAEMON names: pyguestfs, the default, or guestfsd)."""
     if path:
         for d in path.split(":"):
             p = Path(d)
@@ -612,6 +663,7 @@ def locate_appliance(
                     str(p / "root"),
                     read_ext_uuid(p / "root"),
                     str(appliance_dir(cachedir)),
+                    daemon=fixed_daemon(p),
                 )
     # CI can point launch() at an image cache too (see docs/appliance-images.md).
     result = build(
@@ -619,6 +671,8 @@ def locate_appliance(
             cachedir=cachedir,
             cache_from=os.environ.get("PYGUESTFS_CACHE_FROM") or None,
             cache_from_archive=os.environ.get("PYGUESTFS_CACHE_FROM_ARCHIVE") or None,
+            # The whole test suite can run against Debian's guestfsd this way.
+            daemon=os.environ.get("PYGUESTFS_APPLIANCE_DAEMON") or "pyguestfs",
         )
     )
     if log:
@@ -636,7 +690,17 @@ def locate_appliance(
         result.manifest.get("root_uuid"),
         str(built_dir.parent),
         result.manifest,
+        daemon=str(result.manifest.get("daemon", "pyguestfs")),
     )
+
+
+def fixed_daemon(directory: Path) -> str:
+    """The daemon of a fixed appliance, as :func:`write_fixed` recorded it."""
+    try:
+        return (directory / FIXED_DAEMON_FILE).read_text().strip() or "unknown"
+    except OSError:
+        # Written before the record existed (then it is ours), or by someone else.
+        return "pyguestfs" if (directory / ".pyguestfs-key").is_file() else "unknown"
 
 
 def read_ext_uuid(image: Path) -> str | None:

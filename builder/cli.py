@@ -55,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modules", metavar="DIR", help="modules directory for that kernel")
     p.add_argument("--cachedir", metavar="DIR", help="cache base (default as libguestfs)")
     p.add_argument("--rebuild", action="store_true", help="build even if up to date")
+    p.add_argument(
+        "--daemon",
+        choices=("pyguestfs", "guestfsd"),
+        default="pyguestfs",
+        help="the daemon the appliance runs: pyguestfs's agent (default), or Debian's real "
+        "guestfsd 1.48 from libguestfs0's supermin.d/daemon.tar.gz, with the libraries it "
+        "needs -- to drive the real daemon with pyguestfs, or compare the two "
+        "(cached apart from the default appliance)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="say what each step does")
     p.add_argument(
         "--debug",
@@ -119,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.if_newer and not args.output:
         print("guestfs-build-appliance: --if-newer needs --output DIR", file=sys.stderr)
         return EXIT_USAGE
+    if (args.snapshot or args.snapshot_tcg) and args.daemon != "pyguestfs":
+        print(
+            "guestfs-build-appliance: --snapshot needs the pyguestfs agent "
+            "(a restore asks the agent to refresh its entropy and clock)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.push and not args.image:
         print("guestfs-build-appliance: --push needs --image REPO[:TAG]", file=sys.stderr)
         return EXIT_USAGE
@@ -145,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         output=args.output,
         if_newer=args.if_newer,
         force=args.rebuild,
+        daemon=args.daemon,
         on_step=step,
         cache_from=args.cache_from,
         cache_from_archive=args.cache_from_archive,

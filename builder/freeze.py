@@ -295,10 +295,10 @@ def runtime_libraries(folder: Path) -> list[Path]:
     internal = folder / "_internal"
     needed: set[Path] = set()
     exe = next(p for p in folder.iterdir() if p.is_file() and os.access(p, os.X_OK))
-    needed.update(_ldd(exe, env={}))
+    needed.update(elf_libraries(exe, env={}))
     env = {"LD_LIBRARY_PATH": os.fspath(internal)}
     for path in _elf_files(internal):
-        for lib in _ldd(path, env):
+        for lib in elf_libraries(path, env):
             if not lib.is_relative_to(folder):
                 needed.add(lib)
     return sorted(needed)
@@ -411,16 +411,18 @@ def _elf_files(root: Path) -> Iterator[Path]:
                     yield p
 
 
-def _ldd(path: Path, env: dict[str, str]) -> list[Path]:
-    """The libraries ``ldd`` resolves for ``path`` (and its ELF interpreter)."""
-    out = _run(["ldd", os.fspath(path)], env={**os.environ, **env}, check=False)
+def elf_libraries(
+    path: Path, env: dict[str, str] | None = None, hint: str = LIBRARY_SEARCH_HINT
+) -> list[Path]:
+    """The libraries ``ldd`` resolves for ``path`` (and its ELF interpreter); a BuildError
+    with ``hint`` if one is missing."""
+    out = _run(["ldd", os.fspath(path)], env={**os.environ, **(env or {})}, check=False)
     libs: list[Path] = []
     for line in out.splitlines():
         line = line.strip()
         if "=> not found" in line:
             raise BuildError(
-                f"freeze: {path.name} needs {line.split()[0]}, which is not installed",
-                hint=LIBRARY_SEARCH_HINT,
+                f"{path.name} needs {line.split()[0]}, which is not installed", hint=hint
             )
         if "=>" in line:
             target = line.split("=>", 1)[1].split("(")[0].strip()

@@ -76,6 +76,8 @@ class GuestFS:
         self._cachedir: str | None = None
         self._launch_timeout = 20 * 60.0
         self._warm_launch = True
+        #: Which daemon the launched appliance runs (set at launch; see builder --daemon).
+        self._appliance_daemon = "pyguestfs"
         if environment:
             self._verbose = os.environ.get("LIBGUESTFS_DEBUG") == "1"
             self._trace = os.environ.get("LIBGUESTFS_TRACE") == "1"
@@ -286,6 +288,7 @@ class GuestFS:
         from .accel import choose_accel
 
         appliance = locate_appliance(path=self._path, cachedir=self._cachedir, log=self._log)
+        self._appliance_daemon = appliance.daemon
         qemu = self._hv or "qemu-system-x86_64"
         accel, why = choose_accel(
             qemu, appliance.kernel, self._backend_settings, appliance.cache_dir
@@ -317,6 +320,9 @@ class GuestFS:
         config, cache_dir = self._machine_config()
         if not cache_dir:
             raise GuestFSError("make_snapshot: no appliance cache directory")
+        why_not = self._daemon_cannot_restore()
+        if why_not:
+            raise GuestFSError(f"make_snapshot: {why_not}")
         return (
             snapshot.create(config, cache_dir, timeout=self._launch_timeout, log=self._log)
             is not None
@@ -329,7 +335,7 @@ class GuestFS:
 
         key = None
         if self._warm_launch and cache_dir and snapshot.enabled_by_environment():
-            why_not = snapshot.ineligible(config)
+            why_not = self._daemon_cannot_restore() or snapshot.ineligible(config)
             if why_not:
                 self._log(f"warm launch: not possible ({why_not})")
             else:
@@ -356,6 +362,13 @@ class GuestFS:
         if key is not None and cache_dir:
             snapshot.spawn_background_creation(config, cache_dir)
         return Connection(stream, self._on_progress)
+
+    def _daemon_cannot_restore(self) -> str | None:
+        """Why the appliance's daemon rules out snapshots: a restore asks our agent (a
+        pyguestfs procedure) for fresh entropy and the host's clock."""
+        if self._appliance_daemon == "pyguestfs":
+            return None
+        return f"the appliance runs {self._appliance_daemon}, not the pyguestfs agent"
 
     def set_warm_launch(self, enabled: bool) -> None:
         """Restore launches from a saved appliance snapshot when one is valid (default on;

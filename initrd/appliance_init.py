@@ -28,6 +28,7 @@ Like the mini init, this imports as little as it can: under TCG every module cos
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -46,6 +47,13 @@ DEFAULT_CHANNEL = f"/dev/virtio-ports/{CHANNEL_NAME}"
 #: virtio-serial ports are named by control messages from the host, processed in a kernel
 #: work queue: the name can appear a little after the module has loaded.
 PORT_TIMEOUT = 30.0
+
+#: Written by ``guestfs-build-appliance --daemon guestfsd``: the path of a daemon to exec in
+#: place of our agent (Debian's guestfsd). Absent in a default build.
+DAEMON_MARKER = "/etc/pyguestfs/daemon"
+#: What guestfsd's children (parted, mkfs, lvm ...) are found on; the kernel gives PID 1
+#: no PATH.
+DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 MS_NOSUID = 2
 MS_NODEV = 4
@@ -259,6 +267,113 @@ STEPS: tuple[tuple[str, Callable[[Context], None], bool], ...] = (
 )
 
 
+#: The LVM configuration guestfsd gets: libguestfs's (all defaults, no devices file), plus
+#: what an appliance without udev needs (libdevmapper makes the nodes itself).
+GUESTFSD_LVM_CONF = """\
+devices {
+    use_devicesfile = 0
+    obtain_device_list_from_udev = 0
+    external_device_info_source = "none"
+}
+activation {
+    udev_sync = 0
+    udev_rules = 0
+    verify_udev_operations = 0
+    monitoring = 0
+}
+global {
+    use_lvmpolld = 0
+}
+"""
+
+
+def run_quietly(ctx: Context, argv: list[str]) -> int:
+    """Run a program found on DAEMON_PATH, its output on the console only when verbose;
+    its exit status (127 when it cannot be run)."""
+    for d in DAEMON_PATH.split(":"):
+        program = ctx.path(d, argv[0])
+        if os.access(program, os.X_OK):
+            break
+    else:
+        return 127
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if not ctx.options.verbose:
+                null = os.open("/dev/null", os.O_WRONLY)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+            os.execve(program, argv, {**os.environ, "PATH": DAEMON_PATH})
+        finally:
+            os._exit(127)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+_PCI_ADDRESS = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f]$")
+_SCSI_ADDRESS = re.compile(r"^\d+:\d+:\d+:\d+$")
+
+
+def by_path_name(sysfs_device: str) -> str | None:
+    """The ``/dev/disk/by-path`` name udev's path_id gives a disk, from its resolved
+    sysfs path: ``pci-<slot>`` for virtio-blk, ``pci-<slot>-scsi-<h:c:t:l>`` for SCSI.
+    None for a disk on no PCI device."""
+    pci = scsi = None
+    for part in sysfs_device.split("/"):
+        if _PCI_ADDRESS.match(part):
+            pci = part
+        elif _SCSI_ADDRESS.match(part):
+            scsi = part
+    if pci is None:
+        return None
+    return f"pci-{pci}" + (f"-scsi-{scsi}" if scsi else "")
+
+
+def make_by_path_links(ctx: Context) -> None:
+    """/dev/disk/by-path links for every whole disk, as udev makes them: guestfsd orders
+    the disks by these names (``ls -1v``) at start-up and refuses to start without them."""
+    sys_block = ctx.path("/sys/block")
+    by_path = ctx.path("/dev/disk/by-path")
+    os.makedirs(by_path, exist_ok=True)
+    for disk in sorted(os.listdir(sys_block)):
+        if not disk.startswith(("sd", "vd")):
+            continue
+        name = by_path_name(os.path.realpath(os.path.join(sys_block, disk)))
+        link = os.path.join(by_path, name or "")
+        if name and not os.path.lexists(link):
+            os.symlink(f"../../{disk}", link)
+            ctx.debug(f"/dev/disk/by-path/{name} -> ../../{disk}")
+
+
+def external_daemon(ctx: Context) -> list[str] | None:
+    """The argv of the daemon named by the build's marker file, set up as libguestfs's
+    /init sets it up (an LVM configuration of its own with the devices file off); None
+    in a default build, where our agent runs."""
+    try:
+        with open(ctx.path(DAEMON_MARKER)) as f:
+            program = f.read().strip()
+    except FileNotFoundError:
+        return None
+    make_by_path_links(ctx)
+    lvm_dir = ctx.path("/tmp/lvm")
+    os.makedirs(lvm_dir, exist_ok=True)
+    with open(os.path.join(lvm_dir, "lvm.conf"), "w") as f:
+        f.write(GUESTFSD_LVM_CONF)
+    os.environ["LVM_SYSTEM_DIR"] = "/tmp/lvm"
+    os.environ.setdefault("PATH", DAEMON_PATH)
+    # As libguestfs's /init: device-mapper loaded (guestfsd lists /dev/mapper), and the
+    # volume groups already on the disks activated.
+    for argv in (["modprobe", "dm_mod"], ["lvm", "vgchange", "-aay", "--sysinit"]):
+        status = run_quietly(ctx, argv)
+        if status != 0:
+            say(f"warning: {' '.join(argv)} exited with status {status}")
+    argv = [program, "-c", ctx.options.channel]
+    if ctx.options.verbose:
+        argv.append("-v")
+    ctx.log(f"starting {' '.join(argv)} (the build's daemon) instead of the agent")
+    return argv
+
+
 def setup(ctx: Context) -> bool:
     """Run the set-up steps; False if an essential one failed."""
     for what, func, essential in STEPS:
@@ -354,7 +469,11 @@ def run(
         cmdline = read_cmdline(sc)
     ctx = Context(Options(cmdline), sc, root)
     if setup(ctx):
-        status = wait_for(start_agent(ctx, agent))
+        try:
+            status = wait_for(start_agent(ctx, external_daemon(ctx) or agent))
+        except OSError as e:  # the marker is unreadable: never serve another daemon
+            say(f"error: preparing the build's daemon: {e}")
+            status = 1
     else:
         say("appliance set-up failed; not starting the agent")
         status = 1

@@ -165,3 +165,70 @@ def test_a_channel_port_that_never_appears_is_a_warning(
     ctx = Context(Options(CMDLINE), FakeSyscalls(), os.fspath(make_root(tmp_path)))
     assert setup(ctx)  # the agent reports the missing channel itself
     assert f"warning: {DEFAULT_CHANNEL} did not appear within 0.05 s" in capfd.readouterr().out
+
+
+def test_by_path_names_are_udevs() -> None:
+    scsi = "/sys/devices/pci0000:00/0000:00:03.0/virtio2/host0/target0:0:1:0/0:0:1:0/block/sdb"
+    assert appliance_init.by_path_name(scsi) == "pci-0000:00:03.0-scsi-0:0:1:0"
+    blk = "/sys/devices/pci0000:00/0000:00:05.0/virtio4/block/vda"
+    assert appliance_init.by_path_name(blk) == "pci-0000:00:05.0"
+    assert appliance_init.by_path_name("/sys/devices/virtual/block/loop0") is None
+
+
+def _fake_disk(root: Path, name: str, target: int) -> None:
+    device = (
+        root
+        / "sys/devices/pci0000:00/0000:00:03.0/virtio2/host0"
+        / f"target0:0:{target}"
+        / f"0:0:{target}:0"
+        / "block"
+        / name
+    )
+    device.mkdir(parents=True)
+    (root / "sys/block").mkdir(parents=True, exist_ok=True)
+    os.symlink(os.path.relpath(device, root / "sys/block"), root / "sys/block" / name)
+
+
+def test_a_build_for_guestfsd_execs_it_prepared_as_libguestfs_does(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LVM_SYSTEM_DIR", "restored-after-the-test")
+    root = make_root(tmp_path, {"vport1p1": "org.libguestfs.channel.0"})
+    for name, target in (("sda", 0), ("sdb", 1), ("sdc", 10)):
+        _fake_disk(root, name, target)
+    (root / "sys/block/loop0").mkdir()
+    proof = tmp_path / "daemon-ran"
+    daemon = tmp_path / "fake-guestfsd"
+    daemon.write_text(f'#!/bin/sh\necho "$* $LVM_SYSTEM_DIR" > {proof}\nexit 4\n')
+    daemon.chmod(0o755)
+    (root / "etc/pyguestfs").mkdir()
+    (root / "etc/pyguestfs/daemon").write_text(f"{daemon}\n")
+
+    run(lambda opts: 99, cmdline=CMDLINE, sc=FakeSyscalls(), root=os.fspath(root))
+
+    assert proof.read_text().split() == ["-c", DEFAULT_CHANNEL, "/tmp/lvm"]
+    assert "use_devicesfile = 0" in (root / "tmp/lvm/lvm.conf").read_text()
+    by_path = root / "dev/disk/by-path"
+    # guestfsd orders disks by `ls -1v` of these names: target 10 after target 1.
+    links = {p.name: os.readlink(p) for p in by_path.iterdir()}
+    assert links == {
+        "pci-0000:00:03.0-scsi-0:0:0:0": "../../sda",
+        "pci-0000:00:03.0-scsi-0:0:1:0": "../../sdb",
+        "pci-0000:00:03.0-scsi-0:0:10:0": "../../sdc",
+    }
+    assert "agent exited with status 4" in capfd.readouterr().out
+
+
+def test_an_unreadable_daemon_marker_fails_the_boot_rather_than_serve_our_agent(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    root = make_root(tmp_path, {"vport1p1": "org.libguestfs.channel.0"})
+    (root / "etc/pyguestfs/daemon").mkdir(parents=True)  # a directory: EISDIR
+    ran = tmp_path / "agent-ran"
+    sc = FakeSyscalls()
+    run(lambda opts: ran.write_text("x") and 0, cmdline=CMDLINE, sc=sc, root=os.fspath(root))
+    assert not ran.exists()
+    out = capfd.readouterr().out
+    assert "error: preparing the build's daemon" in out
+    assert "agent exited with status 1" in out
+    assert sc.calls[-1] == ("reboot",)

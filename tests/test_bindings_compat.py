@@ -6,9 +6,11 @@ each on its own fresh scratch disk and the same upload file:
 * the real library with its own (supermin) appliance: the reference;
 * the real library booting *our* fixed appliance (``LIBGUESTFS_PATH``): our agent serves
   the real library, with its own qemu command line and its own launch-time calls;
-* pyguestfs.host, the script unchanged except its ``import guestfs`` line.
+* pyguestfs.host, the script unchanged except its ``import guestfs`` line;
+* pyguestfs.host driving Debian's real guestfsd, in an appliance built around it
+  (``guestfs-build-appliance --daemon guestfsd``).
 
-All three must print the same lines. ``disk_session.fish`` does the same in guestfish,
+All four must print the same lines. ``disk_session.fish`` does the same in guestfish,
 against both appliances, and the outputs must match too.
 """
 
@@ -56,6 +58,15 @@ def fixed(cachedir: str, appliance: Path, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
+def fixed_guestfsd(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The appliance built around Debian's guestfsd, as a fixed appliance directory."""
+    out = tmp_path_factory.mktemp("fixed-guestfsd")
+    build(BuildOptions(cachedir=cachedir, output=str(out), daemon="guestfsd"))
+    assert (out / ".pyguestfs-daemon").read_text().strip() == "guestfsd"
+    return out
+
+
+@pytest.fixture(scope="module")
 def upload_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("upload") / "data.bin"
     # Deterministic, so every run's checksum lines can be compared byte for byte.
@@ -94,9 +105,9 @@ def _python_session(
     return _run([python, str(script), str(disk), str(upload), str(work)], env)
 
 
-@pytest.mark.timeout(1800)  # three launches under TCG, two of them real libguestfs
-def test_python_script_runs_unchanged_on_all_three(
-    cachedir: str, fixed: Path, upload_file: Path, tmp_path: Path
+@pytest.mark.timeout(2400)  # four launches under TCG, two of them real libguestfs
+def test_python_script_runs_unchanged_on_all_four(
+    cachedir: str, fixed: Path, fixed_guestfsd: Path, upload_file: Path, tmp_path: Path
 ) -> None:
     script = SCRIPTS / "disk_session.py"
     reference = _python_session(
@@ -120,9 +131,19 @@ def test_python_script_runs_unchanged_on_all_three(
         upload_file,
         dict(os.environ, LIBGUESTFS_CACHEDIR=cachedir),
     )
+    # Our host library, the real daemon: the same script against Debian's guestfsd.
+    ours_on_guestfsd = _python_session(
+        sys.executable,
+        ours_script,
+        tmp_path,
+        "ours-on-guestfsd",
+        upload_file,
+        dict(os.environ, LIBGUESTFS_CACHEDIR=cachedir, LIBGUESTFS_PATH=str(fixed_guestfsd)),
+    )
     assert "checksum " in reference and "downloaded bytes 3145732" in reference, reference
     assert real_on_ours == reference
     assert ours == reference
+    assert ours_on_guestfsd == reference
 
 
 def _fish_session(tmp: Path, name: str, upload: Path, env: dict[str, str]) -> str:
@@ -140,3 +161,27 @@ def test_guestfish_session_on_our_appliance(fixed: Path, upload_file: Path, tmp_
     ours = _fish_session(tmp_path, "ours", upload_file, _real_env(tmp_path, fixed))
     assert "/dev/sda1" in reference and "hello from guestfish" in reference, reference
     assert ours == reference
+
+
+def test_the_guestfsd_build_is_keyed_recorded_and_never_snapshotted(
+    cachedir: str, fixed_guestfsd: Path
+) -> None:
+    from pyguestfs.host import GuestFS, GuestFSError
+
+    cli = [sys.executable, "-m", "pyguestfs.builder.cli", "--cachedir", cachedir]
+    key = subprocess.run(
+        [*cli, "--daemon", "guestfsd", "--print-cache-key"], capture_output=True, text=True
+    )
+    default_key = subprocess.run([*cli, "--print-cache-key"], capture_output=True, text=True)
+    assert key.returncode == 0 and default_key.returncode == 0, key.stderr + default_key.stderr
+    assert key.stdout.strip() == (fixed_guestfsd / ".pyguestfs-key").read_text().strip()
+    assert key.stdout != default_key.stdout
+    # A restore asks our agent for fresh entropy: guestfsd cannot do that.
+    r = subprocess.run([*cli, "--daemon", "guestfsd", "--snapshot"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--snapshot needs the pyguestfs agent" in r.stderr
+    g = GuestFS()
+    g.set_path(str(fixed_guestfsd))
+    g.set_cachedir(cachedir)
+    with pytest.raises(GuestFSError, match="the appliance runs guestfsd"):
+        g.make_snapshot()
+    g.close()

@@ -113,3 +113,42 @@ def test_publish_is_atomic_and_failed_builds_leave_nothing(tmp_path: Path) -> No
     assert not tmp2.exists()
     assert (target / "kernel").read_text() == "v1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["appliance.d"]
+
+
+# ---------------------------------------------------------------- the guestfsd build
+
+
+def test_the_daemon_choice_is_checked_and_cached_apart() -> None:
+    from pyguestfs.builder.appliance import entry_name
+
+    assert entry_name("pyguestfs") == "appliance.d"
+    assert entry_name("guestfsd") == "appliance-guestfsd.d"
+    with pytest.raises(BuildError) as info:
+        entry_name("systemd")
+    assert "unknown daemon 'systemd'" in info.value.message and "guestfsd" in info.value.hint
+
+
+def test_a_guestfsd_build_without_libguestfs0_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyguestfs.builder import guestfsd
+
+    monkeypatch.setattr(guestfsd, "DAEMON_TARBALL", tmp_path / "daemon.tar.gz")
+    with pytest.raises(BuildError) as info:
+        guestfsd.identity()
+    assert "daemon.tar.gz is missing" in info.value.message
+    assert "libguestfs-tools" in info.value.hint
+    (tmp_path / "daemon.tar.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(BuildError) as info:
+        guestfsd.extract(tmp_path)
+    assert "cannot extract usr/sbin/guestfsd" in info.value.message
+
+
+def test_a_fixed_appliance_records_its_daemon(tmp_path: Path) -> None:
+    from pyguestfs.builder.appliance import fixed_daemon
+
+    assert fixed_daemon(tmp_path) == "unknown"  # e.g. libguestfs's own fixed appliance
+    (tmp_path / ".pyguestfs-key").write_text("k\n")
+    assert fixed_daemon(tmp_path) == "pyguestfs"  # written before the record existed
+    (tmp_path / ".pyguestfs-daemon").write_text("guestfsd\n")
+    assert fixed_daemon(tmp_path) == "guestfsd"
