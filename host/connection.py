@@ -13,7 +13,8 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from ..protocol import constants as C
@@ -31,6 +32,7 @@ from ..protocol.messages import (
 )
 from ..protocol.procedures import Procedure
 from ..protocol.stream import ByteStream, StreamClosed
+from ..protocol.types import ArgType
 from ..protocol.xdr import XdrError
 from .errors import GuestFSError, ProtocolViolation
 
@@ -100,34 +102,20 @@ class Connection:
         file_out: str | None = None,
     ) -> Any:
         """Make one call and return its decoded result (hashtables as pairs)."""
-        if self.broken:
-            raise GuestFSError(
-                f"{proc.name}: the connection to the agent is unusable: {self.broken}"
-            )
-        try:
-            body = encode_args(proc, args, optargs) if proc.has_args_struct else b""
-        except TypeError as e:
-            raise TypeError(f"{proc.name}: {e}") from None
+        self._check_usable(proc)
         local_in = _open_local_in(proc.name, file_in) if file_in is not None else None
-        serial = self.serial
-        self.serial = (self.serial + 1) & 0xFFFFFFFF
         hint = 0
         if local_in is not None:
             st = os.fstat(local_in.fileno())
             hint = st.st_size if stat.S_ISREG(st.st_mode) else 0
-        header = Header(
-            proc=proc.proc_nr,
-            serial=serial,
-            progress_hint=hint,
-            optargs_bitmask=optargs_bitmask(proc, optargs),
-        )
-        message = header.pack() + body
-        if len(message) > C.MESSAGE_MAX:
+        try:
+            serial, message = self._message(proc, args, optargs, hint)
+        except BaseException:
             if local_in:
                 local_in.close()
-            raise GuestFSError(f"{proc.name}: message too long ({len(message)} bytes)")
+            raise
         try:
-            self.stream.write(frame(message))
+            self.stream.write(message)
             local_error = None
             if local_in is not None:
                 with local_in:
@@ -153,6 +141,76 @@ class Connection:
             raise GuestFSError(f"{proc.name}: the agent connection was lost: {e}") from None
         except XdrError as e:
             self._break(f"malformed message from the agent: {e}", proc.name)
+
+    def call_pipelined(
+        self, calls: Sequence[tuple[Procedure, dict[str, Any], dict[str, Any]]], window: int
+    ) -> list[Any]:
+        """Make many calls without waiting for each reply: up to ``window`` calls are in
+        flight, their requests written together, and the stream keeps replies in order.
+        Returns each call's decoded result, or the :class:`GuestFSError` its error reply
+        became (the other calls still run, as they would one by one). Calls with file
+        transfers cannot be pipelined (their chunks follow the request on the stream).
+
+        ``window`` bounds what is unanswered at once, so neither side's buffers can fill
+        while the other waits to write: small requests and replies, a few KiB in all."""
+        for proc, _, _ in calls:
+            self._check_usable(proc)
+            if any(a.type in (ArgType.FILEIN, ArgType.FILEOUT) for a in proc.args):
+                raise ValueError(f"{proc.name}: calls that transfer a file cannot be pipelined")
+        # Encode everything first: a bad argument fails the batch before anything is sent.
+        messages = [self._message(proc, args, optargs, 0) for proc, args, optargs in calls]
+        results: list[Any] = []
+        in_flight: deque[tuple[Procedure, int]] = deque()
+        sent = 0
+        try:
+            while len(results) < len(messages):
+                if sent < len(messages) and len(in_flight) <= window // 2:
+                    batch = messages[sent : sent + window - len(in_flight)]
+                    self.stream.write(b"".join(m for _, m in batch))
+                    in_flight.extend(
+                        (calls[sent + i][0], serial) for i, (serial, _) in enumerate(batch)
+                    )
+                    sent += len(batch)
+                proc, serial = in_flight.popleft()
+                try:
+                    results.append(decode_ret(proc, self._read_reply(proc, serial)))
+                except ProtocolViolation:
+                    raise
+                except GuestFSError as e:
+                    results.append(e)
+        except StreamClosed as e:
+            self.broken = str(e)
+            raise GuestFSError(f"pipeline: the agent connection was lost: {e}") from None
+        except XdrError as e:
+            self._break(f"malformed message from the agent: {e}", "pipeline")
+        return results
+
+    def _check_usable(self, proc: Procedure) -> None:
+        if self.broken:
+            raise GuestFSError(
+                f"{proc.name}: the connection to the agent is unusable: {self.broken}"
+            )
+
+    def _message(
+        self, proc: Procedure, args: dict[str, Any], optargs: dict[str, Any], hint: int
+    ) -> tuple[int, bytes]:
+        """The framed request for one call, and the serial it takes."""
+        try:
+            body = encode_args(proc, args, optargs) if proc.has_args_struct else b""
+        except TypeError as e:
+            raise TypeError(f"{proc.name}: {e}") from None
+        header = Header(
+            proc=proc.proc_nr,
+            serial=self.serial,
+            progress_hint=hint,
+            optargs_bitmask=optargs_bitmask(proc, optargs),
+        )
+        message = header.pack() + body
+        if len(message) > C.MESSAGE_MAX:
+            raise GuestFSError(f"{proc.name}: message too long ({len(message)} bytes)")
+        serial = self.serial
+        self.serial = (self.serial + 1) & 0xFFFFFFFF
+        return serial, frame(message)
 
     # -- reading -----------------------------------------------------------------------------
     def _next_unit(self, api: str) -> int:

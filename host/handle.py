@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -534,6 +534,62 @@ class GuestFS:
                 self._trace_line(f"{name} = {result!r}")
             return result
 
+    def pipeline(
+        self,
+        calls: Iterable[tuple[Any, ...]],
+        *,
+        window: int = 64,
+        return_exceptions: bool = False,
+    ) -> list[Any]:
+        """Make many calls without waiting for each reply (pyguestfs extension).
+
+        Each item is ``(name, *args)`` or ``(name, *args, {optional args})``, as the
+        method ``name`` takes them: ``g.pipeline([("exists", "/a"), ("mkdir_p", "/b/c"),
+        ("mkfs", "ext4", "/dev/sda1", {"blocksize": 4096})])``. Requests are written up to
+        ``window`` ahead of their replies, so the calls run back to back in the appliance
+        without a round trip each; they still run one after another, in order. Returns
+        the results in order, as the methods would.
+
+        A call that fails does not stop the others (each is independent, as one by one).
+        With ``return_exceptions`` its :class:`GuestFSError` takes its place in the list;
+        otherwise the first such error is raised after every call has been answered, with
+        ``results`` (the whole list) attached. Calls that upload or download a file
+        cannot be pipelined (ValueError), nor can the library-side helpers (ls, cat ...).
+        """
+        if window < 1:
+            raise ValueError("pipeline: window must be at least 1")
+        prepared: list[tuple[Procedure, dict[str, Any], dict[str, Any]]] = []
+        for item in calls:
+            if not item or not isinstance(item[0], str):
+                raise TypeError(f"pipeline: each call is (name, *args), not {item!r}")
+            name, rest = item[0], list(item[1:])
+            kwargs = rest.pop() if rest and isinstance(rest[-1], dict) else {}
+            proc = BY_NAME.get(name)
+            if proc is None or proc.internal:
+                raise ValueError(f"pipeline: {name} is not a daemon procedure")
+            _, args, optargs = _bind(proc, rest, kwargs)
+            prepared.append((proc, args, optargs))
+        self._check_not_closed()
+        with self._lock:
+            if self._state != _STATE_READY or self._conn is None:
+                raise GuestFSError("pipeline: call launch before using this function")
+            if self._trace:
+                for proc, args, optargs in prepared:
+                    shown = [repr(v) for v in args.values()]
+                    shown += [f"{k}:{v!r}" for k, v in optargs.items()]
+                    self._trace_line(" ".join([proc.name, *shown]))
+            raw = self._conn.call_pipelined(prepared, window)
+        results = [
+            r if isinstance(r, GuestFSError) else self._shape(proc, r)
+            for (proc, _, _), r in zip(prepared, raw, strict=True)
+        ]
+        if not return_exceptions:
+            first = next((r for r in results if isinstance(r, GuestFSError)), None)
+            if first is not None:
+                first.results = results  # type: ignore[attr-defined]
+                raise first
+        return results
+
     def _shape(self, proc: Procedure, value: Any) -> Any:
         """Turn a decoded value into what python3-guestfs returns."""
         if proc.ret is RetType.HASHTABLE and self._python_return_dict:
@@ -663,31 +719,41 @@ def _scratch_file(data: bytes | None = None) -> Iterator[str]:
 # -- methods derived from the table ------------------------------------------------------------
 
 
+def _bind(
+    proc: Procedure, posargs: Sequence[Any], kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A call's arguments as Python binds them to the method's signature: (every value by
+    name, the wire arguments, the optional arguments given)."""
+    required = [a.name for a in proc.args]
+    optional = [o.name for o in proc.optargs]
+    if len(posargs) > len(required) + len(optional):
+        raise TypeError(
+            f"{proc.name}() takes {len(required)} positional arguments "
+            f"but {len(posargs)} were given"
+        )
+    values = dict(zip(required + optional, posargs, strict=False))
+    for k, v in kwargs.items():
+        if k not in required and k not in optional:
+            raise TypeError(f"{proc.name}() got an unexpected keyword argument {k!r}")
+        if k in values:
+            raise TypeError(f"{proc.name}() got multiple values for argument {k!r}")
+        values[k] = v
+    missing = [n for n in required if n not in values]
+    if missing:
+        raise TypeError(f"{proc.name}() missing required argument(s): {', '.join(missing)}")
+    args = {a.name: values[a.name] for a in proc.wire_args}
+    optargs = {n: values[n] for n in optional if values.get(n) is not None}
+    return values, args, optargs
+
+
 def _make_method(proc: Procedure) -> Callable[..., Any]:
     required = [a.name for a in proc.args]
     optional = [o.name for o in proc.optargs]
     file_in = next((a.name for a in proc.args if a.type is ArgType.FILEIN), None)
     file_out = next((a.name for a in proc.args if a.type is ArgType.FILEOUT), None)
-    wire = [a.name for a in proc.wire_args]
 
     def method(self: GuestFS, *posargs: Any, **kwargs: Any) -> Any:
-        if len(posargs) > len(required) + len(optional):
-            raise TypeError(
-                f"{proc.name}() takes {len(required)} positional arguments "
-                f"but {len(posargs)} were given"
-            )
-        values = dict(zip(required + optional, posargs, strict=False))
-        for k, v in kwargs.items():
-            if k not in required and k not in optional:
-                raise TypeError(f"{proc.name}() got an unexpected keyword argument {k!r}")
-            if k in values:
-                raise TypeError(f"{proc.name}() got multiple values for argument {k!r}")
-            values[k] = v
-        missing = [n for n in required if n not in values]
-        if missing:
-            raise TypeError(f"{proc.name}() missing required argument(s): {', '.join(missing)}")
-        args = {n: values[n] for n in wire}
-        optargs = {n: values[n] for n in optional if values.get(n) is not None}
+        values, args, optargs = _bind(proc, posargs, kwargs)
         result = self._call(
             proc.name,
             args,
