@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ..protocol import constants as C
 from .api_block import umount_all_under_sysroot
 from .context import CallContext
 from .registry import FEATURE_GROUPS, has_program, implements, provides_group
@@ -45,3 +46,12 @@ def internal_autosync(ctx: CallContext) -> None:
 def internal_exit(ctx: CallContext) -> None:
     # The reply goes out first (the loop sends it when this returns), then the loop ends.
     ctx.agent.exit_requested = True
+
+
+@implements("internal_pyguestfs_set_chunk_size")
+def set_chunk_size(ctx: CallContext, size: int) -> int:
+    """Grant chunks of up to ``size`` bytes (clamped to 8 KiB .. 1 MiB) for the rest of
+    this connection: fewer chunks to frame, decode and write per MiB moved."""
+    granted = max(C.MAX_CHUNK_SIZE, min(size, C.BIG_CHUNK_MAX))
+    ctx.agent.chunk_size = granted
+    return granted

@@ -101,7 +101,7 @@ class CallContext:
                 continue  # a stray flag: guestfsd ignores it here too
             try:
                 body = self.stream.read_body(n)
-                return decode_chunk(body)
+                return decode_chunk(body, self.agent.chunk_size)
             except XdrError as e:
                 raise StreamOutOfSync(f"bad file chunk: {e}") from None
 
@@ -123,21 +123,25 @@ class CallContext:
         self.reply_sent = True
 
     def send_chunk(self, data: bytes) -> None:
-        """Send one chunk (≤ 8192 bytes), first checking for a library cancel."""
+        """Send one chunk (≤ the connection's chunk size), first checking for a library
+        cancel."""
         if self._library_cancelled():
             self.end_file_out(cancel=True)
             raise FileOutCancelled()
-        self.stream.write(encode_chunk(data))
+        self.stream.write(encode_chunk(data, limit=self.agent.chunk_size))
 
     def send_file(self, read: Callable[[int], bytes], total: int = 0) -> int:
-        """Stream everything ``read`` returns, in 8 KiB chunks. The end marker is sent by
-        the dispatcher once the implementation returns without error.
+        """Stream everything ``read`` returns, in chunks of the connection's size (8 KiB
+        unless our host asked for more). The end marker is sent by the dispatcher once
+        the implementation returns without error.
 
         Chunks are encoded in batches and written with one system call per batch: one
         write per 8 KiB chunk would make the syscalls, not the data, the bottleneck."""
         sent = 0
+        size = self.agent.chunk_size
+        batch = max(_BATCH, size)
         while True:
-            data = read(_BATCH)
+            data = read(batch)
             if not data:
                 break
             if self._library_cancelled():
@@ -146,8 +150,7 @@ class CallContext:
             view = memoryview(data)
             self.stream.write(
                 b"".join(
-                    encode_chunk(view[i : i + C.MAX_CHUNK_SIZE])
-                    for i in range(0, len(view), C.MAX_CHUNK_SIZE)
+                    encode_chunk(view[i : i + size], limit=size) for i in range(0, len(view), size)
                 )
             )
             sent += len(data)

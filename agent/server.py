@@ -69,6 +69,9 @@ class Agent:
         self.park_requested = False
         #: (quiet period at the start of a call, minimum gap between progress messages).
         self.progress_timing = progress_timing
+        #: FileIn/FileOut chunk size on this connection: 1.48's 8 KiB until our host asks
+        #: for more (internal_pyguestfs_set_chunk_size); back to 8 KiB for each new host.
+        self.chunk_size = C.MAX_CHUNK_SIZE
 
     def say(self, message: str) -> None:
         print(f"pyguestfs-agent: {message}", file=self.log, flush=True)
@@ -113,6 +116,7 @@ class Agent:
                 time.sleep(0.02)
                 continue
             if flag == C.WAKE_FLAG:
+                self.chunk_size = C.MAX_CHUNK_SIZE
                 self.stream.write(word(C.LAUNCH_FLAG))
                 return
             self.say(f"parked: ignoring 0x{flag:08x} from the host (waiting for wake)")

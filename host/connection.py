@@ -30,7 +30,7 @@ from ..protocol.messages import (
     optargs_bitmask,
     word,
 )
-from ..protocol.procedures import Procedure
+from ..protocol.procedures import BY_NAME, Procedure
 from ..protocol.stream import ByteStream, StreamClosed
 from ..protocol.types import ArgType
 from ..protocol.xdr import XdrError
@@ -50,6 +50,10 @@ class Connection:
         self.on_progress = on_progress
         self.serial = C.FIRST_SERIAL
         self.broken: str | None = None
+        #: FileIn/FileOut chunk size: 1.48's 8 KiB unless negotiate_chunk_size() got more.
+        self.chunk_size = C.MAX_CHUNK_SIZE
+        #: The chunk size to ask for before the first file transfer (0: never ask).
+        self.wanted_chunk_size = 0
 
     @classmethod
     def connect_unix(cls, path: str, timeout: float = 10.0) -> Connection:
@@ -91,6 +95,23 @@ class Connection:
         if first != C.LAUNCH_FLAG:
             self._break(f"expected the launch flag, got 0x{first:08x}")
 
+    def negotiate_chunk_size(self, wanted: int) -> int:
+        """Ask the daemon for FileIn/FileOut chunks of ``wanted`` bytes (our agent's
+        extension procedure); a daemon that does not know it (a real guestfsd) answers
+        with an error and the connection stays at 8 KiB. Returns the size in use."""
+        if wanted <= C.MAX_CHUNK_SIZE:
+            return self.chunk_size
+        try:
+            granted = self.call(BY_NAME["internal_pyguestfs_set_chunk_size"], {"size": wanted}, {})
+        except ProtocolViolation:
+            raise
+        except GuestFSError:
+            return self.chunk_size
+        if not C.MAX_CHUNK_SIZE <= granted <= min(wanted, C.BIG_CHUNK_MAX):
+            self._break(f"the daemon granted an impossible chunk size ({granted})", "launch")
+        self.chunk_size = granted
+        return granted
+
     # -- calls -------------------------------------------------------------------------------
     def call(
         self,
@@ -103,6 +124,10 @@ class Connection:
     ) -> Any:
         """Make one call and return its decoded result (hashtables as pairs)."""
         self._check_usable(proc)
+        if self.wanted_chunk_size and (file_in is not None or file_out is not None):
+            # Asked once, lazily: sessions that never move a file pay no round trip.
+            wanted, self.wanted_chunk_size = self.wanted_chunk_size, 0
+            self.negotiate_chunk_size(wanted)
         local_in = _open_local_in(proc.name, file_in) if file_in is not None else None
         hint = 0
         if local_in is not None:
@@ -262,12 +287,14 @@ class Connection:
         """Stream a local file as chunks. Returns a local error text, if reading failed
         (the transfer is then cancelled and the daemon's error reply still read)."""
         stream = self.stream
+        size = self.chunk_size
+        batch = max(_SEND_BATCH, size)
         while True:
             if stream.readable(0) and self._daemon_cancelled():
                 stream.write(encode_chunk(b"", cancel=True))
                 return None  # the daemon's error reply explains why
             try:
-                data = f.read(_SEND_BATCH)
+                data = f.read(batch)
             except OSError as e:
                 stream.write(encode_chunk(b"", cancel=True))
                 return f"error reading {getattr(f, 'name', 'the local file')}: {e.strerror}"
@@ -277,8 +304,7 @@ class Connection:
             view = memoryview(data)
             stream.write(
                 b"".join(
-                    encode_chunk(view[i : i + C.MAX_CHUNK_SIZE])
-                    for i in range(0, len(view), C.MAX_CHUNK_SIZE)
+                    encode_chunk(view[i : i + size], limit=size) for i in range(0, len(view), size)
                 )
             )
 
@@ -311,7 +337,7 @@ class Connection:
         try:
             while True:
                 n = self._next_unit(proc.name)
-                cancel, data = decode_chunk(self.stream.read_exact(n))
+                cancel, data = decode_chunk(self.stream.read_exact(n), self.chunk_size)
                 if cancel:
                     if local_error:
                         break

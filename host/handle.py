@@ -128,6 +128,7 @@ class GuestFS:
                 self._state = _STATE_CONFIG
                 raise
             self._conn = conn
+            self._use_big_chunks()
             self._state = _STATE_READY
             self._log("appliance is up")
             self._events.fire(EVENT_LAUNCH_DONE)
@@ -274,6 +275,7 @@ class GuestFS:
             try:
                 config, cache_dir = self._machine_config()
                 self._conn = self._start_machine(config, cache_dir)
+                self._use_big_chunks()
             except BaseException:
                 self._disconnect()
                 raise
@@ -362,6 +364,16 @@ class GuestFS:
         if key is not None and cache_dir:
             snapshot.spawn_background_creation(config, cache_dir)
         return Connection(stream, self._on_progress)
+
+    def _use_big_chunks(self) -> None:
+        """Move files in big chunks when the daemon is our agent: asked for before the
+        first transfer (PYGUESTFS_CHUNK_SIZE sets the size; 0 keeps libguestfs's 8 KiB)."""
+        assert self._conn is not None
+        try:
+            wanted = int(os.environ.get("PYGUESTFS_CHUNK_SIZE", str(C.BIG_CHUNK_MAX)))
+        except ValueError:
+            wanted = C.BIG_CHUNK_MAX
+        self._conn.wanted_chunk_size = max(0, wanted)
 
     def _daemon_cannot_restore(self) -> str | None:
         """Why the appliance's daemon rules out snapshots: a restore asks our agent (a

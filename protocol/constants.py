@@ -13,6 +13,9 @@ PROTOCOL_VERSION: Final = 4
 MESSAGE_MAX: Final = 4 * 1024 * 1024
 #: Largest payload of one FileIn/FileOut chunk.
 MAX_CHUNK_SIZE: Final = 8192
+#: Largest chunk our agent and host agree on through internal_pyguestfs_set_chunk_size
+#: (a pyguestfs extension; a real library or daemon never asks and stays at 8 KiB).
+BIG_CHUNK_MAX: Final = 1024 * 1024
 #: Longest error message the daemon sends; longer ones are truncated.
 ERROR_LEN: Final = 65536
 #: Longest errno name in ``guestfs_message_error`` (``string<32>``).

@@ -292,24 +292,28 @@ def decode_error(body: memoryview | bytes) -> tuple[str, str]:
     return errno_name, message
 
 
-def encode_chunk(data: bytes | bytearray | memoryview, cancel: bool = False) -> bytes:
-    """One framed ``guestfs_chunk``; empty data with cancel=False ends the file."""
+def encode_chunk(
+    data: bytes | bytearray | memoryview, cancel: bool = False, limit: int = C.MAX_CHUNK_SIZE
+) -> bytes:
+    """One framed ``guestfs_chunk``; empty data with cancel=False ends the file. ``limit``
+    is the chunk size the peer accepts (8 KiB unless negotiated)."""
     n = len(data)
-    if n > C.MAX_CHUNK_SIZE:
-        raise XdrError(f"chunk of {n} bytes exceeds {C.MAX_CHUNK_SIZE}")
+    if n > limit:
+        raise XdrError(f"chunk of {n} bytes exceeds {limit}")
     pad = (4 - n) & 3
     return b"".join(
         (_WORD.pack(8 + n + pad), _CHUNK_HEAD.pack(1 if cancel else 0, n), bytes(data), b"\0" * pad)
     )
 
 
-def decode_chunk(body: memoryview | bytes) -> tuple[bool, bytes]:
-    """(cancel, data) of a chunk body. A cancel value other than 0 or 1 is lost sync."""
+def decode_chunk(body: memoryview | bytes, limit: int = C.MAX_CHUNK_SIZE) -> tuple[bool, bytes]:
+    """(cancel, data) of a chunk body. A cancel value other than 0 or 1, or more data
+    than ``limit``, is lost sync."""
     dec = Decoder(body)
     cancel = dec.int32()
     if cancel not in (0, 1):
         raise XdrError(f"bad chunk cancel field {cancel}")
-    data = dec.opaque(limit=C.MAX_CHUNK_SIZE)
+    data = dec.opaque(limit=limit)
     dec.done()
     return cancel == 1, data
 

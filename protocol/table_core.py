@@ -296,4 +296,14 @@ PROCEDURES: tuple[Procedure, ...] = (
         "after a restore: reseed the kernel RNG, set the clock, wait for the hot-plugged disks",
         internal=True,
     ),
+    # Bulk transfer: chunks bigger than 1.48's 8 KiB, for this connection only.
+    _def(
+        "internal_pyguestfs_set_chunk_size",
+        EXTENSION_PROC_BASE + 3,
+        "Int size",
+        "RInt",
+        "use FileIn/FileOut chunks of up to size bytes on this connection; returns the size "
+        "granted",
+        internal=True,
+    ),
 )

@@ -1446,3 +1446,27 @@ def test_real_daemon_is_confined(real_daemon_ready: None, tmp_path: Path) -> Non
         g.write("/tmp/probe", "x")
     leaked = [p for p in host_paths if p not in existed and os.path.lexists(p)]
     assert leaked == [], f"written through the confined daemon, found on the host: {leaked}"
+
+
+def test_big_chunks_with_our_agent_and_8k_with_guestfsd(
+    real_daemon_ready: None, tmp_path: Path
+) -> None:
+    """Our host asks the daemon for 1 MiB chunks before its first transfer: our agent
+    grants them, the real guestfsd answers "unknown procedure", and both transfers come
+    out identical to the source."""
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(3 << 20) + b"odd tail")
+    sizes = {}
+    for name, start in (("ours", our_agent), ("real", real_guestfsd)):
+        scratch = tmp_path / name
+        scratch.mkdir()
+        with start(scratch) as daemon:
+            g = daemon.handle()
+            g.upload(str(src), "/up.bin")
+            back = tmp_path / f"{name}.back"
+            g.download("/up.bin", str(back))
+            assert back.read_bytes() == src.read_bytes()
+            assert (scratch / "up.bin").read_bytes() == src.read_bytes()
+            assert g.ping_daemon() is None  # the refused request left the stream in step
+            sizes[name] = g._conn.chunk_size  # type: ignore[union-attr]
+    assert sizes == {"ours": 1 << 20, "real": 8192}

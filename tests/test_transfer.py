@@ -111,3 +111,62 @@ def test_daemon_side_write_error_is_reported_and_the_handle_survives(
     assert g.exists("/d")
     g.upload(str(src), "/d/ok")
     assert g.filesize("/d/ok") == 1 << 20
+
+
+# -- big chunks (pyguestfs extension) ------------------------------------------------------
+
+
+def test_the_agent_clamps_the_chunk_size_it_grants(g: GuestFS) -> None:
+    from pyguestfs.protocol.procedures import BY_NAME
+
+    assert g._conn is not None
+    proc = BY_NAME["internal_pyguestfs_set_chunk_size"]
+    assert g._conn.call(proc, {"size": 10}, {}) == 8192
+    assert g._conn.call(proc, {"size": 1 << 30}, {}) == 1 << 20
+    assert g._conn.call(proc, {"size": 65536}, {}) == 65536
+
+
+def test_chunks_over_the_granted_size_lose_sync(g: GuestFS, agent: object) -> None:
+    """The host bound is enforced by the agent: a 16 KiB chunk on a connection that
+    negotiated nothing is a stream out of sync, and the agent hangs up."""
+    from pyguestfs.protocol import constants as C
+    from pyguestfs.protocol.messages import encode_chunk
+
+    conn = g._conn
+    assert conn is not None
+    conn.wanted_chunk_size = 0
+    conn.chunk_size = 16384  # as if granted, but never asked
+    src = Path(agent.sysroot).parent / "16k.bin"  # type: ignore[attr-defined]
+    src.write_bytes(b"x" * 16384)
+    with pytest.raises(GuestFSError, match="connection"):
+        g.upload(str(src), "/16k.bin")
+    assert encode_chunk(b"y" * C.MAX_CHUNK_SIZE)  # the 8 KiB bound still encodes
+
+
+def test_transfers_in_8k_chunks_when_big_ones_are_off(
+    agent: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYGUESTFS_CHUNK_SIZE", "0")
+    h = GuestFS()
+    h.attach(agent.socket)  # type: ignore[attr-defined]
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(1 << 20))
+    h.upload(str(src), "/p")
+    h.download("/p", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == src.read_bytes()
+    assert h._conn is not None and h._conn.chunk_size == 8192
+    h.close()
+
+
+def test_big_chunks_are_asked_for_once_before_the_first_transfer(
+    g: GuestFS, tmp_path: Path
+) -> None:
+    assert g._conn is not None and g._conn.chunk_size == 8192  # nothing moved yet
+    g.write("/w", b"small calls never ask")
+    assert g._conn.chunk_size == 8192
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(5 << 20))
+    g.upload(str(src), "/big")
+    assert g._conn.chunk_size == 1 << 20 and g._conn.wanted_chunk_size == 0
+    g.download("/big", str(tmp_path / "back"))
+    assert _sha(tmp_path / "back") == _sha(src)
