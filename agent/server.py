@@ -9,6 +9,7 @@ too short to hold a header, garbage where a chunk belongs) or EOF ends it.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import sys
 import time
@@ -84,11 +85,15 @@ class Agent:
             while not self.exit_requested:
                 self.serve_one()
                 if self.park_requested:
+                    self.stream.flush()
                     self.park()
+            self.stream.flush()
         except StreamClosed:
             return 0
         except StreamOutOfSync as e:
             self.say(f"closing the connection: {e}")
+            with contextlib.suppress(StreamClosed):
+                self.stream.flush()  # the replies to the good requests before it
             return 1
         return 0
 
@@ -248,13 +253,22 @@ class Agent:
 
     def send_reply(self, call: Header, payload: bytes) -> None:
         reply = Header(proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY)
-        self.stream.write(frame(reply.pack() + payload))
+        self._send(frame(reply.pack() + payload))
+
+    def _send(self, message: bytes) -> None:
+        """Send a reply; while the next request is already here (pipelined calls), hold
+        it back to leave with the following ones in one write. Any read that would block,
+        and any other write, sends it first."""
+        if self.stream.buffered() >= 4:
+            self.stream.hold(message)
+        else:
+            self.stream.write(message)
 
     def send_error(self, call: Header, err: AgentError) -> None:
         reply = Header(
             proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY, status=C.STATUS_ERROR
         )
-        self.stream.write(frame(reply.pack() + encode_error(err.errno_name, err.message)))
+        self._send(frame(reply.pack() + encode_error(err.errno_name, err.message)))
 
     def _fail(self, ctx: CallContext, err: AgentError) -> str:
         if self.verbose:

@@ -19,6 +19,8 @@ from .xdr import XdrError
 
 _WORD = struct.Struct(">I")
 _READ_SIZE = 256 * 1024
+#: Most bytes :meth:`ByteStream.hold` keeps back before writing them anyway.
+_HOLD_MAX = 64 * 1024
 
 
 class StreamClosed(EOFError):
@@ -36,9 +38,12 @@ class ByteStream:
         self._poll = select.poll()
         self._poll.register(fd, select.POLLIN)
         self.closed = False
+        #: Output held back by hold(), written before anything else and before blocking.
+        self._out = bytearray()
 
     # -- reading -------------------------------------------------------------------------
     def _fill(self, timeout: float | None = None) -> None:
+        self.flush()  # never wait for the peer while holding back what it waits for
         if timeout is not None and not self._wait(timeout):
             raise TimeoutError(f"no data within {timeout:.1f} s")
         try:
@@ -85,10 +90,34 @@ class ByteStream:
 
     def readable(self, timeout: float = 0.0) -> bool:
         """True if at least one byte can be read without blocking (or the peer closed)."""
-        return self.buffered() > 0 or self._wait(timeout)
+        if self.buffered() > 0:
+            return True
+        if timeout > 0:
+            self.flush()
+        return self._wait(timeout)
 
     # -- writing -------------------------------------------------------------------------
+    def hold(self, data: bytes) -> None:
+        """Queue ``data`` to go out with the next write, flush or read, in order: many
+        small replies to pipelined requests then leave in one system call (each costs
+        a lot on a virtio-serial port under TCG)."""
+        self._out += data
+        if len(self._out) >= _HOLD_MAX:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write whatever :meth:`hold` queued."""
+        if self._out:
+            out, self._out = self._out, bytearray()
+            self._write_all(out)
+
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._out:
+            self._out += data
+            data, self._out = self._out, bytearray()
+        self._write_all(data)
+
+    def _write_all(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         while view:
             try:
