@@ -63,12 +63,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyguestfs.builder import guestfsd as guestfsd_build
 from pyguestfs.host import GuestFS
 
-#: Where Debian's libguestfs0 ships the daemon half of the appliance.
-DAEMON_TARBALL = Path("/usr/lib/x86_64-linux-gnu/guestfs/supermin.d/daemon.tar.gz")
-#: The package that ships it (CI installs it through libguestfs-tools).
-DAEMON_PACKAGE = "libguestfs0"
+#: Where Debian's libguestfs0 ships the daemon half of the appliance, and that package
+#: (CI installs it through libguestfs-tools): the builder's --daemon guestfsd uses it too.
+DAEMON_TARBALL = guestfsd_build.DAEMON_TARBALL
+DAEMON_PACKAGE = guestfsd_build.DAEMON_PACKAGE
 #: Name of the socket inside the socket directory (and at /sock/ in the confined root).
 SOCKET_NAME = "guestfsd.sock"
 
