@@ -52,7 +52,14 @@ from .freeze import (
 )
 from .kernel import KernelInfo, elf_complete, extract_vmlinux, find_kernel, has_pvh_note
 from .modules import module_bytes, resolve_modules, stage_on_demand_modules
-from .packages import OPTIONAL_PACKAGES, REQUIRED_PACKAGES, package_files, resolve
+from .packages import (
+    EXCLUDES,
+    OPTIONAL_PACKAGES,
+    REQUIRED_PACKAGES,
+    package_files,
+    read_status,
+    resolve,
+)
 from .rootfs import Staging, add_host_files, make_ext2
 
 log = logging.getLogger(__name__)
@@ -609,6 +616,17 @@ def _add_guestfsd(staging: Staging, work: Path) -> None:
     binary = guestfsd.extract(work)
     for path in guestfsd.library_paths(elf_libraries(binary, hint=guestfsd.INSTALL_HINT)):
         staging.add_host_path(path)
+    udev = read_status().get(guestfsd.UDEV_PACKAGE)
+    if udev is not None:
+        # Its daemon lives under /lib/systemd, which our package lists leave out.
+        excludes = [e for e in EXCLUDES if e not in ("/lib/systemd/*", "/usr/lib/systemd/*")]
+        add_host_files(staging, package_files(udev, excludes=excludes))
+        udevadm = Path(os.path.realpath(guestfsd.UDEVD))
+        for path in guestfsd.library_paths(elf_libraries(udevadm, hint=guestfsd.INSTALL_HINT)):
+            staging.add_host_path(path)
+        guestfsd.udev_rules(staging.root)
+    else:
+        log.warning("udev is not installed: guestfsd will lack disk labels")
     staging.add_file(guestfsd.GUESTFSD_PATH, binary.read_bytes(), 0o755)
     binary.unlink()
     staging.add_file(guestfsd.MARKER, f"/{guestfsd.GUESTFSD_PATH}\n".encode())

@@ -97,6 +97,32 @@ def appliance_packages() -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
+#: udev, which libguestfs's appliance runs and guestfsd relies on (/dev/disk/by-path, the
+#: /dev/disk/guestfs label links, partition links after partitioning). Our own appliance
+#: does without it, so the package list skips it; a guestfsd build adds it back.
+UDEV_PACKAGE = "udev"
+UDEVD = "/lib/systemd/systemd-udevd"
+
+
+def udev_rules(dest_root: Path) -> None:
+    """Unpack libguestfs's udev rules (the /dev/disk/guestfs label links) into the root."""
+    path = DAEMON_TARBALL.parent / "udev-rules.tar.gz"
+    try:
+        with tarfile.open(path) as tf:
+            for member in tf.getmembers():
+                if not member.isfile() or not member.name.startswith("etc/udev/rules.d/"):
+                    continue
+                src = tf.extractfile(member)
+                if src is None:
+                    continue
+                out = dest_root / member.name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with src:
+                    out.write_bytes(src.read())
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise BuildError(f"cannot unpack {path}: {e}", INSTALL_HINT) from e
+
+
 def library_paths(libs: list[Path]) -> list[str]:
     """The host paths to copy for libraries ``ldd`` named: each path as named (often a
     symlink such as ``libacl.so.1``) and the file it resolves to."""

@@ -51,6 +51,8 @@ PORT_TIMEOUT = 30.0
 #: Written by ``guestfs-build-appliance --daemon guestfsd``: the path of a daemon to exec in
 #: place of our agent (Debian's guestfsd). Absent in a default build.
 DAEMON_MARKER = "/etc/pyguestfs/daemon"
+#: udev's daemon, where the guestfsd build puts it (Debian's path).
+UDEVD = "/lib/systemd/systemd-udevd"
 #: What guestfsd's children (parted, mkfs, lvm ...) are found on; the kernel gives PID 1
 #: no PATH.
 DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -288,9 +290,10 @@ global {
 
 
 def run_quietly(ctx: Context, argv: list[str]) -> int:
-    """Run a program found on DAEMON_PATH, its output on the console only when verbose;
-    its exit status (127 when it cannot be run)."""
-    for d in DAEMON_PATH.split(":"):
+    """Run a program (found on DAEMON_PATH unless given as a path), its output on the
+    console only when verbose; its exit status (127 when it cannot be run)."""
+    dirs = [""] if argv[0].startswith("/") else DAEMON_PATH.split(":")
+    for d in dirs:
         program = ctx.path(d, argv[0])
         if os.access(program, os.X_OK):
             break
@@ -354,16 +357,22 @@ def external_daemon(ctx: Context) -> list[str] | None:
             program = f.read().strip()
     except FileNotFoundError:
         return None
-    make_by_path_links(ctx)
     lvm_dir = ctx.path("/tmp/lvm")
     os.makedirs(lvm_dir, exist_ok=True)
     with open(os.path.join(lvm_dir, "lvm.conf"), "w") as f:
         f.write(GUESTFSD_LVM_CONF)
     os.environ["LVM_SYSTEM_DIR"] = "/tmp/lvm"
     os.environ.setdefault("PATH", DAEMON_PATH)
-    # As libguestfs's /init: device-mapper loaded (guestfsd lists /dev/mapper), and the
-    # volume groups already on the disks activated.
-    for argv in (["modprobe", "dm_mod"], ["lvm", "vgchange", "-aay", "--sysinit"]):
+    # As libguestfs's /init: udev (the by-path links guestfsd orders disks by, label and
+    # partition links), else the by-path links made here; device-mapper loaded (guestfsd
+    # lists /dev/mapper); the volume groups already on the disks activated.
+    if os.access(ctx.path(UDEVD), os.X_OK):
+        commands = [[UDEVD, "--daemon"], ["udevadm", "trigger"], ["udevadm", "settle"]]
+    else:
+        make_by_path_links(ctx)
+        commands = []
+    commands += [["modprobe", "dm_mod"], ["lvm", "vgchange", "-aay", "--sysinit"]]
+    for argv in commands:
         status = run_quietly(ctx, argv)
         if status != 0:
             say(f"warning: {' '.join(argv)} exited with status {status}")
