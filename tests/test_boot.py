@@ -114,6 +114,7 @@ def test_fixed_appliance_output(cachedir: str, appliance: Path, tmp_path: Path) 
     assert "LIBGUESTFS_PATH" in (out / "README.fixed").read_text()
     build(BuildOptions(cachedir=cachedir, output=str(out)))  # again, over itself
     assert sorted(p.name for p in out.iterdir()) == [
+        ".pyguestfs-daemon",  # which daemon the root runs (read by launch())
         ".pyguestfs-key",
         "README.fixed",
         "initrd",
@@ -208,7 +209,7 @@ def test_initrd_is_byte_reproducible(appliance: Path, tmp_path: Path) -> None:
 
     kernel = find_kernel()
     modules = resolve_modules(kernel.modules_dir, patterns=app.APPLIANCE_MODULES)
-    program = app._frozen_program(appliance.parent, "pyguestfs")
+    program = app._frozen_program(appliance.parent)
     app._make_initrd(modules, program, tmp_path / "a")
     app._make_initrd(modules, program, tmp_path / "b")
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
