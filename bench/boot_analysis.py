@@ -49,6 +49,7 @@ GUEST_STAGES: tuple[tuple[str, str], ...] = (
     ("channel port ready", r"virtio-serial port .* ready"),
 )
 _STAMP = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
+_PRELOAD = re.compile(r"preloaded the appliance program in (\d+\.\d+) s")
 
 
 @dataclass
@@ -89,8 +90,16 @@ def analyse(chunks: list[tuple[float, str]], host: dict[str, float]) -> list[Sta
             if not m.groups():
                 stages.append(Stage(name, guest_zero + guest))
                 break
-            # "internal insmod X" is printed before X loads: X is loaded at the next line.
-            done = stamped[i + 1][1] if i + 1 < len(stamped) else guest
+            # "internal insmod X" is printed before X loads: X is loaded when the mini init
+            # says its next thing (kernel lines in between do not count). When that is the
+            # preload's "in N s" line, the preload began N s before it: right after the
+            # last module.
+            done = guest
+            for _, later, later_text in stamped[i + 1 :]:
+                if later_text.startswith("mini-init:"):
+                    took = _PRELOAD.search(later_text)
+                    done = later - float(took.group(1)) if took else later
+                    break
             stages.append(Stage(name.format(*m.groups()), guest_zero + done))
     stages += [
         Stage("launch flag seen", host["launch flag seen"]),

@@ -20,7 +20,8 @@ CONSOLE = [
     (6.0, "[    4.000000] mini-init: mini-init 1 starting up\n"),
     (6.1, "[    4.050000] mini-init: internal insmod virtio_scsi.ko\n"),
     (6.9, "[    4.800000] mini-init: internal insmod ext4.ko\n"),
-    (7.5, "[    5.200000] mini-init: preloaded the appliance program in 0.4 s\n"),
+    (7.0, "[    4.850000] EXT4-fs: a kernel line between two mini-init lines\n"),
+    (7.5, "[    5.200000] mini-init: preloaded the appliance program in 0.3 s\n"),
     (7.6, "garbage without a stamp\n"),
     (9.5, "[    7.300000] init: Starting /init script ...\n"),
 ]
@@ -33,9 +34,11 @@ def test_stages_are_put_on_the_hosts_clock() -> None:
     # split over two chunks arrives with the second.
     assert stages["kernel started"] == 2.0
     assert stages["kernel runs the initramfs /init"] == 5.1
-    # A module is loaded when the line after its "insmod" line is printed.
+    # A module is loaded when the mini init prints its next line; the last one, when the
+    # preload that followed it began (its line says it took 0.3 s).
     assert stages["module virtio_scsi.ko loaded"] == 6.8
-    assert stages["module ext4.ko loaded"] == 7.2
+    assert stages["module ext4.ko loaded"] == 6.9
+    assert stages["agent imports preloaded"] == 7.2
     assert stages["appliance /init started"] == 9.3
     assert stages["first call answered"] == 10.2
     order = [s.name for s in analyse(CONSOLE, HOST)]
