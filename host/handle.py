@@ -513,6 +513,11 @@ class GuestFS:
         elif self._verbose:
             print(f"libguestfs: {message}", file=sys.stderr)
 
+    def _trace_call(self, name: str, args: dict[str, Any], optargs: dict[str, Any]) -> None:
+        shown = [repr(v) for v in args.values()]
+        shown += [f"{k}:{v!r}" for k, v in optargs.items()]
+        self._trace_line(" ".join([name, *shown]))
+
     def _trace_line(self, line: str) -> None:
         if self._events.wants(EVENT_TRACE):
             self._events.fire(EVENT_TRACE, line.encode())
@@ -538,9 +543,7 @@ class GuestFS:
                     "(in guestfish, don't forget to use the 'run' command)"
                 )
             if self._trace:
-                shown = [repr(v) for v in args.values()]
-                shown += [f"{k}:{v!r}" for k, v in optargs.items()]
-                self._trace_line(" ".join([name, *shown]))
+                self._trace_call(name, args, optargs)
             result = self._conn.call(proc, args, optargs, file_in=file_in, file_out=file_out)
             if self._trace:
                 self._trace_line(f"{name} = {result!r}")
@@ -587,9 +590,7 @@ class GuestFS:
                 raise GuestFSError("pipeline: call launch before using this function")
             if self._trace:
                 for proc, args, optargs in prepared:
-                    shown = [repr(v) for v in args.values()]
-                    shown += [f"{k}:{v!r}" for k, v in optargs.items()]
-                    self._trace_line(" ".join([proc.name, *shown]))
+                    self._trace_call(proc.name, args, optargs)
             raw = self._conn.call_pipelined(prepared, window)
         results = [
             r if isinstance(r, GuestFSError) else self._shape(proc, r)
