@@ -309,7 +309,7 @@ class GuestFS:
             verbose=self._verbose,
             append=self._append,
             network=self._network,
-            sandbox=qemu_has_sandbox(qemu),
+            sandbox=qemu_has_sandbox(qemu, appliance.cache_dir),
         )
         return config, appliance.cache_dir
 

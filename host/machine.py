@@ -11,11 +11,14 @@ thread that lives as long as the process (the signal follows the *thread* that f
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import functools
+import json
 import os
 import queue
 import shlex
+import shutil
 import signal
 import socket
 import struct
@@ -131,6 +134,10 @@ def _qemu_escape(value: str) -> str:
     return value.replace(",", ",,")
 
 
+#: The memory backend object of a warm-launch VM (its name is part of the saved state).
+_RAM_ID = "pyguestfs-ram"
+
+
 @dataclass
 class MachineConfig:
     qemu: str
@@ -154,12 +161,19 @@ class MachineConfig:
     overlay_throwaway: bool = False
     #: A QMP monitor socket (hot-plugging disks, saving the VM).
     qmp_path: str | None = None
-    #: Restore from the migration stream on this inherited file descriptor.
-    incoming_fd: int | None = None
+    #: Wait for a migration stream (``migrate-incoming`` through QMP) instead of booting.
+    incoming: bool = False
+    #: Warm launch: the guest's RAM is this file instead of anonymous memory -- written
+    #: through (``ram_shared``) while a snapshot is made, mapped copy-on-write when one is
+    #: restored -- and migration leaves it out of the stream (host/snapshot.py).
+    ram_file: str | None = None
+    ram_shared: bool = False
 
     def argv(self, socket_path: str) -> list[str]:
         # q35 without the legacy devices: fewer devices to probe under emulation.
         machine = f"q35,accel={self.accel}"
+        if self.ram_file is not None:
+            machine += f",memory-backend={_RAM_ID}"
         argv = [
             self.qemu,
             "-no-user-config",
@@ -177,10 +191,6 @@ class MachineConfig:
             "driftfix=slew",
             "-global",
             "kvm-pit.lost_tick_policy=discard",
-            "-kernel",
-            self.kernel,
-            "-initrd",
-            self.initrd,
             "-object",
             "rng-random,filename=/dev/urandom,id=rng0",
             "-device",
@@ -223,8 +233,15 @@ class MachineConfig:
         ]
         if self.qmp_path is not None:
             argv += ["-qmp", f"unix:{_qemu_escape(self.qmp_path)},server=on,wait=off"]
-        if self.incoming_fd is not None:
-            argv += ["-incoming", f"fd:{self.incoming_fd}"]
+        if self.ram_file is not None:
+            share = "on" if self.ram_shared else "off"
+            argv += [
+                "-object",
+                f"memory-backend-file,id={_RAM_ID},size={self.memsize}M,"
+                f"mem-path={_qemu_escape(self.ram_file)},share={share}",
+            ]
+        if self.incoming:
+            argv += ["-incoming", "defer"]
         if self.network:
             argv += [
                 "-netdev",
@@ -240,19 +257,52 @@ class MachineConfig:
             append.append("guestfs_network=1")
         if self.append:
             append.append(self.append)
-        return [*argv, "-append", " ".join(append)]
+        if self.incoming:
+            # The kernel is already in the saved RAM: loading the files again would only
+            # cost time (qemu reads and copies them whole before the restore can start).
+            return argv
+        return [*argv, "-kernel", self.kernel, "-initrd", self.initrd, "-append", " ".join(append)]
 
 
 @functools.lru_cache(maxsize=8)
-def qemu_has_sandbox(qemu: str) -> bool:
-    """True if ``qemu -help`` lists ``-sandbox`` (qemu built with libseccomp)."""
+def qemu_has_sandbox(qemu: str, cache_dir: str | None = None) -> bool:
+    """True if ``qemu -help`` lists ``-sandbox`` (qemu built with libseccomp).
+
+    Asking costs a qemu start (up to a second on a loaded machine, a good part of a warm
+    launch), so the answer is kept in ``cache_dir`` per qemu binary (path, size, mtime).
+    """
+    path = os.path.join(cache_dir, "qemu-sandbox.json") if cache_dir else None
+    binary = shutil.which(qemu) or qemu
+    try:
+        st = os.stat(binary)
+        identity = [os.path.realpath(binary), st.st_size, st.st_mtime_ns]
+    except OSError:
+        identity = None
+    if path and identity:
+        try:
+            with open(path) as f:
+                cached = json.load(f)
+            if cached.get("qemu") == identity:
+                return bool(cached["sandbox"])
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
     try:
         out = subprocess.run(
             [qemu, "-help"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return b"\n-sandbox " in out
+        return False  # not cached: a qemu that could not be asked may work next time
+    has = b"\n-sandbox " in out
+    if path and identity:
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w") as f:
+                json.dump({"qemu": identity, "sandbox": has}, f)
+            os.replace(tmp, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return has
 
 
 # -- spawning qemu so that it dies with this process ---------------------------------------
@@ -366,11 +416,17 @@ class Machine:
             self.on_console(line)
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self, timeout: float, wake: bool = False) -> ByteStream:
+    def start(
+        self,
+        timeout: float,
+        wake: bool = False,
+        on_spawned: Callable[[], None] | None = None,
+    ) -> ByteStream:
         """Start qemu and return the agent's stream once the launch flag has arrived.
 
         ``wake``: the VM is restored from a snapshot whose agent is parked; it answers the
-        wake word with the launch flag (agent/server.py ``park``).
+        wake word with the launch flag (agent/server.py ``park``). ``on_spawned`` runs
+        once qemu is running (a restore starts the incoming migration there).
         """
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(self.socket_path)
@@ -380,14 +436,12 @@ class Machine:
         env = dict(os.environ, LC_ALL="C", QEMU_AUDIO_DRV="none")
         self.started_at = time.monotonic()
         try:
-            inherit = () if self.config.incoming_fd is None else (self.config.incoming_fd,)
             self.proc = spawn_tied_to_process(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=write_end,
                 stderr=write_end,
                 env=env,
-                pass_fds=inherit,
             )
         except OSError as e:
             listener.close()
@@ -402,6 +456,12 @@ class Machine:
         )
         self._reader.start()
         try:
+            if on_spawned is not None:
+                try:
+                    on_spawned()
+                except GuestFSError:
+                    self._check_alive(timeout, "")  # qemu died: its console says why
+                    raise
             conn = self._accept(listener, timeout)
         finally:
             listener.close()
@@ -462,6 +522,9 @@ class Machine:
         console = self.console_text()
         self.stop()
         raise LaunchError(why, self.argv, status, console)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     @property
     def pid(self) -> int | None:

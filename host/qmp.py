@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .errors import GuestFSError
@@ -22,7 +23,11 @@ class QMPError(GuestFSError):
 class QMP:
     """One connection to qemu's ``-qmp unix:PATH,server=on,wait=off`` monitor."""
 
-    def __init__(self, path: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str, timeout: float = 30.0, alive: Callable[[], bool] | None = None
+    ) -> None:
+        """Connect, waiting up to ``timeout`` for qemu to create the socket (and no longer
+        than ``alive``, when given, says qemu is still running)."""
         deadline = time.monotonic() + timeout
         while True:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -31,9 +36,11 @@ class QMP:
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 sock.close()
+                if alive is not None and not alive():
+                    raise QMPError("qemu exited before its monitor was up") from None
                 if time.monotonic() > deadline:
                     raise QMPError(f"qemu's monitor {path} did not appear") from None
-                time.sleep(0.005)
+                time.sleep(0.002)
         self._sock = sock
         self._sock.settimeout(timeout)
         self._buf = b""

@@ -3,13 +3,21 @@
 Booting the appliance under TCG takes tens of seconds; restoring qemu's migration stream
 of a VM that has already booted takes a fraction of one. The snapshot is made of an
 appliance-only VM (no user disks) whose agent has *parked* (agent/api_snapshot.py), and
-is stored in the appliance cache as three files:
+is stored in the appliance cache as these files:
 
-* ``state``: qemu's migration stream (the guest's RAM and device state);
+* ``ram``: the guest's RAM. The snapshot VM's memory *is* this (sparse) file, mapped
+  shared; a restore maps it copy-on-write, so the guest reads only the pages it touches
+  and never writes the file. qemu's migration stream leaves it out (``x-ignore-shared``):
+  loading 150 MB of RAM from a stream costs seconds here, mapping it costs nothing;
+* ``state``: qemu's migration stream, now only the devices' and CPU's state (~0.5 MB);
 * ``overlay.qcow2``: the appliance disk as that VM left it, a qcow2 overlay of ``root``.
   The guest's page cache must match its disk, so the snapshot VM writes through to this
   overlay, and every restore puts a throwaway overlay of its own on top (``snapshot=on``);
-* ``meta.json``: the key, the sizes and a CRC-32 of ``state``.
+* ``meta.json``: the key, and each file's size and CRC-32;
+* ``verified.json``: the identity (inode, size, mtime, ctime) each file had when its
+  CRC was last found right. A file whose identity still matches is not read again: any
+  change to it (a write, a truncation, a copy) changes its ctime, and the CRC is checked
+  before that snapshot is used.
 
 Its key hashes everything that must match for a restore to be valid: the qemu binary,
 the appliance's kernel, initrd and root (by identity), and the whole qemu command line
@@ -46,10 +54,12 @@ from .errors import GuestFSError
 from .machine import Drive, Machine, MachineConfig
 from .qmp import QMP
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 #: Set to 0 (or "off") to never restore nor make snapshots.
 ENV_SWITCH = "PYGUESTFS_WARM_LAUNCH"
 _SEED_BYTES = 64
+#: The guest's RAM is a file of its own (MachineConfig.ram_file): the stream leaves it out.
+_IGNORE_SHARED = {"capability": "x-ignore-shared", "state": True}
 
 
 class SnapshotError(GuestFSError):
@@ -69,6 +79,14 @@ class Snapshot:
     @property
     def overlay(self) -> Path:
         return self.directory / "overlay.qcow2"
+
+    @property
+    def ram(self) -> Path:
+        return self.directory / "ram"
+
+    def files(self) -> dict[str, Path]:
+        """The files whose sizes and CRCs meta.json records."""
+        return {"state": self.state, "ram": self.ram, "overlay.qcow2": self.overlay}
 
 
 def enabled_by_environment() -> bool:
@@ -99,7 +117,9 @@ def snapshot_key(config: MachineConfig) -> tuple[str, dict[str, Any]]:
         appliance_overlay="@overlay",
         overlay_throwaway=False,
         qmp_path="@qmp",
-        incoming_fd=None,
+        incoming=False,
+        ram_file="@ram",
+        ram_shared=False,
     )
     qemu = shutil.which(config.qemu) or config.qemu
     components = {
@@ -122,12 +142,15 @@ def find(cache_dir: str, key: str) -> Snapshot | None:
     except (OSError, ValueError):
         return None
     snap = Snapshot(directory, key, meta)
+    recorded = meta.get("files") or {}
     try:
         ok = (
             meta.get("key") == key
             and meta.get("format") == SNAPSHOT_FORMAT
-            and snap.state.stat().st_size == meta.get("state_size")
-            and snap.overlay.stat().st_size == meta.get("overlay_size")
+            and all(
+                path.stat().st_size == recorded.get(name, {}).get("size")
+                for name, path in snap.files().items()
+            )
         )
     except OSError:
         ok = False
@@ -148,11 +171,52 @@ def discard(snap: Snapshot) -> None:
 
 
 def _crc32(path: Path) -> int:
+    """CRC-32 of a file's data extents, each preceded by its offset (holes are skipped:
+    the RAM file is 1.25 GiB long with ~150 MB of data)."""
     crc = 0
+    buf = bytearray(1 << 22)  # reused: fresh buffers cost a page fault per 4 KiB here
+    view = memoryview(buf)
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            crc = zlib.crc32(chunk, crc)
+        fd = f.fileno()
+        end = os.fstat(fd).st_size
+        offset = 0
+        while offset < end:
+            try:
+                offset = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError:  # ENXIO: only a hole is left
+                break
+            extent_end = os.lseek(fd, offset, os.SEEK_HOLE)
+            crc = zlib.crc32(offset.to_bytes(8, "big"), crc)
+            while offset < extent_end:
+                n = os.preadv(fd, [view[: min(len(buf), extent_end - offset)]], offset)
+                if n <= 0:
+                    raise OSError(f"{path}: short read at {offset}")
+                crc = zlib.crc32(view[:n], crc)
+                offset += n
     return crc
+
+
+def _identity_of(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _read_verified(snap: Snapshot) -> dict[str, Any]:
+    try:
+        data = json.loads((snap.directory / "verified.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_verified(snap: Snapshot, verified: dict[str, Any]) -> None:
+    tmp = snap.directory / f".verified.{os.getpid()}.{threading.get_ident()}"
+    try:
+        tmp.write_text(json.dumps(verified))
+        os.replace(tmp, snap.directory / "verified.json")
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 @contextlib.contextmanager
@@ -226,8 +290,16 @@ def _create_in(
         ) from None
     if proc.returncode != 0:
         raise SnapshotError(f"snapshot: qemu-img create failed: {proc.stderr.strip()}")
+    ram = tmp / "ram"
+    with open(ram, "wb") as f:
+        f.truncate(config.memsize << 20)
     vm_config = dataclasses.replace(
-        config, drives=[], appliance_overlay=str(overlay), overlay_throwaway=False
+        config,
+        drives=[],
+        appliance_overlay=str(overlay),
+        overlay_throwaway=False,
+        ram_file=str(ram),
+        ram_shared=True,
     )
     machine = Machine(vm_config)
     vm_config.qmp_path = os.path.join(machine.sockdir, "qmp.sock")
@@ -238,6 +310,7 @@ def _create_in(
         conn.call(BY_NAME["internal_pyguestfs_park"], {}, {})
         conn.close()  # the parked agent now waits for a wake word from a new host
         qmp = QMP(vm_config.qmp_path)
+        qmp.execute("migrate-set-capabilities", {"capabilities": [_IGNORE_SHARED]})
         with open(tmp / "state", "wb") as out:
             qmp.execute("getfd", {"fdname": "snapshot"}, fds=[out.fileno()])
             qmp.execute("migrate", {"uri": "fd:snapshot"})
@@ -249,25 +322,33 @@ def _create_in(
         qmp.close()
     finally:
         machine.stop()
-    state = tmp / "state"
+    with open(ram, "rb") as f:
+        os.fsync(f.fileno())  # the VM wrote it through a shared mapping
+    snap = Snapshot(tmp, key, {})
+    files = {
+        name: {"size": path.stat().st_size, "crc32": _crc32(path)}
+        for name, path in snap.files().items()
+    }
     meta: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "key": key,
         "components": components,
-        "state_size": state.stat().st_size,
-        "state_crc32": _crc32(state),
-        "overlay_size": overlay.stat().st_size,
+        "files": files,
+        "ram_allocated": ram.stat().st_blocks * 512,
         "boot_seconds": round(booted, 3),
         "save_seconds": round(time.monotonic() - started - booted, 3),
         "created": time.time(),
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    # Just computed from the files as they are: no restore needs to read them again.
+    _write_verified(snap, {name: _identity_of(path) for name, path in snap.files().items()})
     final = snapshots_dir(cache_dir) / key
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)
     _forget_stale(cache_dir, key, components)
     log(
-        f"snapshot {key} saved: {meta['state_size'] >> 20} MiB, "
+        f"snapshot {key} saved: RAM {meta['ram_allocated'] >> 20} MiB, "
+        f"state {files['state']['size'] >> 10} KiB, "
         f"boot {meta['boot_seconds']} s, save {meta['save_seconds']} s"
     )
     return Snapshot(final, key, meta)
@@ -280,8 +361,12 @@ def _forget_stale(cache_dir: str, key: str, components: dict[str, Any]) -> None:
         if other.name == key or other.name.startswith("."):
             continue
         try:
-            theirs = json.loads((other / "meta.json").read_text())["components"]
+            meta = json.loads((other / "meta.json").read_text())
+            theirs = meta["components"]
         except (OSError, ValueError, KeyError):
+            continue
+        if meta.get("format") != SNAPSHOT_FORMAT:  # made by another pyguestfs version
+            discard(Snapshot(other, other.name, meta))
             continue
         same_paths = all(theirs[f][0] == components[f][0] for f in ("kernel", "initrd", "root"))
         if same_paths and any(theirs[f] != components[f] for f in ("kernel", "initrd", "root")):
@@ -303,18 +388,33 @@ def _wait_migration(qmp: QMP, timeout: float) -> None:
 
 
 class _Checksum(threading.Thread):
-    """CRC-32 of the state file, computed while qemu starts (they read it side by side)."""
+    """Checks the CRC-32 of each snapshot file changed since it was last verified, while
+    qemu starts; ``bad`` then names the first file that does not match."""
 
     def __init__(self, snap: Snapshot) -> None:
         super().__init__(name="pyguestfs-snapshot-crc", daemon=True)
         self.snap = snap
-        self.ok: bool | None = None
+        self.bad: str | None = None
 
     def run(self) -> None:
-        try:
-            self.ok = _crc32(self.snap.state) == self.snap.meta.get("state_crc32")
-        except OSError:
-            self.ok = False
+        verified = _read_verified(self.snap)
+        recorded = self.snap.meta.get("files") or {}
+        changed = False
+        for name, path in self.snap.files().items():
+            try:
+                identity = _identity_of(path)
+                if verified.get(name) == identity:
+                    continue
+                if _crc32(path) != recorded.get(name, {}).get("crc32"):
+                    self.bad = name
+                    return
+            except OSError as e:
+                self.bad = f"{name} ({e.strerror or e})"
+                return
+            verified[name] = identity
+            changed = True
+        if changed:
+            _write_verified(self.snap, verified)
 
 
 def restore(
@@ -326,39 +426,62 @@ def restore(
 ) -> tuple[Machine, Connection]:
     """Start qemu from ``snap``, hot-plug ``config.drives``, and return the ready agent.
 
+    The order is chosen so that the guest's slow parts overlap: the disks are plugged as
+    soon as the restored VM runs, so the guest's SCSI scan proceeds while the agent wakes.
     Raises :class:`SnapshotError` (or a launch error) when the snapshot is unusable; the
     machine is stopped then.
     """
     checksum = _Checksum(snap)
     checksum.start()
-    fd = os.open(snap.state, os.O_RDONLY)
     vm_config = dataclasses.replace(
         config,
         drives=[],
         appliance_overlay=str(snap.overlay),
         overlay_throwaway=True,
-        incoming_fd=fd,
+        incoming=True,
+        ram_file=str(snap.ram),
+        ram_shared=False,
     )
     machine = Machine(vm_config, on_console=on_console)
     vm_config.qmp_path = os.path.join(machine.sockdir, "qmp.sock")
+    marks: dict[str, float] = {}
     t0 = time.monotonic()
-    try:
+
+    def load_and_plug() -> None:
+        qmp = QMP(vm_config.qmp_path or "", alive=machine.running)
         try:
-            stream = machine.start(timeout, wake=True)
-        finally:
-            os.close(fd)
-        t_wake = time.monotonic()
-        conn = Connection(stream, on_progress)
-        qmp = QMP(vm_config.qmp_path)
-        try:
+            marks["qemu_up"] = time.monotonic() - t0
+            qmp.execute("migrate-set-capabilities", {"capabilities": [_IGNORE_SHARED]})
+            fd = os.open(snap.state, os.O_RDONLY)
+            try:
+                qmp.execute("getfd", {"fdname": "snapshot"}, fds=[fd])
+            finally:
+                os.close(fd)
+            qmp.execute("migrate-incoming", {"uri": "fd:snapshot"})
+            _wait_running(qmp, timeout)
+            marks["running"] = time.monotonic() - t0
             for index, drive in enumerate(config.drives):
                 hotplug(qmp, drive, index)
+            marks["hotplugged"] = time.monotonic() - t0
         finally:
             qmp.close()
-        t_plug = time.monotonic()
+
+    def refuse_if_corrupt(cause: BaseException | None = None) -> None:
         checksum.join()
-        if not checksum.ok:
-            raise SnapshotError(f"snapshot {snap.key}: the state file does not match its CRC")
+        if checksum.bad is not None:
+            raise SnapshotError(
+                f"snapshot {snap.key}: the {checksum.bad} file does not match its CRC"
+            ) from cause
+
+    try:
+        try:
+            stream = machine.start(timeout, wake=True, on_spawned=load_and_plug)
+        except GuestFSError as e:
+            refuse_if_corrupt(e)  # a corrupt file is the better explanation of a failure
+            raise
+        marks["awake"] = time.monotonic() - t0
+        conn = Connection(stream, on_progress)
+        refuse_if_corrupt()
         now = time.time_ns()
         conn.call(
             BY_NAME["internal_pyguestfs_restored"],
@@ -370,15 +493,30 @@ def restore(
             },
             {},
         )
-        machine.timings = {
-            "awake": t_wake - t0,
-            "hotplugged": t_plug - t0,
-            "ready": time.monotonic() - t0,
-        }
+        marks["ready"] = time.monotonic() - t0
+        machine.timings = marks
     except BaseException:
         machine.stop()
         raise
     return machine, conn
+
+
+def _wait_running(qmp: QMP, timeout: float) -> None:
+    """Until the incoming migration has been loaded and the VM runs again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = (qmp.execute("query-status") or {}).get("status")
+        if status == "running":
+            return
+        if status != "inmigrate":
+            info = qmp.execute("query-migrate") or {}
+            raise SnapshotError(
+                f"snapshot: qemu did not restore the VM ({status}: "
+                f"{info.get('error-desc', 'no reason given')})"
+            )
+        if time.monotonic() > deadline:
+            raise SnapshotError("snapshot: restoring the VM took too long")
+        time.sleep(0.002)
 
 
 def hotplug(qmp: QMP, drive: Drive, index: int) -> None:

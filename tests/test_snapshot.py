@@ -4,6 +4,7 @@ and corrupt snapshots refused; parallel restores of one snapshot."""
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import threading
@@ -147,39 +148,107 @@ def test_truncated_or_corrupt_snapshot_is_refused(
     truncated = tmp_path / "truncated"
     _clone(snap, truncated, "copy-for-test")
     with open(truncated / "state", "r+b") as f:
-        f.truncate(snap.meta["state_size"] // 2)
+        f.truncate(snap.meta["files"]["state"]["size"] // 2)
     os.rename(truncated, copy_dir)
     assert snapshot.find(cache_dir, "copy-for-test") is None
     assert not copy_dir.exists()
     # Same size, one byte flipped: the CRC refuses it before any user call is made.
     corrupt = tmp_path / "corrupt"
     _clone(snap, corrupt, snap.key)
-    with open(corrupt / "state", "r+b") as f:
-        f.seek(snap.meta["state_size"] // 2)
-        byte = f.read(1)
-        f.seek(-1, os.SEEK_CUR)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    _flip_byte(corrupt / "state", snap.meta["files"]["state"]["size"] // 2)
     bad = snapshot.Snapshot(corrupt, snap.key, snap.meta)
     config, _ = _handle(cachedir)._machine_config()
-    with pytest.raises(snapshot.SnapshotError, match="CRC"):
+    with pytest.raises(snapshot.SnapshotError, match="state file does not match its CRC"):
         snapshot.restore(bad, config, 600, None)
 
 
-def _clone(snap: snapshot.Snapshot, dest: Path, key: str) -> None:
-    """A copy of ``snap`` under another key (the overlay is only read: a hard link)."""
+def test_file_changed_after_verification_is_checked_again(
+    snap: snapshot.Snapshot, tmp_path: Path
+) -> None:
+    """Restores skip the CRC of files whose identity (inode, size, mtime, ctime) is the
+    one last verified; a byte changed in place afterwards changes that identity."""
+    clone = tmp_path / "clone"
+    _clone(snap, clone, snap.key, copy_ram=True)
+    copy = snapshot.Snapshot(clone, snap.key, snap.meta)
+    first = snapshot._Checksum(copy)
+    first.run()
+    assert first.bad is None
+    assert set(json.loads((clone / "verified.json").read_text())) == {
+        "state",
+        "ram",
+        "overlay.qcow2",
+    }
+    # One byte of the saved RAM (the middle of its first data extent) flipped in place.
+    with open(clone / "ram", "rb") as f:
+        start = os.lseek(f.fileno(), 0, os.SEEK_DATA)
+        end = os.lseek(f.fileno(), start, os.SEEK_HOLE)
+    _flip_byte(clone / "ram", (start + end) // 2)
+    again = snapshot._Checksum(copy)
+    again.run()
+    assert again.bad == "ram"
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def _clone(snap: snapshot.Snapshot, dest: Path, key: str, copy_ram: bool = False) -> None:
+    """A copy of ``snap`` under another key: the state copied, the files that are only
+    read hard-linked (the RAM copied, sparse, when the test changes it)."""
     dest.mkdir()
     (dest / "state").write_bytes(snap.state.read_bytes())
     os.link(snap.overlay, dest / "overlay.qcow2")
+    if copy_ram:
+        _sparse_copy(snap.ram, dest / "ram")
+    else:
+        os.link(snap.ram, dest / "ram")
     (dest / "meta.json").write_text(
         (snap.directory / "meta.json").read_text().replace(snap.key, key)
     )
 
 
-def test_header_of_state_is_a_qemu_migration_stream(snap: snapshot.Snapshot) -> None:
+def _sparse_copy(src: Path, dest: Path) -> None:
+    with open(src, "rb") as f, open(dest, "wb") as out:
+        size = os.fstat(f.fileno()).st_size
+        offset = 0
+        while offset < size:
+            try:
+                offset = os.lseek(f.fileno(), offset, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(f.fileno(), offset, os.SEEK_HOLE)
+            f.seek(offset)
+            out.seek(offset)
+            out.write(f.read(end - offset))
+            offset = end
+        out.truncate(size)
+
+
+def test_ram_is_left_out_of_the_migration_stream(snap: snapshot.Snapshot) -> None:
+    """The state is a qemu migration stream of the devices only; the guest's RAM is the
+    sparse ``ram`` file, as long as the VM's memory and holding what the guest wrote."""
     with open(snap.state, "rb") as f:
         magic, version = struct.unpack(">II", f.read(8))
     assert magic == 0x5145564D  # "QEVM"
     assert version == 3
+    state_size = snap.state.stat().st_size
+    ram = snap.ram.stat()
+    report_figure(
+        f"SNAPSHOT state {state_size >> 10} KiB, RAM file {ram.st_size >> 20} MiB long "
+        f"with {ram.st_blocks * 512 >> 20} MiB allocated"
+    )
+    assert state_size < 4 << 20
+    assert ram.st_size == _memsize(snap) << 20
+    assert 16 << 20 < ram.st_blocks * 512 < ram.st_size
+
+
+def _memsize(snap: snapshot.Snapshot) -> int:
+    argv = snap.meta["components"]["argv"]
+    return int(argv[argv.index("-m") + 1])
 
 
 @pytest.mark.timeout(1800)  # a cold boot, then a snapshot made: minutes on a busy machine
