@@ -10,6 +10,7 @@ too short to hold a header, garbage where a chunk belongs) or EOF ends it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import select
 import sys
 import time
@@ -106,6 +107,11 @@ class Agent:
         polls instead of spinning. Anything else that arrives is not ours to serve.
         """
         self.park_requested = False
+        # Every restore maps the saved RAM copy-on-write: a garbage collection after it
+        # would walk (and so copy) every page that holds a Python object. Objects alive
+        # now live as long as the agent, so they are taken out of the collector's sight.
+        gc.collect()
+        gc.freeze()
         poller = select.poll()
         poller.register(self.stream.fd, select.POLLIN)
         while True:
