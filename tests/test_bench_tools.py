@@ -65,3 +65,35 @@ def test_the_timeline_is_a_valid_png(tmp_path: Path) -> None:
     raw = zlib.decompress(data[idat + 4 : idat + 4 + size])
     assert len(raw) == height * (1 + width * 3)
     assert raw.count(b"\x00\x00\x00") > 100  # text was drawn (black pixels)
+
+
+def _warm_doc(warm: float, lib: float) -> dict[str, object]:
+    def stats(v: float) -> dict[str, float]:
+        return {"median": v, "min": v * 0.8, "max": v * 1.5}
+
+    return {
+        "runs": 2,
+        "warm_per_run": 4,
+        "kvm": False,
+        "summary": {
+            "libguestfs": stats(lib),
+            "pyguestfs cold": stats(lib / 3),
+            "pyguestfs warm": stats(warm),
+            "cpu_loop_s": stats(0.2),
+            "fault_64MiB_s": stats(0.5),
+        },
+        "stages": {"qemu_up": stats(0.1), "ready": stats(warm * 0.9)},
+    }
+
+
+def test_warm_launch_table_judges_both_targets() -> None:
+    from warm_launch import markdown
+
+    slow = markdown(_warm_doc(warm=4.28, lib=107.9))
+    assert "| pyguestfs warm (restored) | 4.28 (3.42-6.42) | 0.040 |" in slow
+    assert "0.040: **met**" in slow and "median 4.28 s, best 3.42 s: **not met**" in slow
+    assert "| ready | 3.85 |" in slow
+    fast = markdown(_warm_doc(warm=0.9, lib=12.0))
+    assert "0.075: **met**" in fast and "**met**. Cold boot" in fast
+    assert "**not met**" not in markdown(_warm_doc(warm=0.5, lib=12.0))
+    assert "0.125: **not met**" in markdown(_warm_doc(warm=1.5, lib=12.0))
