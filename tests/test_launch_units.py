@@ -49,6 +49,40 @@ def test_verbose_and_virtio_blk() -> None:
     assert "virtio-blk-pci,drive=hd0,serial=data" in argv
 
 
+def test_snapshot_and_restore_command_lines() -> None:
+    """The VM that makes a snapshot writes its RAM through to the file; a restore maps it
+    copy-on-write, waits for the stream (QMP) and loads no kernel, initrd or cmdline."""
+    save = _config(ram_file="/c/ram,1", ram_shared=True).argv("/s")
+    assert "q35,accel=tcg,memory-backend=pyguestfs-ram" in save
+    assert "memory-backend-file,id=pyguestfs-ram,size=1280M,mem-path=/c/ram,,1,share=on" in save
+    assert "-kernel" in save and "-incoming" not in save
+    restore = _config(ram_file="/c/ram", incoming=True).argv("/s")
+    assert "memory-backend-file,id=pyguestfs-ram,size=1280M,mem-path=/c/ram,share=off" in restore
+    assert restore[restore.index("-incoming") + 1] == "defer"
+    assert not {"-kernel", "-initrd", "-append"} & set(restore)
+    assert "memory-backend" not in " ".join(_config().argv("/s"))  # a plain boot: anonymous RAM
+
+
+def test_sandbox_support_is_asked_once_per_qemu_binary(tmp_path: Path) -> None:
+    from pyguestfs.host.machine import qemu_has_sandbox
+
+    fake = tmp_path / "qemu"
+    fake.write_text("#!/bin/sh\necho\necho '-sandbox on|off'\n")
+    fake.chmod(0o755)
+    assert qemu_has_sandbox(str(fake), str(tmp_path)) is True
+    cached = json.loads((tmp_path / "qemu-sandbox.json").read_text())
+    assert cached["sandbox"] is True and cached["qemu"][0] == str(fake)
+    # The answer comes from the cache while the binary is the same file...
+    (tmp_path / "qemu-sandbox.json").write_text(json.dumps({**cached, "sandbox": False}))
+    qemu_has_sandbox.cache_clear()
+    assert qemu_has_sandbox(str(fake), str(tmp_path)) is False
+    # ... and the binary is asked again once it changed.
+    fake.write_text("#!/bin/sh\necho 'no such option here'\n")
+    qemu_has_sandbox.cache_clear()
+    assert qemu_has_sandbox(str(fake), str(tmp_path)) is False
+    assert json.loads((tmp_path / "qemu-sandbox.json").read_text())["qemu"] != cached["qemu"]
+
+
 def test_forced_accelerators_skip_the_probe(tmp_path: Path) -> None:
     assert choose_accel("/nonexistent-qemu", "/k", ["force_tcg"], str(tmp_path)) == (
         "tcg",
