@@ -90,16 +90,6 @@ def run_once(impl: str, mode: str) -> dict[str, object]:
     return result
 
 
-def ensure_snapshot() -> None:
-    from pyguestfs.host import GuestFS
-
-    g = GuestFS()
-    if not os.environ.get("BENCH_KVM"):
-        g.set_backend_settings(["force_tcg"])
-    g.make_snapshot()
-    g.close()
-
-
 def _stats(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -158,7 +148,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "bench" / "warm"))
     args = ap.parse_args()
     sys.path.insert(0, str(REPO / "bench"))
-    from runtime import decide_kvm
+    from runtime import decide_kvm, ensure_snapshot
 
     kvm = decide_kvm()
     os.environ["BENCH_KVM"] = "1" if kvm else ""
