@@ -15,8 +15,10 @@ import struct
 import time
 
 from .context import CallContext
+from .devices import DeviceMap
 from .errors import AgentError
 from .registry import implements
+from .uevents import DiskAnnouncements, UeventsLost
 
 # <linux/random.h>: RNDADDENTROPY = _IOW('R', 0x03, int[2]), RNDRESEEDCRNG = _IO('R', 0x07).
 _RNDADDENTROPY = 0x40085203
@@ -33,6 +35,10 @@ def park(ctx: CallContext) -> None:
     if ctx.agent.devices is not None and os.path.ismount(ctx.agent.sysroot.root):
         raise AgentError("park: filesystems are mounted; a snapshot must not contain them")
     os.sync()
+    if ctx.agent.devices is not None and ctx.agent.disk_announcements is None:
+        # Opened now, it is in every restore of this snapshot, already listening when
+        # the host hot-plugs the user's disks (before it wakes the agent).
+        ctx.agent.disk_announcements = DiskAnnouncements.open()
     ctx.agent.park_requested = True  # the loop parks after this reply has gone out
 
 
@@ -43,19 +49,67 @@ def restored(ctx: CallContext, seed: bytes, sec: int, nsec: int, ndisks: int) ->
     devices = ctx.agent.devices
     if devices is None:
         return
+    announcements, ctx.agent.disk_announcements = ctx.agent.disk_announcements, None
+    started = time.monotonic()
+    try:
+        how = wait_for_hotplugged_disks(devices, ndisks, announcements)
+    finally:
+        if announcements is not None:
+            announcements.close()
+    if ctx.agent.verbose:
+        ctx.agent.say(
+            f"restored: {ndisks} hot-plugged disks ready after "
+            f"{time.monotonic() - started:.3f} s ({how})"
+        )
+
+
+def wait_for_hotplugged_disks(
+    devices: DeviceMap, ndisks: int, announcements: DiskAnnouncements | None
+) -> str:
+    """Until the ``ndisks`` user disks are there with their partitions, as after a boot;
+    returns how that was known.
+
+    A disk is ready when the kernel has announced it (uevents/ ``DiskAnnouncements``:
+    the announcement follows the partition scan). Without the announcements (no uevent
+    socket, or messages lost) the disks' presence in sysfs is the best there is, and
+    opening each disk waits for a partition scan in progress.
+    """
     deadline = time.monotonic() + DISK_WAIT
     while True:
         devices.refresh()
         disks = devices.kernel_disks()
-        if len(disks) >= ndisks and all(os.path.exists(f"/dev/{d}") for d in disks):
-            break
-        if time.monotonic() > deadline:
-            raise AgentError(
-                f"restored: {len(disks)} of {ndisks} hot-plugged disks appeared "
-                f"within {DISK_WAIT:.0f} s",
-                "ETIMEDOUT",
-            )
-        time.sleep(0.01)
+        nodes = [os.path.join(devices.dev, d) for d in disks]
+        present = len(disks) >= ndisks and all(os.path.exists(n) for n in nodes)
+        if present and announcements is None:
+            _wait_for_partition_scans(nodes)
+            return "seen in sysfs, no uevents"
+        if present and announcements is not None and announcements.announced >= set(disks):
+            return "announced by the kernel"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if not present:
+                why = f"{len(disks)} of {ndisks} hot-plugged disks appeared"
+            else:
+                unready = sorted(set(disks) - (announcements.announced if announcements else set()))
+                why = f"the kernel did not finish adding {', '.join(unready)} (no uevent)"
+            raise AgentError(f"restored: {why} within {DISK_WAIT:g} s", "ETIMEDOUT")
+        if announcements is None:
+            time.sleep(0.01)
+            continue
+        try:
+            announcements.wait(min(remaining, 0.5))
+        except UeventsLost:
+            announcements.close()
+            announcements = None
+
+
+def _wait_for_partition_scans(nodes: list[str]) -> None:
+    """Opening a disk waits while the kernel holds it for its partition scan."""
+    for node in nodes:
+        try:
+            os.close(os.open(node, os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            pass  # the disk's own calls will report what is wrong with it
 
 
 def reseed_kernel_rng(seed: bytes) -> None:

@@ -42,6 +42,7 @@ from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
 from .registry import IMPLEMENTATIONS
 from .sysroot import Sysroot
+from .uevents import DiskAnnouncements
 
 
 class Agent:
@@ -69,6 +70,9 @@ class Agent:
         self.exit_requested = False
         #: Set by internal_pyguestfs_park: after its reply, wait for a new host (warm launch).
         self.park_requested = False
+        #: Warm launch: the kernel's disk announcements, listened to from the park on, so
+        #: that internal_pyguestfs_restored sees those of disks hot-plugged before it runs.
+        self.disk_announcements: DiskAnnouncements | None = None
         #: (quiet period at the start of a call, minimum gap between progress messages).
         self.progress_timing = progress_timing
         #: FileIn/FileOut chunk size on this connection: 1.48's 8 KiB until our host asks

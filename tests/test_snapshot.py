@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
 import threading
 import time
 import uuid
@@ -112,6 +113,30 @@ def test_readonly_drive_stays_readonly_after_hotplug(
     g.close()
     with open(ro, "rb") as f:
         assert f.read(512) == bytes(512)  # the image itself was never written
+
+
+def test_partitions_of_hotplugged_disks_are_there_when_launch_returns(
+    snap: snapshot.Snapshot, cachedir: str, tmp_path: Path
+) -> None:
+    # The kernel shows a hot-plugged disk in sysfs and /dev before it has read its
+    # partition table; launch() must not return in between (it did, 1 launch in 4,
+    # before the agent waited for the kernel's announcement of the disk).
+    image = _disk(tmp_path / "parted.img", 96 << 20)
+    subprocess.run(
+        ["parted", "-s", image, "mklabel", "gpt", "mkpart", "a", "1MiB", "32MiB",
+         "mkpart", "b", "32MiB", "64MiB", "mkpart", "c", "64MiB", "95MiB"],
+        check=True,
+    )  # fmt: skip
+    blank = _disk(tmp_path / "blank.img")
+    for _ in range(3):
+        logs: list[str] = []
+        g = _handle(cachedir, logs)
+        g.add_drive_opts(blank, format="raw", readonly=True)
+        g.add_drive_opts(image, format="raw", readonly=True)
+        g.launch()
+        assert any("warm launch: restored" in line for line in logs)
+        assert g.list_partitions() == ["/dev/sdb1", "/dev/sdb2", "/dev/sdb3"]
+        g.close()
 
 
 def test_parallel_launches_share_one_snapshot(
