@@ -97,3 +97,14 @@ def test_warm_launch_table_judges_both_targets() -> None:
     assert "0.075: **met**" in fast and "**met**. Cold boot" in fast
     assert "**not met**" not in markdown(_warm_doc(warm=0.5, lib=12.0))
     assert "0.125: **not met**" in markdown(_warm_doc(warm=1.5, lib=12.0))
+
+
+def test_warm_launch_table_reports_translated_blocks_when_measured() -> None:
+    from warm_launch import markdown
+
+    doc = _warm_doc(warm=2.0, lib=90.0)
+    assert "translated by TCG" not in markdown(doc)  # KVM runs, or older results
+    summary = doc["summary"]
+    assert isinstance(summary, dict)
+    summary["tcg_blocks"] = {"median": 28000.0, "min": 27500.0, "max": 29000.0}
+    assert "28000 blocks (27500-29000)" in markdown(doc)
