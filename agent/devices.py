@@ -63,19 +63,32 @@ class DeviceMap:
                     for p in self._partitions(name)
                 ):
                     continue
-                path = os.path.realpath(os.path.join(self.sys_block, name))
-                found.append((_natural_key(path), name))
+                found.append((_natural_key(self._device_path(name)), name))
             self._disks = [name for _, name in sorted(found)]
         return self._disks
+
+    def _device_path(self, name: str) -> str:
+        """Where sysfs keeps the disk (``/sys/devices/pci.../block/sda``): the by-path order.
+
+        /sys/block entries are links into /sys/devices, whose directories are real, so the
+        link's target needs no further resolving (realpath would lstat every component,
+        and right after a warm launch every new code path is code the CPU emulator has
+        to translate first: this runs on that path).
+        """
+        link = os.path.join(self.sys_block, name)
+        try:
+            return os.path.normpath(os.path.join(self.sys_block, os.readlink(link)))
+        except OSError:  # not a link: nothing to resolve
+            return link
 
     def _major_minor(self, name: str) -> tuple[int, int] | None:
         for base in (self.sys_block, os.path.join(self.sys_block, _disk_of(name))):
             try:
-                with open(os.path.join(base, name, "dev")) as f:
-                    major, minor = f.read().strip().split(":")
-                    return int(major), int(minor)
+                text = _read_small_file(os.path.join(base, name, "dev"))
             except OSError:
                 continue
+            major, minor = text.strip().split(b":")
+            return int(major), int(minor)
         return None
 
     def partitions_of(self, disk: str) -> list[str]:
@@ -141,6 +154,16 @@ class DeviceMap:
                 if rest.isdigit():
                     return f"/dev/sd{disk_letters(i)}{rest}"
         return node
+
+
+def _read_small_file(path: str) -> bytes:
+    """A sysfs attribute's bytes, by plain system calls: cheaper than a text-mode ``open``
+    (buffered reader, decoder) on the warm-launch path, see ``_device_path``."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
 
 
 def _disk_of(part: str) -> str:
