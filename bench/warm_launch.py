@@ -59,10 +59,7 @@ if out.get("restored") and not os.environ.get("BENCH_KVM"):
     # The guest's work in a machine-independent unit: the blocks of guest code TCG had
     # to translate (a restored qemu starts with none), from qemu's own counters.
     import re
-    from pyguestfs.host.qmp import QMP
-    monitor = QMP(g._machine.config.qmp_path)
-    jit = monitor.hmp("info jit")
-    monitor.close()
+    jit = g._machine.monitor().hmp("info jit")
     out["tcg_blocks"] = int(re.search(r"TB count\s+(\d+)", jit).group(1))
 g.close()
 os.unlink(disk)

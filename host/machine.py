@@ -33,6 +33,7 @@ from typing import Any
 from ..protocol.constants import WAKE_FLAG
 from ..protocol.stream import ByteStream
 from .errors import GuestFSError
+from .qmp import QMP
 
 #: Kernel parameters every launch uses (libguestfs's, plus boot-time savers measured in
 #: libguestfs's own commits: cryptomgr.notests, tsc=reliable, 8250.nr_uarts=1, edd=off).
@@ -159,7 +160,8 @@ class MachineConfig:
     #: own (``snapshot=on``) when a snapshot is restored.
     appliance_overlay: str | None = None
     overlay_throwaway: bool = False
-    #: A QMP monitor socket (hot-plugging disks, saving the VM).
+    #: A QMP monitor (hot-plugging disks, saving the VM): qemu connects to this socket,
+    #: on which the host listens (Machine.monitor).
     qmp_path: str | None = None
     #: Wait for a migration stream (``migrate-incoming`` through QMP) instead of booting.
     incoming: bool = False
@@ -232,7 +234,13 @@ class MachineConfig:
             "stdio",
         ]
         if self.qmp_path is not None:
-            argv += ["-qmp", f"unix:{_qemu_escape(self.qmp_path)},server=on,wait=off"]
+            # qemu connects to the host's listener (Machine.monitor), like the channel.
+            argv += [
+                "-chardev",
+                f"socket,path={_qemu_escape(self.qmp_path)},id=qmp,server=off",
+                "-mon",
+                "chardev=qmp,mode=control",
+            ]
         if self.ram_file is not None:
             share = "on" if self.ram_shared else "off"
             argv += [
@@ -373,6 +381,8 @@ class Machine:
         self.argv: list[str] = []
         self.started_at = 0.0
         self._reader: threading.Thread | None = None
+        self._qmp_listener: socket.socket | None = None
+        self._qmp: QMP | None = None
         #: Seconds from start to each stage of a launch (warm launch fills it).
         self.timings: dict[str, float] = {}
 
@@ -428,9 +438,9 @@ class Machine:
         wake word with the launch flag (agent/server.py ``park``). ``on_spawned`` runs
         once qemu is running (a restore starts the incoming migration there).
         """
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(self.socket_path)
-        listener.listen(1)
+        listener = _listen(self.socket_path)
+        if self.config.qmp_path is not None:
+            self._qmp_listener = _listen(self.config.qmp_path)
         self.argv = self.config.argv(self.socket_path)
         read_end, write_end = os.pipe()
         env = dict(os.environ, LC_ALL="C", QEMU_AUDIO_DRV="none")
@@ -445,6 +455,9 @@ class Machine:
             )
         except OSError as e:
             listener.close()
+            if self._qmp_listener is not None:
+                self._qmp_listener.close()
+                self._qmp_listener = None
             os.close(read_end)
             raise LaunchError(
                 f"cannot run {self.config.qemu}: {e.strerror}", self.argv, None, ""
@@ -462,7 +475,7 @@ class Machine:
                 except GuestFSError:
                     self._check_alive(timeout, "")  # qemu died: its console says why
                     raise
-            conn = self._accept(listener, timeout)
+            conn = self._accept(listener, timeout, "qemu never connected to the channel socket")
         finally:
             listener.close()
         stream = ByteStream(conn.detach())
@@ -481,7 +494,7 @@ class Machine:
     def _remaining(self, timeout: float) -> float:
         return timeout - (time.monotonic() - self.started_at)
 
-    def _accept(self, listener: socket.socket, timeout: float) -> socket.socket:
+    def _accept(self, listener: socket.socket, timeout: float, why: str) -> socket.socket:
         while True:
             listener.settimeout(0.1)
             try:
@@ -490,7 +503,24 @@ class Machine:
                 return conn
             except TimeoutError:
                 pass
-            self._check_alive(timeout, "qemu never connected to the channel socket")
+            self._check_alive(timeout, why)
+
+    def monitor(self, timeout: float = 30.0) -> QMP:
+        """qemu's QMP monitor (``config.qmp_path``), connected on first use and kept until
+        :meth:`stop`. qemu connects as it starts; its greeting waits for its main loop."""
+        if self._qmp is None:
+            if self._qmp_listener is None:
+                raise GuestFSError("this qemu was started without a QMP monitor")
+            try:
+                conn = self._accept(
+                    self._qmp_listener, timeout, "qemu never connected to its monitor socket"
+                )
+            finally:
+                if self._qmp_listener is not None:  # stop() closed it if qemu died
+                    self._qmp_listener.close()
+                    self._qmp_listener = None
+            self._qmp = QMP(conn, timeout)
+        return self._qmp
 
     def _wait_launch_flag(self, stream: ByteStream, timeout: float) -> int:
         while True:
@@ -533,6 +563,11 @@ class Machine:
     def stop(self, grace: float = 2.0) -> int | None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; remove the socket directory."""
         status = None
+        if self._qmp is not None:
+            self._qmp.close()
+        if self._qmp_listener is not None:
+            self._qmp_listener.close()
+            self._qmp_listener = None
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.terminate()
@@ -553,6 +588,14 @@ class Machine:
         except OSError:
             pass
         return status
+
+
+def _listen(path: str) -> socket.socket:
+    """A Unix socket listening at ``path``, for qemu to connect to."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    return listener
 
 
 def _sockdir_base() -> str:

@@ -54,7 +54,7 @@ from .errors import GuestFSError
 from .machine import Drive, Machine, MachineConfig
 from .qmp import QMP
 
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3  # 3: qemu connects to the host's QMP listener
 #: Set to 0 (or "off") to never restore nor make snapshots.
 ENV_SWITCH = "PYGUESTFS_WARM_LAUNCH"
 _SEED_BYTES = 64
@@ -309,7 +309,7 @@ def _create_in(
         conn = Connection(stream)
         conn.call(BY_NAME["internal_pyguestfs_park"], {}, {})
         conn.close()  # the parked agent now waits for a wake word from a new host
-        qmp = QMP(vm_config.qmp_path)
+        qmp = machine.monitor(timeout)
         qmp.execute("migrate-set-capabilities", {"capabilities": [_IGNORE_SHARED]})
         with open(tmp / "state", "wb") as out:
             qmp.execute("getfd", {"fdname": "snapshot"}, fds=[out.fileno()])
@@ -319,7 +319,6 @@ def _create_in(
             os.fsync(out.fileno())
         with contextlib.suppress(GuestFSError):
             qmp.execute("quit")
-        qmp.close()
     finally:
         machine.stop()
     with open(ram, "rb") as f:
@@ -448,23 +447,20 @@ def restore(
     t0 = time.monotonic()
 
     def load_and_plug() -> None:
-        qmp = QMP(vm_config.qmp_path or "", alive=machine.running)
+        qmp = machine.monitor(timeout)
+        marks["qemu_up"] = time.monotonic() - t0
+        qmp.execute("migrate-set-capabilities", {"capabilities": [_IGNORE_SHARED]})
+        fd = os.open(snap.state, os.O_RDONLY)
         try:
-            marks["qemu_up"] = time.monotonic() - t0
-            qmp.execute("migrate-set-capabilities", {"capabilities": [_IGNORE_SHARED]})
-            fd = os.open(snap.state, os.O_RDONLY)
-            try:
-                qmp.execute("getfd", {"fdname": "snapshot"}, fds=[fd])
-            finally:
-                os.close(fd)
-            qmp.execute("migrate-incoming", {"uri": "fd:snapshot"})
-            _wait_running(qmp, timeout)
-            marks["running"] = time.monotonic() - t0
-            for index, drive in enumerate(config.drives):
-                hotplug(qmp, drive, index)
-            marks["hotplugged"] = time.monotonic() - t0
+            qmp.execute("getfd", {"fdname": "snapshot"}, fds=[fd])
         finally:
-            qmp.close()
+            os.close(fd)
+        qmp.execute("migrate-incoming", {"uri": "fd:snapshot"})
+        _wait_running(qmp, timeout)
+        marks["running"] = time.monotonic() - t0
+        for index, drive in enumerate(config.drives):
+            hotplug(qmp, drive, index)
+        marks["hotplugged"] = time.monotonic() - t0
 
     def refuse_if_corrupt(cause: BaseException | None = None) -> None:
         checksum.join()

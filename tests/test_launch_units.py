@@ -63,6 +63,33 @@ def test_snapshot_and_restore_command_lines() -> None:
     assert "memory-backend" not in " ".join(_config().argv("/s"))  # a plain boot: anonymous RAM
 
 
+def test_qemu_connects_to_the_hosts_monitor_socket() -> None:
+    """The host listens for QMP as for the channel, so it never polls for qemu's socket."""
+    argv = _config(qmp_path="/s/qmp.sock").argv("/s/guestfsd.sock")
+    assert argv[argv.index("-mon") + 1] == "chardev=qmp,mode=control"
+    assert "socket,path=/s/qmp.sock,id=qmp,server=off" in argv
+    assert "-qmp" not in argv and "-mon" not in _config().argv("/s/guestfsd.sock")
+
+
+def test_qemu_dying_before_its_monitor_connects_is_a_clear_launch_error(tmp_path: Path) -> None:
+    from pyguestfs.host.machine import LaunchError, Machine
+
+    fake = tmp_path / "qemu"
+    fake.write_text("#!/bin/sh\necho 'qemu: cannot map the RAM file' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    config = _config(qemu=str(fake))
+    machine = Machine(config, tmpdir=str(tmp_path))
+    config.qmp_path = os.path.join(machine.sockdir, "qmp.sock")
+    started = time.monotonic()
+    with pytest.raises(LaunchError) as info:
+        machine.start(60, on_spawned=lambda: machine.monitor(60) and None)
+    assert time.monotonic() - started < 30  # noticed by the liveness check, not the timeout
+    assert "qemu exited during launch" in str(info.value)
+    assert "cannot map the RAM file" in str(info.value)  # the console says why
+    assert info.value.status == 1
+    assert not os.path.exists(machine.sockdir)  # both listeners and their directory are gone
+
+
 def test_sandbox_support_is_asked_once_per_qemu_binary(tmp_path: Path) -> None:
     from pyguestfs.host.machine import qemu_has_sandbox
 

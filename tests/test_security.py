@@ -133,26 +133,35 @@ def paused_qemu(appliance: Path, cachedir: str, tmp_path: Path):  # type: ignore
         qmp_path=str(tmp_path / "qmp"),
     )
     sock = str(tmp_path / "s")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(sock)
-    listener.listen(1)
+    listeners = []
+    for path in (sock, str(config.qmp_path)):  # qemu connects to both as it starts
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(1)
+        listeners.append(listener)
     argv = config.argv(sock)
     argv[argv.index("-serial") + 1] = "null"
     argv += ["-S"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    yield proc, config
+    listeners[1].settimeout(120)
+    try:
+        monitor_sock, _ = listeners[1].accept()
+    except TimeoutError:
+        proc.kill()
+        raise
+    yield proc, config, QMP(monitor_sock, timeout=120)  # answers once qemu is set up
     if proc.poll() is None:
         proc.kill()
     proc.wait()
-    listener.close()
+    for listener in listeners:
+        listener.close()
 
 
 @needs_qemu
 def test_qemu_runs_sandboxed_without_a_nic(paused_qemu) -> None:  # type: ignore[no-untyped-def]
-    proc, config = paused_qemu
+    proc, config, monitor = paused_qemu
     if not config.sandbox:
         pytest.skip("this qemu was built without seccomp (-sandbox)")
-    monitor = QMP(config.qmp_path, timeout=120)  # answers once qemu has set itself up
     try:
         with open(f"/proc/{proc.pid}/status") as f:
             status = f.read()
