@@ -76,7 +76,8 @@ class ByteStream:
             self._fill(timeout)
         start = self._pos
         self._pos += n
-        return bytes(self._buf[start : self._pos])
+        with memoryview(self._buf) as view:  # one copy, not a slice and then a copy of it
+            return bytes(view[start : self._pos])
 
     def read_word(self, timeout: float | None = None) -> int:
         return int(_WORD.unpack(self.read_exact(4, timeout))[0])
