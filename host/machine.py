@@ -455,9 +455,7 @@ class Machine:
             )
         except OSError as e:
             listener.close()
-            if self._qmp_listener is not None:
-                self._qmp_listener.close()
-                self._qmp_listener = None
+            self._close_qmp_listener()
             os.close(read_end)
             raise LaunchError(
                 f"cannot run {self.config.qemu}: {e.strerror}", self.argv, None, ""
@@ -516,11 +514,14 @@ class Machine:
                     self._qmp_listener, timeout, "qemu never connected to its monitor socket"
                 )
             finally:
-                if self._qmp_listener is not None:  # stop() closed it if qemu died
-                    self._qmp_listener.close()
-                    self._qmp_listener = None
+                self._close_qmp_listener()  # one connection only; stop() may have closed it
             self._qmp = QMP(conn, timeout)
         return self._qmp
+
+    def _close_qmp_listener(self) -> None:
+        if self._qmp_listener is not None:
+            self._qmp_listener.close()
+            self._qmp_listener = None
 
     def _wait_launch_flag(self, stream: ByteStream, timeout: float) -> int:
         while True:
@@ -565,9 +566,7 @@ class Machine:
         status = None
         if self._qmp is not None:
             self._qmp.close()
-        if self._qmp_listener is not None:
-            self._qmp_listener.close()
-            self._qmp_listener = None
+        self._close_qmp_listener()
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.terminate()
