@@ -1,6 +1,6 @@
 """Write the README's API table from the procedure table and a test run's call record.
 
-Every procedure of libguestfs 1.48 (``shared/docs/libguestfs-1.48-procedures.tsv``) and
+Every procedure of libguestfs 1.48 (``docs/libguestfs-1.48-procedures.tsv``) and
 each of our own extensions gets a row: name, procedure number, whether the agent
 implements it, and whether the test suite called it (``PYGUESTFS_RECORD_CALLS=FILE
 pytest`` records that; see tests/conftest.py). The table replaces what lies between the
@@ -58,7 +58,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", required=True, help="JSON list of called procedure names")
     p.add_argument("--readme", default=str(REPO / "README.md"))
-    p.add_argument("--tsv", default=str(REPO.parent / "shared/docs/libguestfs-1.48-procedures.tsv"))
+    p.add_argument("--tsv", default=str(REPO / "docs/libguestfs-1.48-procedures.tsv"))
     args = p.parse_args()
     called = set(json.loads(Path(args.calls).read_text()))
     readme = Path(args.readme)

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import constants as C
 from .procedures import Procedure
-from .types import STRING_KINDS, ArgType, OptType, RetType
+from .types import LIST_KINDS, STRING_KINDS, ArgType, OptType, RetType
 from .xdr import Decoder, Encoder, XdrError
 
 _HEADER = struct.Struct(">IIiIIQQI")
@@ -125,7 +125,7 @@ def _encode_arg(enc: Encoder, t: ArgType, v: Any, name: str) -> None:
             enc.string(v)
         elif t is ArgType.OPTSTRING:
             enc.optstring(v)
-        elif t is ArgType.STRINGLIST:
+        elif t in LIST_KINDS:
             if isinstance(v, str | bytes):
                 raise TypeError("expected a list of strings, got a single string")
             enc.string_list(list(v))
@@ -154,7 +154,7 @@ def _decode_arg(dec: Decoder, t: ArgType) -> Any:
         return dec.string()
     if t is ArgType.OPTSTRING:
         return dec.optstring()
-    if t is ArgType.STRINGLIST:
+    if t in LIST_KINDS:
         return dec.string_list()
     if t is ArgType.BOOL:
         return dec.boolean()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .types import STRUCTS, Arg, ArgType, OptArg, OptType, RetType, StructDef
+from .types import STRUCTS, Arg, ArgType, OptArg, OptType, RetType, StrKind, StructDef
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,11 @@ class Procedure:
     doc: str
     #: Name of the struct for RStruct / RStructList.
     ret_struct: str | None = None
+    #: What the strings of an RString / RStringList reply (or a hashtable's keys) are:
+    #: device names are translated back to the user's names in the daemon's dispatch.
+    ret_kind: StrKind = StrKind.PLAIN
+    #: The same for the values of an RHashtable.
+    ret_value_kind: StrKind = StrKind.PLAIN
     #: Not meant to be called by users directly (a library helper calls it).
     internal: bool = False
     #: The daemon sends progress messages while it runs.
@@ -59,6 +64,7 @@ class Procedure:
 _ARG_TYPES = {t.value: t for t in ArgType}
 _OPT_TYPES = {t.value: t for t in OptType}
 _RET_TYPES = {t.value: t for t in RetType}
+_STR_KINDS = {k.value: k for k in StrKind}
 
 
 def _parse_params(spec: str, table: dict[str, ArgType] | dict[str, OptType]) -> list[tuple]:
@@ -74,16 +80,30 @@ def _parse_params(spec: str, table: dict[str, ArgType] | dict[str, OptType]) -> 
 def define(
     name: str, nr: int, args: str, ret: str, doc: str, *, optargs: str = "", **flags: object
 ) -> Procedure:
-    """Declare one procedure; ``flags`` are :class:`Procedure`'s other fields."""
-    rtype, _, rstruct = ret.partition(" ")
+    """Declare one procedure; ``flags`` are :class:`Procedure`'s other fields.
+
+    ``ret`` is the return type with what qualifies it: ``"RStruct statns"`` (the struct),
+    ``"RStringList Device"`` (device names, translated back for the user),
+    ``"RHashtable Mountable String"`` (the kinds of keys and values)."""
+    rtype, *qualifiers = ret.split()
+    rettype = _RET_TYPES[rtype]
+    rstruct = None
+    kinds = [StrKind.PLAIN, StrKind.PLAIN]
+    if rettype in (RetType.STRUCT, RetType.STRUCTLIST):
+        (rstruct,) = qualifiers
+    else:
+        for i, q in enumerate(qualifiers):
+            kinds[i] = _STR_KINDS[q]
     cancellable = "FileIn" in args or "FileOut" in args
     return Procedure(
         name=name,
         proc_nr=nr,
         args=tuple(Arg(n, t) for n, t in _parse_params(args, _ARG_TYPES)),
         optargs=tuple(OptArg(n, t) for n, t in _parse_params(optargs, _OPT_TYPES)),
-        ret=_RET_TYPES[rtype],
-        ret_struct=rstruct or None,
+        ret=rettype,
+        ret_struct=rstruct,
+        ret_kind=kinds[0],
+        ret_value_kind=kinds[1],
         doc=doc,
         cancellable=cancellable,
         progress=bool(flags.pop("progress", cancellable)),

@@ -14,17 +14,25 @@ from .xdr import Decoder, Encoder, XdrError
 
 
 class ArgType(Enum):
-    """Kinds of required argument. All string kinds share one wire form (``string<>``);
-    the kind tells the daemon how to check and translate the value."""
+    """Kinds of required argument, as ``generator/types.ml`` of 1.48 names them
+    (``String (Device, n)`` is ``DEVICE`` here, ``StringList (Device, n)`` is
+    ``DEVICELIST``). All string kinds share one wire form (``string<>``) and all list
+    kinds another (``guestfs_str<>``); the kind tells the daemon how to check and
+    translate the value before the implementation runs (``agent/resolve.py``)."""
 
-    PATHNAME = "Pathname"  # absolute path resolved under the sysroot
+    PATHNAME = "Pathname"  # absolute path under the sysroot; needs a mounted root
     DEVICE = "Device"  # /dev/... translated to the guest's names
-    MOUNTABLE = "Mountable"  # device or btrfsvol:dev/subvol
-    DEV_OR_PATH = "Dev_or_Path"  # either of the above, decided at run time
+    MOUNTABLE = "Mountable"  # a device or btrfsvol:/dev/sdX/subvol
+    DEV_OR_PATH = "Dev_or_Path"  # /dev/... as a Device, else a Pathname
+    MOUNTABLE_OR_PATH = "Mountable_or_Path"  # a Mountable, else a Pathname
     STRING = "String"  # plain string, no interpretation
+    KEY = "Key"  # a passphrase or key: never traced or logged
+    GUID = "GUID"  # a GPT GUID
     FILENAME = "Filename"  # a bare name, must not contain "/"
     OPTSTRING = "OptString"
-    STRINGLIST = "StringList"
+    STRINGLIST = "StringList"  # StringList (PlainString, n)
+    DEVICELIST = "DeviceList"  # StringList (Device, n): each translated
+    FILENAMELIST = "FilenameList"  # StringList (Filename, n): none may contain "/"
     BOOL = "Bool"
     INT = "Int"
     INT64 = "Int64"
@@ -39,10 +47,14 @@ STRING_KINDS = frozenset(
         ArgType.DEVICE,
         ArgType.MOUNTABLE,
         ArgType.DEV_OR_PATH,
+        ArgType.MOUNTABLE_OR_PATH,
         ArgType.STRING,
+        ArgType.KEY,
+        ArgType.GUID,
         ArgType.FILENAME,
     }
 )
+LIST_KINDS = frozenset({ArgType.STRINGLIST, ArgType.DEVICELIST, ArgType.FILENAMELIST})
 
 
 class OptType(Enum):
@@ -54,6 +66,15 @@ class OptType(Enum):
     INT64 = "OInt64"
     STRING = "OString"
     STRINGLIST = "OStringList"
+
+
+class StrKind(Enum):
+    """What the strings of a string-valued reply are (``rstringt`` of 1.48): device names
+    in a reply are translated back to the user's names by the daemon, in one place."""
+
+    PLAIN = "String"
+    DEVICE = "Device"
+    MOUNTABLE = "Mountable"
 
 
 class RetType(Enum):
