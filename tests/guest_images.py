@@ -31,7 +31,6 @@ from pathlib import Path
 SUITE = "bookworm"
 MIB = 1 << 20
 SECTOR = 512
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
 @dataclass(frozen=True)
@@ -70,8 +69,9 @@ class GuestImage:
 # -- the Debian tree ----------------------------------------------------------------------
 
 
-def apt_mirror() -> str:
-    """The Debian mirror apt uses on this machine (deb822 or one-line sources)."""
+def apt_mirror() -> str | None:
+    """The Debian mirror apt uses on this machine (deb822 or one-line sources), or None
+    when apt names none for this suite (the host-files tree is used then)."""
     override = os.environ.get("PYGUESTFS_TEST_DEBIAN_MIRROR")
     if override:
         return override
@@ -92,7 +92,7 @@ def apt_mirror() -> str:
             if m:
                 candidates.append(m.group(1))
     main = [u for u in candidates if "security" not in u]
-    return main[0] if main else DEFAULT_MIRROR
+    return main[0] if main else None
 
 
 def _apt_proxy_env() -> dict[str, str]:
@@ -121,7 +121,8 @@ def _debootstrap(target: Path, log: Path, debs: Path) -> bool:
     chroot) is left out: it changes nothing inspection reads (release files, binaries,
     the directory layout) and on a loaded test machine it takes longer than everything
     else put together."""
-    if os.geteuid() != 0 or shutil.which("debootstrap") is None:
+    mirror = apt_mirror()
+    if os.geteuid() != 0 or shutil.which("debootstrap") is None or mirror is None:
         return False
     debs.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -131,7 +132,7 @@ def _debootstrap(target: Path, log: Path, debs: Path) -> bool:
         f"--cache-dir={debs}",
         SUITE,
         str(target),
-        apt_mirror(),
+        mirror,
     ]
     with open(log, "wb") as out:
         proc = subprocess.run(
