@@ -45,7 +45,6 @@ from pyguestfs.agent.sysroot import Sysroot
 from pyguestfs.host import GuestFSError
 from pyguestfs.host.connection import Connection
 from pyguestfs.protocol import constants as C
-from pyguestfs.protocol import table_core
 from pyguestfs.protocol.messages import (
     Header,
     decode_args,
@@ -108,7 +107,13 @@ UNSAFE_ON_HOST = {
 #: them), allocate real blocks (fallocate64), run programs (command, sh), set the host's
 #: clock (internal_pyguestfs_restored) or park the agent (internal_pyguestfs_park).
 FUZZED_ON_HOST = frozenset(
-    p.name for p in table_core.PROCEDURES if p.proc_nr < C.EXTENSION_PROC_BASE
+    """ping_daemon internal_feature_available internal_autosync internal_exit
+    available_all_groups exists is_file is_dir is_symlink mkdir mkdir_p rmdir rm rm_rf touch
+    chmod chown ln_s readlink realpath cp cp_a mv statns lstatns readdir ls0 find0 ll filesize
+    checksum statvfs du internal_write internal_write_append upload upload_offset download
+    download_offset tar_in tar_out list_devices list_partitions blockdev_getsize64 part_disk
+    part_list mkfs mount mount_ro mount_options mount_vfs umount umount_all mounts mountpoints
+    sync""".split()
 )
 
 INTERESTING_WORDS = (
