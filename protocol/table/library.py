@@ -168,7 +168,7 @@ LIBRARY_ACTIONS: tuple[LibraryAction, ...] = (
         "ls",
         "Pathname directory",
         "RStringList",
-        "the names in a directory, sorted, without . and ..",
+        "the names in a directory other than . and .., sorted",
     ),
     _lib(
         "disk_format",
