@@ -60,7 +60,7 @@ from pyguestfs.protocol.messages import (
 )
 from pyguestfs.protocol.procedures import BY_NUMBER, PROCEDURES, Procedure
 from pyguestfs.protocol.stream import ByteStream
-from pyguestfs.protocol.types import ArgType, FieldType, OptType, RetType
+from pyguestfs.protocol.types import LIST_KINDS, ArgType, FieldType, OptType, RetType
 from pyguestfs.protocol.xdr import XdrError
 
 FULL = os.environ.get("PYGUESTFS_FUZZ_FULL") == "1"
@@ -286,7 +286,7 @@ def _path(rng: random.Random) -> str:
 def _value_for_arg(rng: random.Random, t: ArgType) -> Any:
     if t in (ArgType.PATHNAME, ArgType.DEV_OR_PATH):
         return _path(rng)
-    if t is ArgType.STRINGLIST:
+    if t in LIST_KINDS:
         return [_path(rng) for _ in range(rng.randrange(4))]
     if t is ArgType.OPTSTRING:
         return None if rng.random() < 0.5 else _path(rng)
@@ -800,7 +800,7 @@ def good_reply(rng: random.Random, proc: Procedure, serial: int) -> bytes:
 def _host_args(rng: random.Random, proc: Procedure) -> tuple[dict[str, Any], dict[str, Any]]:
     args = {a.name: _value_for_arg(rng, a.type) for a in proc.wire_args}
     for a in proc.wire_args:
-        if a.type in (ArgType.STRINGLIST,):
+        if a.type in LIST_KINDS:
             args[a.name] = [x.replace("\udcff", "") for x in args[a.name]]
         elif isinstance(args[a.name], str):
             args[a.name] = args[a.name].replace("\udcff", "")
