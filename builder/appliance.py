@@ -258,8 +258,8 @@ def _guest_sources(work: Path) -> Path:
     root = work / "guest-src" / "pyguestfs"
     wanted: dict[Path, bytes] = {root / "__init__.py": (REPO / "__init__.py").read_bytes()}
     for part in GUEST_PARTS:
-        for src in sorted((REPO / part).glob("*.py")):
-            wanted[root / part / src.name] = src.read_bytes()
+        for src in sorted((REPO / part).rglob("*.py")):  # subpackages too (protocol/table)
+            wanted[root / part / src.relative_to(REPO / part)] = src.read_bytes()
     for path, data in wanted.items():
         if not path.exists() or path.read_bytes() != data:
             path.parent.mkdir(parents=True, exist_ok=True)

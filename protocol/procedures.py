@@ -1,43 +1,118 @@
 """The one table of procedures: every API the agent serves and the host exposes.
 
-Each entry is declared once, in the style of libguestfs's ``generator/actions_core.ml``:
-name, libguestfs 1.48 procedure number, required arguments, optional arguments, return
-type, a one-line doc and flags. The agent dispatches from it, the host derives its methods
-from it, and ``tests/test_procedures.py`` checks every number against the 1.48 list.
+Each entry is declared once, in the style of libguestfs's ``generator/actions_*.ml``: name,
+libguestfs 1.48 procedure number, required arguments, optional arguments, return type, a
+one-line doc and flags. The agent dispatches from it, the host derives its methods from it,
+and ``tests/test_procedures.py`` checks it against the 1.48 list and the Python bindings.
 
-The entries are written in one module per API family (``table_*.py``, beside the agent's
-``api_*.py`` of the same family); this module joins them into the one table.
+The entries are written in one module per family (``table/<family>.py``); this module joins
+them into the one table. The library-side actions (no number, never on the wire) are in
+``table/library.py`` as ``LIBRARY_ACTIONS``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import ModuleType
 
-from . import (
-    table_archives,
-    table_commands,
-    table_core,
-    table_disks,
-    table_fileops,
-    table_filesystems,
-    table_inspect,
-    table_lvm,
+from .table import (
+    FAMILIES,
+    acl,
+    archives,
+    augeas,
+    blockdev,
+    bootloaders,
+    btrfs,
+    cap,
+    commands,
+    content,
+    copy,
+    daemon,
+    devices,
+    dirs,
+    ext2,
+    extensions,
+    files,
+    filesystems,
+    hivex,
+    inotify,
+    inspect,
+    journal,
+    ldm,
+    luks,
+    lvm,
+    md,
+    mount,
+    ntfs,
+    parted,
+    paths,
+    selinux,
+    sfdisk,
+    swap,
+    transfer,
+    tsk,
+    xattr,
+    xfs,
+    yara,
+    zero,
 )
-from .tabledef import Procedure, define
+from .table.library import LIBRARY_ACTIONS
+from .tabledef import NO_REPLACEMENT, LibraryAction, Procedure, define, define_library
 
-PROCEDURES: tuple[Procedure, ...] = (
-    table_core.PROCEDURES
-    + table_disks.PROCEDURES
-    + table_filesystems.PROCEDURES
-    + table_lvm.PROCEDURES
-    + table_fileops.PROCEDURES
-    + table_archives.PROCEDURES
-    + table_commands.PROCEDURES
-    + table_inspect.PROCEDURES
+_MODULES: tuple[ModuleType, ...] = (
+    daemon,
+    paths,
+    dirs,
+    files,
+    content,
+    transfer,
+    archives,
+    xattr,
+    acl,
+    cap,
+    selinux,
+    devices,
+    blockdev,
+    mount,
+    parted,
+    sfdisk,
+    filesystems,
+    ext2,
+    xfs,
+    btrfs,
+    ntfs,
+    lvm,
+    luks,
+    md,
+    ldm,
+    swap,
+    zero,
+    copy,
+    commands,
+    inspect,
+    augeas,
+    hivex,
+    journal,
+    inotify,
+    tsk,
+    yara,
+    bootloaders,
+    extensions,
 )
+assert tuple(m.__name__.rpartition(".")[2] for m in _MODULES) == FAMILIES
+
+PROCEDURES: tuple[Procedure, ...] = tuple(p for m in _MODULES for p in m.PROCEDURES)
 
 BY_NAME: dict[str, Procedure] = {p.name: p for p in PROCEDURES}
 BY_NUMBER: dict[int, Procedure] = {p.proc_nr: p for p in PROCEDURES}
+
+#: The family of each procedure: the module of ``table/`` that declares it.
+FAMILY_OF: dict[str, str] = {
+    p.name: m.__name__.rpartition(".")[2] for m in _MODULES for p in m.PROCEDURES
+}
+
+#: The library-side actions by name (not procedures: no number, never on the wire).
+LIBRARY_BY_NAME: dict[str, LibraryAction] = {a.name: a for a in LIBRARY_ACTIONS}
 
 
 def procedures() -> Iterator[Procedure]:
@@ -45,4 +120,18 @@ def procedures() -> Iterator[Procedure]:
     return iter(PROCEDURES)
 
 
-__all__ = ["BY_NAME", "BY_NUMBER", "PROCEDURES", "Procedure", "define", "procedures"]
+__all__ = [
+    "BY_NAME",
+    "BY_NUMBER",
+    "FAMILIES",
+    "FAMILY_OF",
+    "LIBRARY_ACTIONS",
+    "LIBRARY_BY_NAME",
+    "NO_REPLACEMENT",
+    "PROCEDURES",
+    "LibraryAction",
+    "Procedure",
+    "define",
+    "define_library",
+    "procedures",
+]

@@ -39,6 +39,10 @@ class ArgType(Enum):
     BUFFER = "BufferIn"
     FILEIN = "FileIn"  # not in the args struct: a chunk stream after the call
     FILEOUT = "FileOut"  # not in the args struct: a chunk stream after the reply
+    #: Library-side actions only (``add_libvirt_dom``'s ``dom``, a ``virDomainPtr``):
+    #: an object of the caller's process. No daemon procedure has one; it never goes
+    #: on the wire.
+    POINTER = "Pointer"
 
 
 STRING_KINDS = frozenset(
@@ -55,6 +59,10 @@ STRING_KINDS = frozenset(
     }
 )
 LIST_KINDS = frozenset({ArgType.STRINGLIST, ArgType.DEVICELIST, ArgType.FILENAMELIST})
+
+
+#: The argument kinds a daemon procedure may have (every kind but POINTER).
+WIRE_ARG_TYPES = frozenset(t for t in ArgType if t is not ArgType.POINTER)
 
 
 class OptType(Enum):
@@ -88,6 +96,23 @@ class RetType(Enum):
     STRUCT = "RStruct"
     STRUCTLIST = "RStructList"
     BUFFER = "RBufferOut"
+    #: Library-side actions only: a string owned by the handle (``get_path``), and the
+    #: same that may be absent (``get_append``). No daemon procedure returns either.
+    CONST_STRING = "RConstString"
+    CONST_OPT_STRING = "RConstOptString"
+
+
+#: The return types a daemon procedure may have (every type but the two RConst kinds).
+WIRE_RET_TYPES = frozenset(
+    r for r in RetType if r not in (RetType.CONST_STRING, RetType.CONST_OPT_STRING)
+)
+
+
+class FishOutput(Enum):
+    """How guestfish prints an integer result (``fish_output`` of 1.48)."""
+
+    OCTAL = "octal"
+    HEXADECIMAL = "hexadecimal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +148,8 @@ class StructDef:
 
     name: str
     fields: tuple[tuple[str, FieldType], ...]
+    #: Used between the library and the daemon only (``s_internal`` of 1.48).
+    internal: bool = False
 
     def encode(self, enc: Encoder, value: dict[str, Any]) -> None:
         for fname, ftype in self.fields:
@@ -192,6 +219,9 @@ _I64 = FieldType.INT64
 _XFS_FIELD_TYPES = {"s": FieldType.STRING, "u": FieldType.UINT32, "U": FieldType.UINT64}
 
 _STR = FieldType.STRING
+_I32 = FieldType.INT32
+_U32 = FieldType.UINT32
+_U64 = FieldType.UINT64
 _UUID = FieldType.UUID
 _BYTES = FieldType.BYTES
 _PCT = FieldType.OPTPERCENT
@@ -252,6 +282,91 @@ LVM_LV_FIELDS = (
     ("lv_tags", _STR),
     ("mirror_log", _STR),
     ("modules", _STR),
+)
+
+_APP_COMMON = (
+    ("name", _STR),
+    ("display_name", _STR),
+    ("epoch", _I32),
+    ("version", _STR),
+    ("release", _STR),
+)
+_APP_TAIL = (
+    ("install_path", _STR),
+    ("trans_path", _STR),
+    ("publisher", _STR),
+    ("url", _STR),
+    ("source_package", _STR),
+    ("summary", _STR),
+    ("description", _STR),
+)
+#: An installed application, as the deprecated inspect_list_applications reports it.
+APPLICATION_FIELDS = tuple((f"app_{n}", t) for n, t in _APP_COMMON + _APP_TAIL)
+#: The same with the architecture and four spare strings (inspect_list_applications2).
+APPLICATION2_FIELDS = tuple(
+    (f"app2_{n}", t)
+    for n, t in (
+        *_APP_COMMON,
+        ("arch", _STR),
+        *_APP_TAIL,
+        *((f"spare{i}", _STR) for i in range(1, 5)),
+    )
+)
+#: The primary volume descriptor of an ISO 9660 image.
+ISOINFO_FIELDS = tuple(
+    (f"iso_{n}", t)
+    for n, t in (
+        ("system_id", _STR),
+        ("volume_id", _STR),
+        ("volume_space_size", _U32),
+        ("volume_set_size", _U32),
+        ("volume_sequence_number", _U32),
+        ("logical_block_size", _U32),
+        ("volume_set_id", _STR),
+        ("publisher_id", _STR),
+        ("data_preparer_id", _STR),
+        ("application_id", _STR),
+        ("copyright_file_id", _STR),
+        ("abstract_file_id", _STR),
+        ("bibliographic_file_id", _STR),
+        ("volume_creation_t", _I64),
+        ("volume_modification_t", _I64),
+        ("volume_expiration_t", _I64),
+        ("volume_effective_t", _I64),
+    )
+)
+_BTRFSSCRUB_COUNTERS = (
+    "data_extents_scrubbed",
+    "tree_extents_scrubbed",
+    "data_bytes_scrubbed",
+    "tree_bytes_scrubbed",
+    "read_errors",
+    "csum_errors",
+    "verify_errors",
+    "no_csum",
+    "csum_discards",
+    "super_errors",
+    "malloc_errors",
+    "uncorrectable_errors",
+    "unverified_errors",
+    "corrected_errors",
+    "last_physical",
+)
+#: One entry of a Sleuth Kit filesystem walk.
+TSK_DIRENT_FIELDS = (
+    ("tsk_inode", _U64),
+    ("tsk_type", FieldType.CHAR),
+    ("tsk_size", _I64),
+    ("tsk_name", _STR),
+    ("tsk_flags", _U32),
+    *(
+        (f"tsk_{t}_{part}", _I64)
+        for t in ("atime", "mtime", "ctime", "crtime")
+        for part in ("sec", "nsec")
+    ),
+    ("tsk_nlink", _I64),
+    ("tsk_link", _STR),
+    ("tsk_spare1", _I64),
 )
 
 STRUCTS: dict[str, StructDef] = {
@@ -331,9 +446,9 @@ STRUCTS: dict[str, StructDef] = {
         _struct(
             "partition",
             ("part_num", FieldType.INT32),
-            ("part_start", _I64),
-            ("part_end", _I64),
-            ("part_size", _I64),
+            ("part_start", _BYTES),
+            ("part_end", _BYTES),
+            ("part_size", _BYTES),
         ),
         _struct(
             "version",
@@ -347,11 +462,10 @@ STRUCTS: dict[str, StructDef] = {
         _struct("lvm_lv", *LVM_LV_FIELDS),
         _struct("int_bool", ("i", FieldType.INT32), ("b", FieldType.INT32)),
         _struct("xattr", ("attrname", FieldType.STRING), ("attrval", FieldType.BUFFER)),
-        _struct(
+        StructDef(
             "internal_mountable",
-            ("im_type", FieldType.INT32),
-            ("im_device", FieldType.STRING),
-            ("im_volume", FieldType.STRING),
+            (("im_type", _I32), ("im_device", _STR), ("im_volume", _STR)),
+            internal=True,
         ),
         _struct(
             "xfsinfo",
@@ -386,5 +500,41 @@ STRUCTS: dict[str, StructDef] = {
                 )
             ),
         ),
+        _struct(
+            "inotify_event",
+            ("in_wd", _I64),
+            ("in_mask", _U32),
+            ("in_cookie", _U32),
+            ("in_name", _STR),
+        ),
+        _struct("application", *APPLICATION_FIELDS),
+        _struct("application2", *APPLICATION2_FIELDS),
+        _struct("isoinfo", *ISOINFO_FIELDS),
+        _struct("mdstat", ("mdstat_device", _STR), ("mdstat_index", _I32), ("mdstat_flags", _STR)),
+        _struct(
+            "btrfssubvolume",
+            ("btrfssubvolume_id", _U64),
+            ("btrfssubvolume_top_level_id", _U64),
+            ("btrfssubvolume_path", _STR),
+        ),
+        _struct(
+            "btrfsqgroup",
+            ("btrfsqgroup_id", _STR),
+            ("btrfsqgroup_rfer", _U64),
+            ("btrfsqgroup_excl", _U64),
+        ),
+        _struct(
+            "btrfsbalance",
+            ("btrfsbalance_status", _STR),
+            *((f"btrfsbalance_{f}", _U64) for f in ("total", "balanced", "considered", "left")),
+        ),
+        _struct("btrfsscrub", *((f"btrfsscrub_{f}", _U64) for f in _BTRFSSCRUB_COUNTERS)),
+        _struct(
+            "utsname", *((f"uts_{f}", _STR) for f in ("sysname", "release", "version", "machine"))
+        ),
+        _struct("hivex_node", ("hivex_node_h", _I64)),
+        _struct("hivex_value", ("hivex_value_h", _I64)),
+        _struct("tsk_dirent", *TSK_DIRENT_FIELDS),
+        _struct("yara_detection", ("yara_name", _STR), ("yara_rule", _STR)),
     )
 }

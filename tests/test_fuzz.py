@@ -45,7 +45,6 @@ from pyguestfs.agent.sysroot import Sysroot
 from pyguestfs.host import GuestFSError
 from pyguestfs.host.connection import Connection
 from pyguestfs.protocol import constants as C
-from pyguestfs.protocol import table_core
 from pyguestfs.protocol.messages import (
     Header,
     decode_args,
@@ -61,7 +60,7 @@ from pyguestfs.protocol.messages import (
 )
 from pyguestfs.protocol.procedures import BY_NUMBER, PROCEDURES, Procedure
 from pyguestfs.protocol.stream import ByteStream
-from pyguestfs.protocol.types import ArgType, FieldType, OptType, RetType
+from pyguestfs.protocol.types import LIST_KINDS, ArgType, FieldType, OptType, RetType
 from pyguestfs.protocol.xdr import XdrError
 
 FULL = os.environ.get("PYGUESTFS_FUZZ_FULL") == "1"
@@ -108,7 +107,13 @@ UNSAFE_ON_HOST = {
 #: them), allocate real blocks (fallocate64), run programs (command, sh), set the host's
 #: clock (internal_pyguestfs_restored) or park the agent (internal_pyguestfs_park).
 FUZZED_ON_HOST = frozenset(
-    p.name for p in table_core.PROCEDURES if p.proc_nr < C.EXTENSION_PROC_BASE
+    """ping_daemon internal_feature_available internal_autosync internal_exit
+    available_all_groups exists is_file is_dir is_symlink mkdir mkdir_p rmdir rm rm_rf touch
+    chmod chown ln_s readlink realpath cp cp_a mv statns lstatns readdir ls0 find0 ll filesize
+    checksum statvfs du internal_write internal_write_append upload upload_offset download
+    download_offset tar_in tar_out list_devices list_partitions blockdev_getsize64 part_disk
+    part_list mkfs mount mount_ro mount_options mount_vfs umount umount_all mounts mountpoints
+    sync""".split()
 )
 
 INTERESTING_WORDS = (
@@ -281,7 +286,7 @@ def _path(rng: random.Random) -> str:
 def _value_for_arg(rng: random.Random, t: ArgType) -> Any:
     if t in (ArgType.PATHNAME, ArgType.DEV_OR_PATH):
         return _path(rng)
-    if t is ArgType.STRINGLIST:
+    if t in LIST_KINDS:
         return [_path(rng) for _ in range(rng.randrange(4))]
     if t is ArgType.OPTSTRING:
         return None if rng.random() < 0.5 else _path(rng)
@@ -795,7 +800,7 @@ def good_reply(rng: random.Random, proc: Procedure, serial: int) -> bytes:
 def _host_args(rng: random.Random, proc: Procedure) -> tuple[dict[str, Any], dict[str, Any]]:
     args = {a.name: _value_for_arg(rng, a.type) for a in proc.wire_args}
     for a in proc.wire_args:
-        if a.type in (ArgType.STRINGLIST,):
+        if a.type in LIST_KINDS:
             args[a.name] = [x.replace("\udcff", "") for x in args[a.name]]
         elif isinstance(args[a.name], str):
             args[a.name] = args[a.name].replace("\udcff", "")

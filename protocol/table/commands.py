@@ -1,9 +1,9 @@
-"""Running the guest's own programs, chrooted into the mounted guest filesystem."""
+"""Running the guest's own programs."""
 
 from __future__ import annotations
 
-from .tabledef import Procedure
-from .tabledef import define as _def
+from ..tabledef import Procedure
+from ..tabledef import define as _def
 
 PROCEDURES: tuple[Procedure, ...] = (
     _def(

@@ -1,0 +1,136 @@
+"""Windows Registry hives through hivex."""
+
+from __future__ import annotations
+
+from ..tabledef import Procedure
+from ..tabledef import define as _def
+
+PROCEDURES: tuple[Procedure, ...] = (
+    _def(
+        "hivex_open",
+        350,
+        "Pathname filename",
+        "RErr",
+        "open a Windows Registry hive file for the hivex calls",
+        optargs="OBool verbose, OBool debug, OBool write, OBool unsafe",
+        group="hivex",
+    ),
+    _def("hivex_close", 351, "", "RErr", "close the open hive", group="hivex"),
+    _def("hivex_root", 352, "", "RInt64", "the handle of the hive's root node", group="hivex"),
+    _def(
+        "hivex_node_name", 353, "Int64 nodeh", "RString", "the name of a hive node", group="hivex"
+    ),
+    _def(
+        "hivex_node_children",
+        354,
+        "Int64 nodeh",
+        "RStructList hivex_node",
+        "the handles of a node's subkeys",
+        group="hivex",
+    ),
+    _def(
+        "hivex_node_get_child",
+        355,
+        "Int64 nodeh, String name",
+        "RInt64",
+        "the handle of a node's subkey by name (0 if none)",
+        group="hivex",
+    ),
+    _def(
+        "hivex_node_parent",
+        356,
+        "Int64 nodeh",
+        "RInt64",
+        "the handle of a node's parent",
+        group="hivex",
+    ),
+    _def(
+        "hivex_node_values",
+        357,
+        "Int64 nodeh",
+        "RStructList hivex_value",
+        "the handles of the values of a node",
+        group="hivex",
+    ),
+    _def(
+        "hivex_node_get_value",
+        358,
+        "Int64 nodeh, String key",
+        "RInt64",
+        "the handle of a node's value by key (0 if none)",
+        group="hivex",
+    ),
+    _def(
+        "hivex_value_key",
+        359,
+        "Int64 valueh",
+        "RString",
+        "the key (name) of a hive value",
+        group="hivex",
+    ),
+    _def(
+        "hivex_value_type",
+        360,
+        "Int64 valueh",
+        "RInt64",
+        "the data type of a hive value",
+        group="hivex",
+    ),
+    _def(
+        "hivex_value_value",
+        361,
+        "Int64 valueh",
+        "RBufferOut",
+        "the raw data of a hive value",
+        group="hivex",
+    ),
+    _def(
+        "hivex_commit",
+        362,
+        "OptString filename",
+        "RErr",
+        "write the hive's changes to its file, or to another file",
+        group="hivex",
+    ),
+    _def(
+        "hivex_node_add_child",
+        363,
+        "Int64 parent, String name",
+        "RInt64",
+        "add a subkey to a node; returns its handle",
+        group="hivex",
+    ),
+    _def(
+        "hivex_node_delete_child",
+        364,
+        "Int64 nodeh",
+        "RErr",
+        "delete a node and everything below it",
+        group="hivex",
+    ),
+    _def(
+        "hivex_node_set_value",
+        365,
+        "Int64 nodeh, String key, Int64 t, BufferIn val",
+        "RErr",
+        "set one value of a node, adding or replacing it",
+        group="hivex",
+    ),
+    _def(
+        "hivex_value_utf8",
+        478,
+        "Int64 valueh",
+        "RString",
+        "the data of a string value, as UTF-8",
+        group="hivex",
+        deprecated_by="hivex_value_string",
+    ),
+    _def(
+        "hivex_value_string",
+        479,
+        "Int64 valueh",
+        "RString",
+        "the data of a string value, as UTF-8",
+        group="hivex",
+    ),
+)
