@@ -1,5 +1,6 @@
 """Shared fixtures: a real agent process serving a scratch sysroot on a Unix socket, and
-the appliance built once per test session for the boot tests (``launch_vm``)."""
+the appliance built once per test session for the boot tests (``launch_vm``); and the
+test tiers (``unit``, ``artifact``, ``boot``), given to every test at collection."""
 
 from __future__ import annotations
 
@@ -37,6 +38,70 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+
+
+# -- test tiers ---------------------------------------------------------------------------
+#
+# Every test gets exactly one tier marker (registered in pyproject.toml):
+#   unit      no qemu, no appliance build: the whole tier runs in seconds
+#   artifact  builds real files (the appliance, a frozen bundle, images) without booting
+#   boot      starts qemu (skipped where qemu-system-x86_64 is not installed)
+# An explicit marker on the test, its class or module wins; otherwise the tier follows
+# the fixtures the test uses (directly or through other fixtures), else it is unit.
+
+TIERS = ("unit", "artifact", "boot")
+
+#: Fixtures that start qemu: the session's VM (test_boot), the per-module VMs that tests
+#: of one API family share (named ``vm``, or ``guest`` when built on ``vm``), the warm-launch
+#: snapshot (made by booting) and a bare paused qemu.
+BOOT_FIXTURES = frozenset({"booted", "vm", "guest", "snap", "paused_qemu"})
+
+#: Fixtures that build real files: the session's appliance cache (every appliance build
+#: and launch goes through it), fixed appliances, the frozen mini init, the Debian guest
+#: image, the Docker engine and registry that images are pushed to and pulled from.
+ARTIFACT_FIXTURES = frozenset(
+    {"appliance", "cachedir", "fixed", "fixed_guestfsd", "bundle", "debian", "dockerd", "registry"}
+)
+
+QEMU = shutil.which("qemu-system-x86_64")
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The tier a test belongs to (see above)."""
+    # Markers of the test, its class and its module: -m selects on all of them, so a
+    # test cannot override its module's tier; it must carry one.
+    explicit = [t for t in TIERS if item.get_closest_marker(t) is not None]
+    if len(explicit) > 1:
+        raise pytest.UsageError(f"{item.nodeid} is marked {' and '.join(explicit)}: pick one")
+    if explicit:
+        return explicit[0]
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & BOOT_FIXTURES:
+        return "boot"
+    if fixtures & ARTIFACT_FIXTURES:
+        return "artifact"
+    return "unit"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(item)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if tier == "unit" and fixtures & (BOOT_FIXTURES | ARTIFACT_FIXTURES):
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked unit but uses "
+                f"{', '.join(sorted(fixtures & (BOOT_FIXTURES | ARTIFACT_FIXTURES)))}, "
+                "which build the appliance or boot it"
+            )
+        if item.get_closest_marker(tier) is None:
+            item.add_marker(tier)
+        if tier == "boot" and QEMU is None:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="qemu-system-x86_64 is not installed (ci/setup.sh installs it)"
+                )
+            )
 
 
 class RunningAgent:
@@ -104,10 +169,8 @@ def host_kernel() -> KernelInfo:
         pytest.skip(f"no usable host kernel on this machine: {e}")
 
 
-needs_qemu = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None,
-    reason="qemu-system-x86_64 is not installed (ci/setup.sh installs it)",
-)
+#: A test that starts qemu: the ``boot`` tier, skipped (saying so) where qemu is missing.
+needs_qemu = pytest.mark.boot
 
 
 @pytest.fixture(scope="session")

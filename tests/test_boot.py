@@ -15,14 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import needs_qemu
 
 from pyguestfs.builder.appliance import BuildOptions, build
 from pyguestfs.host import EVENT_APPLIANCE, GuestFS, GuestFSError
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None,
-    reason="qemu-system-x86_64 is not installed (ci/setup.sh installs it)",
-)
 
 
 @pytest.fixture(scope="session")
@@ -300,6 +296,7 @@ def test_cli_noop_and_errors(appliance: Path, cachedir: str, tmp_path: Path) -> 
     assert r.returncode == 2
 
 
+@needs_qemu
 def test_launch_failure_reports_argv_status_and_console(appliance: Path, tmp_path: Path) -> None:
     from pyguestfs.host.machine import LaunchError
 
@@ -351,6 +348,7 @@ def test_qemu_dies_with_its_parent(tmp_path: Path) -> None:
         pytest.fail("the child outlived its parent")
 
 
+@needs_qemu
 @pytest.mark.skipif(
     shutil.which("libguestfs-test-tool") is None,
     reason="libguestfs-tools is not installed (ci/setup.sh installs it)",
