@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agentproc import AgentProcess
 
 from pyguestfs.builder.appliance import BuildOptions, build
 from pyguestfs.builder.errors import BuildError
@@ -133,7 +134,8 @@ def sockdir() -> Iterator[Path]:
 
 
 class RunningAgent:
-    """``python -m pyguestfs.agent --listen`` started for one test."""
+    """``python -m pyguestfs.agent --listen`` started for one test (forked from a clean
+    interpreter that has imported the agent: see ``agentproc``)."""
 
     def __init__(self, tmp: Path, verbose: bool = True) -> None:
         self.sysroot = tmp / "sysroot"
@@ -141,19 +143,11 @@ class RunningAgent:
         # Unix socket paths are limited to ~108 bytes: keep it short.
         self.socket = f"/tmp/pyguestfs-test-{os.getpid()}-{time.monotonic_ns()}.sock"
         self.log = tmp / "agent.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "pyguestfs.agent",
-            "--listen",
-            self.socket,
-            "--sysroot",
-            str(self.sysroot),
-        ]
+        argv = ["--listen", self.socket, "--sysroot", str(self.sysroot)]
         if verbose:
             argv.append("--verbose")
-        self._log_file = open(self.log, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=self._log_file)
+        self.log.touch()
+        self.proc = AgentProcess(argv, str(self.log))
 
     def stop(self) -> int:
         try:
@@ -161,7 +155,6 @@ class RunningAgent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
-        self._log_file.close()
         if os.path.exists(self.socket):
             os.unlink(self.socket)
         return rc
