@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
+import multiprocessing.util
 import os
 import runpy
 import subprocess
 import sys
+import tempfile
+
+from shortpaths import SUN_PATH_MAX, short_base
 
 _CONTEXT: multiprocessing.context.ForkServerContext | None = None
 
@@ -23,6 +27,16 @@ _CONTEXT: multiprocessing.context.ForkServerContext | None = None
 def _context() -> multiprocessing.context.ForkServerContext:
     global _CONTEXT
     if _CONTEXT is None:
+        # The fork server listens on a Unix socket in multiprocessing's temporary
+        # directory, which it makes in TMPDIR once per process (Python 3.11 does not
+        # check the length): have it made where the socket's path fits.
+        saved, tempfile.tempdir = tempfile.tempdir, short_base("pymp-")
+        try:
+            made = multiprocessing.util.get_temp_dir()
+        finally:
+            tempfile.tempdir = saved
+        if len(made) + len("/listener-12345678") > SUN_PATH_MAX:
+            raise RuntimeError(f"multiprocessing's temporary directory is too long: {made}")
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["pyguestfs.agent.__main__"])
     return _CONTEXT

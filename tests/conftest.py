@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 from agentproc import AgentProcess
+from shortpaths import short_tempdir
 
 from pyguestfs.builder.appliance import BuildOptions, build
 from pyguestfs.builder.errors import BuildError
@@ -108,26 +108,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # -- short paths for Unix sockets -----------------------------------------------------------
 
-#: A Unix socket path must fit in sun_path: 108 bytes with the terminating NUL.
-SUN_PATH_MAX = 107
-#: What a short directory leaves for the names of the sockets made in it.
-SOCKET_NAME_ROOM = 32
-
-
-def short_tempdir(prefix: str = "pyg-") -> str:
-    """A new private (0700) directory short enough for Unix sockets inside it: in the
-    temporary directory (TMPDIR) when that leaves room, else in /tmp, as libguestfs falls
-    back. pytest's ``tmp_path`` lies under TMPDIR and the test's name, so it can be far too
-    long for a socket. The caller removes the directory."""
-    base = tempfile.gettempdir()
-    if len(base) + 1 + len(prefix) + 8 + 1 + SOCKET_NAME_ROOM > SUN_PATH_MAX:
-        base = "/tmp"
-    return tempfile.mkdtemp(prefix=prefix, dir=base)
-
 
 @pytest.fixture
 def sockdir() -> Iterator[Path]:
-    """A private directory for the test's Unix sockets (see :func:`short_tempdir`)."""
+    """A private directory for the test's Unix sockets (see ``shortpaths``)."""
     path = short_tempdir()
     yield Path(path)
     shutil.rmtree(path, ignore_errors=True)

@@ -63,7 +63,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import short_tempdir
+from shortpaths import short_tempdir
 
 from pyguestfs.builder import guestfsd as guestfsd_build
 from pyguestfs.host import GuestFS
