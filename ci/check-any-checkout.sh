@@ -51,8 +51,14 @@ run() {
   (cd "$checkout" && env -u PYGUESTFS_TEST_CACHEDIR TMPDIR="$tmp" bash ci/test.sh "$@")
 }
 
-run -m unit "$@"
+status=0
+run -m unit "$@" || status=$?
 if ((full)); then
-  run "$@"
+  # Even after a failure above: the whole suite says what else fails from here.
+  run "$@" || status=$?
+fi
+if ((status)); then
+  echo "check-any-checkout: FAILED (see above)" >&2
+  exit "$status"
 fi
 echo "check-any-checkout: passed"
