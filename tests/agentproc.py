@@ -60,6 +60,8 @@ def _agent_main(argv: list[str], log: str, environ: dict[str, str], cwd: str, um
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)  # noqa: SIM115
     sys.argv = ["pyguestfs.agent", *argv]
+    # Preloaded for its imports; run afresh as __main__ (runpy warns if it is still there).
+    sys.modules.pop("pyguestfs.agent.__main__", None)
     runpy.run_module("pyguestfs.agent", run_name="__main__", alter_sys=True)
 
 
