@@ -118,7 +118,7 @@ def test_sandbox_in_the_command_line() -> None:
 
 
 @pytest.fixture
-def paused_qemu(appliance: Path, cachedir: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def paused_qemu(appliance: Path, cachedir: str, sockdir: Path):  # type: ignore[no-untyped-def]
     """The appliance's real qemu command line, paused before the guest runs (-S), with a QMP
     monitor on a socket (structured answers: the human monitor on stdio echoes keystrokes
     with terminal escapes, which no test should have to parse)."""
@@ -130,9 +130,9 @@ def paused_qemu(appliance: Path, cachedir: str, tmp_path: Path):  # type: ignore
         root=app.root,
         root_uuid=app.root_uuid,
         sandbox=qemu_has_sandbox("qemu-system-x86_64"),
-        qmp_path=str(tmp_path / "qmp"),
+        qmp_path=str(sockdir / "qmp"),
     )
-    sock = str(tmp_path / "s")
+    sock = str(sockdir / "s")
     listeners = []
     for path in (sock, str(config.qmp_path)):  # qemu connects to both as it starts
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
