@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core import runner
 from . import cache as cachemod
 from . import guestfsd
 from .cpio import CpioWriter
-from .errors import BuildError
+from .errors import BuildError, tool_error
 from .freeze import (
     Bundle,
     FreezeOptions,
@@ -650,9 +651,10 @@ def write_fixed(src: Path, out: Path, manifest: dict[str, Any], if_newer: bool) 
             os.link(src / name, tmp)
         except OSError:
             # Another filesystem: copy, keeping the root sparse.
-            import subprocess
-
-            subprocess.run(["cp", "--sparse=always", str(src / name), str(tmp)], check=True)
+            try:
+                runner.run(["cp", "--sparse=always", src / name, tmp])
+            except runner.CommandError as e:
+                raise tool_error(e, f"writing the fixed appliance to {out}") from None
         os.replace(tmp, out / name)
         # rename() between two links of one inode does nothing (POSIX): the output was
         # already this file, and the spare link is ours to remove.

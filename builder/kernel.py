@@ -24,15 +24,14 @@ import os
 import platform
 import re
 import shlex
-import signal
 import stat
 import struct
-import subprocess
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import BuildError
+from ..core import runner
+from .errors import BuildError, tool_error
 
 log = logging.getLogger(__name__)
 
@@ -59,55 +58,6 @@ XEN_ELFNOTE_PHYS32_ENTRY = 18
 
 #: supermin ignores /lib/modules/*/vmlinuz files smaller than this (placeholders).
 _MIN_KERNEL_SIZE = 10_000
-
-# Debian package holding each tool we may call, for the install hint.
-_PACKAGE_OF = {"zstd": "zstd", "lz4": "lz4", "xz": "xz-utils"}
-
-
-# --------------------------------------------------------------------------------------
-# Running a decompressor
-
-
-def run_tool(
-    argv: Sequence[str], data: bytes | memoryview | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    """Run ``argv`` (never a shell string) with ``data`` on stdin, capturing its output.
-
-    A missing program or a death by signal raise :class:`BuildError`; a non-zero exit is
-    returned for the caller to judge, because some callers can tell a good result from
-    the output alone (see :func:`extract_vmlinux`). Without ``data``, stdin is /dev/null
-    so a tool that unexpectedly reads it cannot hang the build.
-    """
-    argv = list(argv)
-    log.debug("+ %s", shlex.join(argv))
-    try:
-        proc = subprocess.run(
-            argv,
-            input=data,
-            stdin=None if data is not None else subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise BuildError(
-            f"{argv[0]}: command not found (needed to run: {shlex.join(argv)})",
-            f"apt-get install {_PACKAGE_OF.get(argv[0], argv[0])}",
-        ) from None
-    if proc.returncode < 0:
-        try:
-            name = signal.Signals(-proc.returncode).name
-        except ValueError:
-            name = f"signal {-proc.returncode}"
-        raise BuildError(f"{shlex.join(argv)}: killed by {name}")
-    return proc
-
-
-def tool_failure(proc: subprocess.CompletedProcess[bytes]) -> str:
-    """Describe a non-zero exit in one line: the command, its status and stderr's tail."""
-    err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    tail = f": {err[-1]}" if err else ""
-    argv = proc.args if isinstance(proc.args, list) else [str(proc.args)]
-    return f"{shlex.join(argv)}: exit status {proc.returncode}{tail}"
 
 
 # --------------------------------------------------------------------------------------
@@ -533,12 +483,15 @@ def _decompress_candidate(view: memoryview, start: int, end: int | None, fmt: st
     elif fmt == "gzip":
         out = _gzip_decompress(chunk)
     else:
-        proc = run_tool(_TOOL_ARGV[fmt], chunk)
+        try:
+            proc = runner.run(_TOOL_ARGV[fmt], input=chunk, check=False)
+        except runner.CommandError as e:
+            raise tool_error(e) from None
         out = proc.stdout
         if proc.returncode != 0:
             # Without a known end the tool also reads what follows the stream and
             # fails on it after writing the complete output, so the output is judged.
-            log.debug("vmlinux: %s", tool_failure(proc))
+            log.debug("vmlinux: %s", runner.failure(proc).message)
             if end is not None:
                 return None
     if out is None or not out.startswith(ELF_MAGIC) or not elf_complete(out):
