@@ -38,6 +38,7 @@ from typing import Any
 
 from .. import __version__
 from ..core import runner
+from ..core.settings import Settings, read_environment
 from . import cache as cachemod
 from . import guestfsd
 from .cpio import CpioWriter
@@ -667,11 +668,16 @@ def write_fixed(src: Path, out: Path, manifest: dict[str, Any], if_newer: bool) 
 
 
 def locate_appliance(
-    path: str | None = None, cachedir: str | None = None, log: Callable[[str], None] | None = None
+    path: str | None = None,
+    cachedir: str | None = None,
+    log: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
 ) -> Appliance:
     """The appliance to boot: a fixed appliance in ``path`` (LIBGUESTFS_PATH) if it holds
-    kernel, initrd and root; otherwise the cached one, built or refreshed first (around
-    the daemon PYGUESTFS_APPLIANCE_DAEMON names: pyguestfs, the default, or guestfsd)."""
+    kernel, initrd and root; otherwise the cached one, built or refreshed first around the
+    daemon ``settings.appliance_daemon`` names (pyguestfs, the default, or guestfsd) and
+    imported from ``settings.cache_from`` / ``cache_from_archive`` when they hold it.
+    ``settings`` defaults to what the environment says."""
     if path:
         for d in path.split(":"):
             p = Path(d)
@@ -685,14 +691,15 @@ def locate_appliance(
                     str(appliance_dir(cachedir)),
                     daemon=fixed_daemon(p),
                 )
-    # CI can point launch() at an image cache too (see docs/appliance-images.md).
+    s = settings if settings is not None else read_environment()
+    # CI can point launch() at an image cache too (see docs/appliance-images.md), and the
+    # whole test suite can run against Debian's guestfsd (PYGUESTFS_APPLIANCE_DAEMON).
     result = build(
         BuildOptions(
             cachedir=cachedir,
-            cache_from=os.environ.get("PYGUESTFS_CACHE_FROM") or None,
-            cache_from_archive=os.environ.get("PYGUESTFS_CACHE_FROM_ARCHIVE") or None,
-            # The whole test suite can run against Debian's guestfsd this way.
-            daemon=os.environ.get("PYGUESTFS_APPLIANCE_DAEMON") or "pyguestfs",
+            cache_from=s.cache_from,
+            cache_from_archive=s.cache_from_archive,
+            daemon=s.appliance_daemon,
         )
     )
     if log:

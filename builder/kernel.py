@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..core import runner
+from ..core.settings import read_environment
 from .errors import BuildError, tool_error
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class KernelInfo:
 def find_kernel(
     kernel: str | None = None,
     modules: str | None = None,
-    env: Mapping[str, str] = os.environ,
+    env: Mapping[str, str] | None = None,
     *,
     version: str | None = None,
     boot_dir: str = "/boot",
@@ -119,14 +120,15 @@ def find_kernel(
     is missing.
     """
     cpu = host_cpu or platform.machine()
-    modules_override = modules or env.get("SUPERMIN_MODULES") or None
+    settings = read_environment(env)  # SUPERMIN_KERNEL, SUPERMIN_MODULES ... (os.environ)
+    modules_override = modules or settings.modules
     modules_origin = "argument" if modules else "SUPERMIN_MODULES"
 
-    if kernel is not None or env.get("SUPERMIN_KERNEL"):
+    if kernel is not None or settings.kernel:
         source = "argument" if kernel is not None else "SUPERMIN_KERNEL"
-        path = kernel if kernel is not None else env["SUPERMIN_KERNEL"]
+        path = kernel if kernel is not None else str(settings.kernel)
         if version is None and source == "SUPERMIN_KERNEL":
-            version = env.get("SUPERMIN_KERNEL_VERSION") or None
+            version = settings.kernel_version
         if not os.path.lexists(path):
             raise BuildError(
                 f"kernel {path} (from {source}) does not exist",
@@ -145,7 +147,7 @@ def find_kernel(
         _check_modules_dir(modules_dir, path, version, modules_origin if modules_override else None)
         return _info(path, version, modules_dir, source)
 
-    if env.get("SUPERMIN_KERNEL_VERSION") and version is None:
+    if settings.kernel_version and version is None:
         # supermin reads SUPERMIN_KERNEL_VERSION only together with SUPERMIN_KERNEL.
         log.debug("ignoring SUPERMIN_KERNEL_VERSION: SUPERMIN_KERNEL is not set")
 

@@ -103,3 +103,16 @@ def test_readme_settings_section_is_current() -> None:
     )
     assert r.returncode == 0, r.stdout + r.stderr
 
+
+def test_the_builders_setting_flags_are_the_tables() -> None:
+    from pyguestfs.builder.cli import build_parser
+
+    flags = {
+        a.dest: a.option_strings[-1]
+        for a in build_parser()._actions
+        if a.dest in SETTING and a.option_strings
+    }
+    assert flags == {s.name: s.cli for s in SETTINGS if s.cli}
+    for action in build_parser()._actions:
+        if action.dest in SETTING:
+            assert action.help == SETTING[action.dest].doc
