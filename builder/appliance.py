@@ -31,7 +31,7 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ from typing import Any
 from .. import __version__
 from ..core import runner
 from ..core.settings import Settings, read_environment
+from ..vm.machine import configure
+from ..vm.qemu import Drive, MachineConfig
 from . import cache as cachemod
 from . import guestfsd
 from .cpio import CpioWriter
@@ -719,6 +721,29 @@ def locate_appliance(
         result.manifest,
         daemon=str(result.manifest.get("daemon", "pyguestfs")),
     )
+
+
+def launch_config(
+    settings: Settings,
+    drives: Sequence[Drive] = (),
+    log: Callable[[str], None] = lambda _m: None,
+) -> tuple[MachineConfig, Appliance]:
+    """What a launch with ``settings`` boots: the appliance (``settings.path``, else the
+    cache, built or refreshed first) and the qemu configuration for it and ``drives``.
+    The host's ``launch()`` and ``guestfs-build-appliance --snapshot`` both use it, so the
+    snapshot made by the builder is the one a launch with the same settings restores."""
+    appliance = locate_appliance(settings.path, settings.cache_base(), log, settings)
+    config = configure(
+        settings,
+        kernel=appliance.kernel,
+        initrd=appliance.initrd,
+        root=appliance.root,
+        root_uuid=appliance.root_uuid,
+        cache_dir=appliance.cache_dir,
+        drives=drives,
+        log=log,
+    )
+    return config, appliance
 
 
 def fixed_daemon(directory: Path) -> str:

@@ -217,22 +217,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _make_snapshot(cachedir: str | None, force_tcg: bool) -> None:
-    """The snapshot launch() restores: the host library knows its exact configuration."""
-    from ..host import GuestFS, GuestFSError
+    """The snapshot launch() with the default settings restores (and the environment's:
+    the handle reads it too), made the way launch() configures its VM."""
+    from ..core.errors import GuestFSError
+    from ..vm import snapshot
+    from .appliance import launch_config
     from .errors import BuildError
 
-    g = GuestFS()
+    s = settings.read_environment()
     if cachedir:
-        g.set_cachedir(cachedir)
+        s = s.replace(cachedir=cachedir)
     if force_tcg:
-        g.set_backend_settings(["force_tcg"])
+        s = s.replace(backend_settings=["force_tcg"])
     started = time.monotonic()
     try:
-        made = g.make_snapshot()
+        config, appliance = launch_config(s)
+        if appliance.daemon != "pyguestfs":
+            raise GuestFSError(f"the appliance runs {appliance.daemon}, not the pyguestfs agent")
+        if not appliance.cache_dir:
+            raise GuestFSError("no appliance cache directory")
+        made = snapshot.create(config, appliance.cache_dir, timeout=s.launch_timeout)
     except GuestFSError as e:
         raise BuildError(f"making the warm-launch snapshot failed: {e}") from None
-    finally:
-        g.close()
     if made:
         print(f"warm-launch snapshot ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
     else:

@@ -3,7 +3,9 @@ values are checked, and that the README's settings section is generated from it.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +106,71 @@ def test_readme_settings_section_is_current() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+# -- the table against the handle, the builder's flags and the source tree ------------------
+
+
+def _handle_settings_methods() -> set[str]:
+    """The set_X/get_X pairs written in GuestFS's class body (the daemon's procedures,
+    generated from the procedure table, are not settings)."""
+    tree = ast.parse((REPO / "host" / "handle.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "GuestFS")
+    defs = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+    return {name[4:] for name in defs if name.startswith("set_") and f"get_{name[4:]}" in defs}
+
+
+def test_the_handles_setters_and_getters_are_the_tables() -> None:
+    from pyguestfs.host import GuestFS
+
+    assert _handle_settings_methods() == {s.name for s in SETTINGS if s.handle}
+    g = GuestFS(environment=False)
+    for s in SETTINGS:
+        if not s.handle:
+            continue
+        assert s.doc in (getattr(GuestFS, f"set_{s.name}").__doc__ or ""), s.name
+        value = getattr(g, f"get_{s.name}")()
+        if s.name == "cachedir":
+            assert value == DEFAULTS.cache_base()
+        else:
+            assert value == (list(s.default) if isinstance(s.default, tuple) else s.default)
+    g.close()
+
+
+def test_handle_setters_check_through_the_table() -> None:
+    from pyguestfs.host import GuestFS, GuestFSError
+
+    g = GuestFS(environment=False)
+    with pytest.raises(GuestFSError, match="set_memsize: memsize must be at least 256 MiB"):
+        g.set_memsize(100)
+    with pytest.raises(GuestFSError, match="set_smp: smp must be at least 1"):
+        g.set_smp(0)
+    g.set_memsize(512)
+    g.set_backend_settings(["force_tcg"])
+    g.set_hv("")
+    assert (g.get_memsize(), g.get_backend_settings(), g.get_hv()) == (
+        512,
+        ["force_tcg"],
+        "qemu-system-x86_64",
+    )
+    g.close()
+
+
+def test_a_handle_reads_the_environment_once_and_only_if_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pyguestfs.host import GuestFS
+
+    monkeypatch.setenv("LIBGUESTFS_MEMSIZE", "2048")
+    monkeypatch.setenv("PYGUESTFS_WARM_LAUNCH", "0")
+    g, bare = GuestFS(), GuestFS(environment=False)
+    monkeypatch.setenv("LIBGUESTFS_MEMSIZE", "4096")  # after the handle was made
+    assert (g.get_memsize(), g.get_warm_launch()) == (2048, False)
+    assert (bare.get_memsize(), bare.get_warm_launch()) == (1280, True)
+    g.set_warm_launch(True)  # an explicit call wins over the environment
+    assert g.get_warm_launch() is True
+    g.close()
+    bare.close()
+
+
 def test_the_builders_setting_flags_are_the_tables() -> None:
     from pyguestfs.builder.cli import build_parser
 
@@ -116,3 +183,48 @@ def test_the_builders_setting_flags_are_the_tables() -> None:
     for action in build_parser()._actions:
         if action.dest in SETTING:
             assert action.help == SETTING[action.dest].doc
+
+
+#: Product code that may touch os.environ: the table's reader, and the runner, which
+#: passes the environment on to the programs it starts.
+ENVIRONMENT_READERS = {"core/settings.py", "core/runner.py"}
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    found = []
+    for part in ("core", "vm", "host", "builder"):
+        for path in sorted((REPO / part).rglob("*.py")):
+            rel = str(path.relative_to(REPO))
+            if rel in ENVIRONMENT_READERS:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in ("environ", "getenv", "environb")
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "os"
+                ):
+                    found.append(f"{rel}:{node.lineno}: os.{node.attr}")
+    assert found == []
+
+
+_READS = (
+    re.compile(r"""(?:environ\.get|getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']"""),
+    re.compile(r"""environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""),
+    re.compile(r"""\$\{?([A-Z][A-Z0-9_]*)"""),
+)
+_OURS = ("LIBGUESTFS_", "PYGUESTFS_", "SUPERMIN_", "BENCH_")
+
+
+def test_every_variable_the_repository_reads_is_declared() -> None:
+    declared = {s.env for s in SETTINGS if s.env} | {
+        name for name, _, _ in settings.DEVELOPMENT_VARIABLES
+    }
+    files = [*REPO.glob("tests/*.py"), *REPO.glob("bench/*.py"), REPO / "demo.py"]
+    files += [*REPO.glob("ci/*.py"), *REPO.glob("ci/*.sh")]
+    read = set()
+    for path in files:
+        text = path.read_text()
+        for pattern in _READS:
+            read |= {m for m in pattern.findall(text) if m.startswith(_OURS)}
+    assert read and read <= declared, sorted(read - declared)
