@@ -19,12 +19,14 @@ the benchmarks read, so that the README lists every variable this repository kno
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+if TYPE_CHECKING:  # argparse costs launch() import time; only the builder's CLI needs it
+    import argparse
 
 _T = TypeVar("_T")
 

@@ -31,7 +31,6 @@ qemu) costs a cold boot, never a failed launch; the broken snapshot is discarded
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import fcntl
@@ -547,6 +546,8 @@ def _config_from_json(data: dict[str, Any]) -> MachineConfig:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pyguestfs.vm.snapshot --spec JSON``: make one snapshot (see
     :func:`spawn_background_creation`)."""
+    import argparse
+
     p = argparse.ArgumentParser(
         prog="python -m pyguestfs.vm.snapshot",
         description="Make the warm-launch snapshot for one appliance configuration "
