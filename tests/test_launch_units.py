@@ -154,19 +154,18 @@ def test_socket_paths_fit_however_long_the_socket_directory(tmp_path: Path) -> N
         assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == os.geteuid()
         assert f"socket,path={machine.socket_path},id=channel0" in machine.argv
     assert not os.path.exists(machine.sockdir)  # the with block removed it
-    short = tmp_path / "s"
-    short.mkdir()
-    with Machine(_config(), tmpdir=str(short)) as machine:
-        assert os.path.dirname(machine.sockdir) == str(short)  # room enough: used as asked
+    with rundir.private() as short, Machine(_config(), tmpdir=short) as machine:
+        assert os.path.dirname(machine.sockdir) == short  # room enough: used as asked
 
 
 def test_private_dir_skips_unusable_places(tmp_path: Path) -> None:
     from pyguestfs.core import rundir
 
     missing = str(tmp_path / "missing")
-    with rundir.private(preferred=[None, "", missing, str(tmp_path)]) as d:
-        assert os.path.dirname(d) == str(tmp_path)
-    assert not os.path.exists(d)
+    with rundir.private() as short:  # a short place, whatever the test's TMPDIR
+        with rundir.private(preferred=[None, "", missing, short]) as d:
+            assert os.path.dirname(d) == short
+        assert not os.path.exists(d)
 
 
 def test_the_users_settings_are_frozen_and_the_launch_plan_apart() -> None:
