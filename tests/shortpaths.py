@@ -1,32 +1,32 @@
-"""Short directories for Unix sockets.
+"""Short directories for the tests' Unix sockets, on the product's own rule.
 
-A Unix socket path must fit in sun_path: 108 bytes with the terminating NUL. pytest's
-``tmp_path`` lies under TMPDIR and the test's name, so with a long TMPDIR (a user's, a
-packager's) or a long test name, a socket made there fails to bind with "AF_UNIX path
-too long". Sockets of the tests go in a private directory made here instead: in TMPDIR
-when that leaves room, else in /tmp, as libguestfs falls back.
+pytest's ``tmp_path`` lies under TMPDIR and the test's name, so with a long TMPDIR (a
+user's, a packager's) a socket made there fails to bind with "AF_UNIX path too long".
+The tests make their sockets where :mod:`pyguestfs.core.rundir` would: in TMPDIR when
+that leaves room, else in a short private directory under /tmp.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 
-#: The longest Unix socket path: sun_path's 108 bytes less the terminating NUL.
-SUN_PATH_MAX = 107
-#: What a short directory leaves for the names of the sockets made in it.
-SOCKET_NAME_ROOM = 32
+from pyguestfs.core.rundir import FALLBACK_BASE, SUN_PATH_MAX, fits, private_dir
+
+__all__ = ["SUN_PATH_MAX", "short_base", "short_tempdir"]
+
+#: The longest socket name a test makes in one of these directories.
+_LONGEST_NAME = "x" * 32
 
 
 def short_base(prefix: str = "pyg-") -> str:
-    """TMPDIR, or /tmp where a directory ``prefix``XXXXXXXX in TMPDIR would leave less
-    than SOCKET_NAME_ROOM characters for a socket's name."""
+    """TMPDIR, or /tmp where a directory ``prefix``XXXXXXXX in TMPDIR would leave no room
+    for a socket's name."""
     base = tempfile.gettempdir()
-    if len(base) + 1 + len(prefix) + 8 + 1 + SOCKET_NAME_ROOM > SUN_PATH_MAX:
-        return "/tmp"
-    return base
+    return base if fits(os.path.join(base, prefix + "X" * 8, _LONGEST_NAME)) else FALLBACK_BASE
 
 
 def short_tempdir(prefix: str = "pyg-") -> str:
-    """A new private (0700) directory short enough for Unix sockets inside it (see
-    :func:`short_base`). The caller removes it."""
-    return tempfile.mkdtemp(prefix=prefix, dir=short_base(prefix))
+    """A new private (0700) directory short enough for Unix sockets inside it. The caller
+    removes it."""
+    return private_dir(prefix, longest_name=_LONGEST_NAME, preferred=[tempfile.gettempdir()])

@@ -298,7 +298,7 @@ def test_cli_noop_and_errors(appliance: Path, cachedir: str, tmp_path: Path) -> 
 
 @needs_qemu
 def test_launch_failure_reports_argv_status_and_console(appliance: Path, tmp_path: Path) -> None:
-    from pyguestfs.host.machine import LaunchError
+    from pyguestfs.vm.machine import LaunchError
 
     fixed = tmp_path / "broken"
     fixed.mkdir()
@@ -321,7 +321,7 @@ def test_launch_failure_reports_argv_status_and_console(appliance: Path, tmp_pat
 def test_qemu_dies_with_its_parent(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
-        "from pyguestfs.host.machine import spawn_tied_to_process\n"
+        "from pyguestfs.vm.machine import spawn_tied_to_process\n"
         "p = spawn_tied_to_process(['sleep', '300'])\n"
         "print(p.pid, flush=True)\n"
         "time.sleep(300)\n"

@@ -26,7 +26,7 @@ from conftest import RunningAgent, launch_vm, needs_qemu, report_figure
 
 from pyguestfs.host import ClosedHandle, GuestFS, GuestFSError
 from pyguestfs.host import connection as host_connection
-from pyguestfs.host.machine import LaunchError
+from pyguestfs.vm.machine import LaunchError
 
 MiB = 1 << 20
 

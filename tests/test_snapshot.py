@@ -1,4 +1,4 @@
-"""Warm launch (host/snapshot.py) with real qemu under TCG: a snapshot made, restored
+"""Warm launch (vm/snapshot.py) with real qemu under TCG: a snapshot made, restored
 twice with hot-plugged disks, fresh entropy and clock after each restore; stale, truncated
 and corrupt snapshots refused; parallel restores of one snapshot."""
 
@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from conftest import needs_qemu, report_figure
 
-from pyguestfs.host import EVENT_LIBRARY, GuestFS, snapshot
+from pyguestfs.host import EVENT_LIBRARY, GuestFS
+from pyguestfs.vm import snapshot
 
 pytestmark = needs_qemu
 
