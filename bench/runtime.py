@@ -133,7 +133,7 @@ def decide_kvm() -> bool:
     if forced is not None:
         return forced not in ("", "0")
     from pyguestfs.builder.appliance import locate_appliance
-    from pyguestfs.host.accel import kvm_works
+    from pyguestfs.vm.accel import kvm_works
 
     works, _why = kvm_works("qemu-system-x86_64", locate_appliance().kernel)
     return works
@@ -148,7 +148,7 @@ def compile_bytecode() -> None:
     """
     import compileall
 
-    for part in ("__init__.py", "host", "protocol", "builder"):
+    for part in ("__init__.py", "core", "vm", "host", "protocol", "builder"):
         path = REPO / part
         ok = (
             compileall.compile_file(str(path), quiet=2)

@@ -4,7 +4,7 @@ Each figure is "launch() to the first answered call" (``launch`` then ``list_dev
 with one 1 GiB scratch disk, in a fresh process per launch, interleaved: libguestfs
 (it always boots), pyguestfs cold (warm launch off) and pyguestfs warm (restored from
 the appliance's snapshot, made first if needed). Warm launches also report where their
-time went (host/snapshot.py ``restore`` stages: qemu's monitor up, the VM running again,
+time went (vm/snapshot.py ``restore`` stages: qemu's monitor up, the VM running again,
 disks hot-plugged, the agent awake, ready).
 
 This machine's speed changes several-fold from minute to minute (it is itself a VM on

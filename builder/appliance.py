@@ -31,16 +31,20 @@ import shutil
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core import runner
+from ..core.settings import Settings, read_environment
+from ..vm.machine import configure
+from ..vm.qemu import Drive, MachineConfig
 from . import cache as cachemod
 from . import guestfsd
 from .cpio import CpioWriter
-from .errors import BuildError
+from .errors import BuildError, tool_error
 from .freeze import (
     Bundle,
     FreezeOptions,
@@ -650,9 +654,10 @@ def write_fixed(src: Path, out: Path, manifest: dict[str, Any], if_newer: bool) 
             os.link(src / name, tmp)
         except OSError:
             # Another filesystem: copy, keeping the root sparse.
-            import subprocess
-
-            subprocess.run(["cp", "--sparse=always", str(src / name), str(tmp)], check=True)
+            try:
+                runner.run(["cp", "--sparse=always", src / name, tmp])
+            except runner.CommandError as e:
+                raise tool_error(e, f"writing the fixed appliance to {out}") from None
         os.replace(tmp, out / name)
         # rename() between two links of one inode does nothing (POSIX): the output was
         # already this file, and the spare link is ours to remove.
@@ -665,11 +670,16 @@ def write_fixed(src: Path, out: Path, manifest: dict[str, Any], if_newer: bool) 
 
 
 def locate_appliance(
-    path: str | None = None, cachedir: str | None = None, log: Callable[[str], None] | None = None
+    path: str | None = None,
+    cachedir: str | None = None,
+    log: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
 ) -> Appliance:
     """The appliance to boot: a fixed appliance in ``path`` (LIBGUESTFS_PATH) if it holds
-    kernel, initrd and root; otherwise the cached one, built or refreshed first (around
-    the daemon PYGUESTFS_APPLIANCE_DAEMON names: pyguestfs, the default, or guestfsd)."""
+    kernel, initrd and root; otherwise the cached one, built or refreshed first around the
+    daemon ``settings.appliance_daemon`` names (pyguestfs, the default, or guestfsd) and
+    imported from ``settings.cache_from`` / ``cache_from_archive`` when they hold it.
+    ``settings`` defaults to what the environment says."""
     if path:
         for d in path.split(":"):
             p = Path(d)
@@ -683,14 +693,15 @@ def locate_appliance(
                     str(appliance_dir(cachedir)),
                     daemon=fixed_daemon(p),
                 )
-    # CI can point launch() at an image cache too (see docs/appliance-images.md).
+    s = settings if settings is not None else read_environment()
+    # CI can point launch() at an image cache too (see docs/appliance-images.md), and the
+    # whole test suite can run against Debian's guestfsd (PYGUESTFS_APPLIANCE_DAEMON).
     result = build(
         BuildOptions(
             cachedir=cachedir,
-            cache_from=os.environ.get("PYGUESTFS_CACHE_FROM") or None,
-            cache_from_archive=os.environ.get("PYGUESTFS_CACHE_FROM_ARCHIVE") or None,
-            # The whole test suite can run against Debian's guestfsd this way.
-            daemon=os.environ.get("PYGUESTFS_APPLIANCE_DAEMON") or "pyguestfs",
+            cache_from=s.cache_from,
+            cache_from_archive=s.cache_from_archive,
+            daemon=s.appliance_daemon,
         )
     )
     if log:
@@ -710,6 +721,29 @@ def locate_appliance(
         result.manifest,
         daemon=str(result.manifest.get("daemon", "pyguestfs")),
     )
+
+
+def launch_config(
+    settings: Settings,
+    drives: Sequence[Drive] = (),
+    log: Callable[[str], None] = lambda _m: None,
+) -> tuple[MachineConfig, Appliance]:
+    """What a launch with ``settings`` boots: the appliance (``settings.path``, else the
+    cache, built or refreshed first) and the qemu configuration for it and ``drives``.
+    The host's ``launch()`` and ``guestfs-build-appliance --snapshot`` both use it, so the
+    snapshot made by the builder is the one a launch with the same settings restores."""
+    appliance = locate_appliance(settings.path, settings.cache_base(), log, settings)
+    config = configure(
+        settings,
+        kernel=appliance.kernel,
+        initrd=appliance.initrd,
+        root=appliance.root,
+        root_uuid=appliance.root_uuid,
+        cache_dir=appliance.cache_dir,
+        drives=drives,
+        log=log,
+    )
+    return config, appliance
 
 
 def fixed_daemon(directory: Path) -> str:

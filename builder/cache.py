@@ -18,20 +18,19 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..core.settings import read_environment
 from .errors import BuildError
 
 
-def cache_root(
-    env: dict[str, str] | os._Environ[str] | None = None, explicit: str | None = None
-) -> Path:
-    """``<cachedir>/.guestfs-<uid>``, created 0755 and checked for ownership."""
-    env = os.environ if env is None else env
-    base = explicit or env.get("LIBGUESTFS_CACHEDIR") or env.get("TMPDIR") or "/var/tmp"
+def cache_root(env: Mapping[str, str] | None = None, explicit: str | None = None) -> Path:
+    """``<cachedir>/.guestfs-<uid>``, created 0755 and checked for ownership; the base is
+    ``explicit``, else what the settings (of ``env``, default ``os.environ``) say."""
+    base = explicit or read_environment(env).cache_base()
     root = Path(base) / f".guestfs-{os.geteuid()}"
     try:
         root.mkdir(mode=0o755, exist_ok=True)

@@ -21,6 +21,8 @@ import time
 import traceback
 from pathlib import Path
 
+from ..core import settings
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -51,20 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --output: leave DIR alone if it already holds this build",
     )
-    p.add_argument("--kernel", metavar="FILE", help="kernel to use (default: newest host one)")
-    p.add_argument("--modules", metavar="DIR", help="modules directory for that kernel")
-    p.add_argument("--cachedir", metavar="DIR", help="cache base (default as libguestfs)")
+    # Flags that set a setting: flag, metavar, choices and help come from the table.
+    settings.add_argument(p, "kernel")
+    settings.add_argument(p, "modules")
+    settings.add_argument(p, "cachedir")
     p.add_argument("--rebuild", action="store_true", help="build even if up to date")
+    settings.add_argument(p, "appliance_daemon")
     p.add_argument(
-        "--daemon",
-        choices=("pyguestfs", "guestfsd"),
-        default="pyguestfs",
-        help="the daemon the appliance runs: pyguestfs's agent (default), or Debian's real "
-        "guestfsd 1.48 from libguestfs0's supermin.d/daemon.tar.gz, with the libraries it "
-        "needs -- to drive the real daemon with pyguestfs, or compare the two "
-        "(cached apart from the default appliance)",
+        "-v", "--verbose", dest="steps", action="store_true", help="say what each step does"
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="say what each step does")
     p.add_argument(
         "--debug",
         action="store_true",
@@ -81,17 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the cache key this machine would build (with --json: every input) "
         "and exit, without building or freezing",
     )
-    images.add_argument(
-        "--cache-from",
-        metavar="REPO[:TAG]",
-        help="before building, look for REPO:<cache key> (or REPO:TAG) in the Docker engine "
-        "or its registry; import it if its key label matches, else build and say why",
-    )
-    images.add_argument(
-        "--cache-from-archive",
-        metavar="FILE",
-        help="the same from an OCI archive (or docker save tarball) written by --oci-archive",
-    )
+    settings.add_argument(images, "cache_from")
+    settings.add_argument(images, "cache_from_archive")
     images.add_argument(
         "--image",
         metavar="REPO[:TAG]",
@@ -125,10 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The flags' settings are explicit here: the library-only variables of the same
+    # settings (PYGUESTFS_APPLIANCE_DAEMON, PYGUESTFS_CACHE_FROM...) do not apply.
+    daemon = args.appliance_daemon or settings.DEFAULTS.appliance_daemon
     if args.if_newer and not args.output:
         print("guestfs-build-appliance: --if-newer needs --output DIR", file=sys.stderr)
         return EXIT_USAGE
-    if (args.snapshot or args.snapshot_tcg) and args.daemon != "pyguestfs":
+    if (args.snapshot or args.snapshot_tcg) and daemon != "pyguestfs":
         print(
             "guestfs-build-appliance: --snapshot needs the pyguestfs agent "
             "(a restore asks the agent to refresh its entropy and clock)",
@@ -138,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.push and not args.image:
         print("guestfs-build-appliance: --push needs --image REPO[:TAG]", file=sys.stderr)
         return EXIT_USAGE
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    level = logging.DEBUG if args.debug else logging.INFO if args.steps else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
 
     from .appliance import BuildOptions, build, expected_manifest
@@ -148,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
 
     def step(name: str, seconds: float | None) -> None:
-        if progress or args.verbose or args.debug:
+        if progress or args.steps or args.debug:
             if seconds is None:
                 print(f"  {name} ...", file=sys.stderr, flush=True)
             else:
@@ -161,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         output=args.output,
         if_newer=args.if_newer,
         force=args.rebuild,
-        daemon=args.daemon,
+        daemon=daemon,
         on_step=step,
         cache_from=args.cache_from,
         cache_from_archive=args.cache_from_archive,
@@ -226,22 +217,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _make_snapshot(cachedir: str | None, force_tcg: bool) -> None:
-    """The snapshot launch() restores: the host library knows its exact configuration."""
-    from ..host import GuestFS, GuestFSError
+    """The snapshot launch() with the default settings restores (and the environment's:
+    the handle reads it too), made the way launch() configures its VM."""
+    from ..core.errors import GuestFSError
+    from ..vm import snapshot
+    from .appliance import launch_config
     from .errors import BuildError
 
-    g = GuestFS()
+    s = settings.read_environment()
     if cachedir:
-        g.set_cachedir(cachedir)
+        s = s.replace(cachedir=cachedir)
     if force_tcg:
-        g.set_backend_settings(["force_tcg"])
+        s = s.replace(backend_settings=["force_tcg"])
     started = time.monotonic()
     try:
-        made = g.make_snapshot()
+        config, appliance = launch_config(s)
+        if appliance.daemon != "pyguestfs":
+            raise GuestFSError(f"the appliance runs {appliance.daemon}, not the pyguestfs agent")
+        if not appliance.cache_dir:
+            raise GuestFSError("no appliance cache directory")
+        made = snapshot.create(config, appliance.cache_dir, timeout=s.launch_timeout)
     except GuestFSError as e:
         raise BuildError(f"making the warm-launch snapshot failed: {e}") from None
-    finally:
-        g.close()
     if made:
         print(f"warm-launch snapshot ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
     else:

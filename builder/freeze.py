@@ -27,9 +27,7 @@ import hashlib
 import json
 import logging
 import os
-import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -37,7 +35,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyguestfs.builder.errors import BuildError
+from pyguestfs.builder.errors import BuildError, tool_error
+from pyguestfs.core import runner
 
 log = logging.getLogger(__name__)
 
@@ -189,21 +188,23 @@ def freeze(
                 (stage / pkg).symlink_to(src.resolve(), target_is_directory=True)
             spec = tmp / f"{name}.spec"
             spec.write_text(render_spec(entry, name, options, extra_paths=[stage]))
-            _run(
-                [
-                    python,
-                    "-m",
-                    "PyInstaller",
-                    "--noconfirm",
-                    "--log-level",
-                    "WARN",
-                    "--distpath",
-                    os.fspath(out),
-                    "--workpath",
-                    os.fspath(tmp / "work"),
-                    os.fspath(spec),
-                ]
-            )
+            argv = [
+                python,
+                "-m",
+                "PyInstaller",
+                "--noconfirm",
+                "--log-level",
+                "WARN",
+                "--distpath",
+                os.fspath(out),
+                "--workpath",
+                os.fspath(tmp / "work"),
+                os.fspath(spec),
+            ]
+            try:
+                runner.run(argv)
+            except runner.CommandError as e:
+                raise tool_error(e, "freeze", hint=_not_found_hint(e)) from None
             (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
             os.rename(out, final)
         finally:
@@ -371,7 +372,10 @@ def _toolchain(python: str) -> dict[str, str]:
         "print(PyInstaller.__version__); print(sys.version); "
         "print(sysconfig.get_config_var('INSTSONAME'))"
     )
-    out = _run([python, "-c", probe]).splitlines()
+    try:
+        out = runner.output([python, "-c", probe]).splitlines()
+    except runner.CommandError as e:
+        raise tool_error(e, "freeze", hint=_not_found_hint(e)) from None
     if len(out) < 3:
         raise BuildError(f"freeze: could not ask {python} for its PyInstaller version")
     return {"pyinstaller": out[0], "python": out[1], "libpython": out[2]}
@@ -416,7 +420,11 @@ def elf_libraries(
 ) -> list[Path]:
     """The libraries ``ldd`` resolves for ``path`` (and its ELF interpreter); a BuildError
     with ``hint`` if one is missing."""
-    out = _run(["ldd", os.fspath(path)], env={**os.environ, **(env or {})}, check=False)
+    try:
+        proc = runner.run(["ldd", os.fspath(path)], env=env, check=False)
+    except runner.CommandError as e:
+        raise tool_error(e, "freeze", hint=_not_found_hint(e)) from None
+    out = proc.stdout.decode("utf-8", "replace")
     libs: list[Path] = []
     for line in out.splitlines():
         line = line.strip()
@@ -444,21 +452,6 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _run(argv: list[str], env: dict[str, str] | None = None, check: bool = True) -> str:
-    """Run a command (argv list, stdin from /dev/null) and return its stdout."""
-    log.debug("+ %s", shlex.join(argv))
-    try:
-        proc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env
-        )
-    except FileNotFoundError as e:
-        raise BuildError(f"freeze: {argv[0]} not found", hint=LIBRARY_SEARCH_HINT) from e
-    if check and proc.returncode != 0:
-        how = (
-            f"killed by signal {-proc.returncode}"
-            if proc.returncode < 0
-            else f"exit {proc.returncode}"
-        )
-        tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
-        raise BuildError(f"freeze: {shlex.join(argv)} failed ({how}):\n{tail}")
-    return proc.stdout
+def _not_found_hint(e: runner.CommandError) -> str | None:
+    """What to install when a program the freeze runs is missing."""
+    return LIBRARY_SEARCH_HINT if isinstance(e, runner.CommandNotFound) else None

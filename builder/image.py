@@ -38,8 +38,10 @@ from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
 from .. import __version__
+from ..core import runner
+from ..core.settings import read_environment
 from . import oci
-from .errors import BuildError
+from .errors import BuildError, tool_error
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ LABEL_BUILDER = "org.pyguestfs.appliance.builder-version"
 LABEL_FORMAT = "org.pyguestfs.appliance.image-format"
 #: Files copied as they are; the root is handled apart (compressed, sparse on import).
 PLAIN_FILES = ("manifest.json", "kernel", "initrd")
+#: The Docker engine asked when neither an argument nor DOCKER_HOST names one.
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 ENGINE_HINT = (
     "start dockerd (or set DOCKER_HOST to an engine that runs); --oci-archive FILE needs no engine"
 )
@@ -121,20 +125,22 @@ def compress_root(src: Path, out: Path, encoding: str) -> list[tuple[int, int]]:
     fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     try:
         if encoding == "zstd":
-            proc = subprocess.Popen(
-                ["zstd", "-q", "-f", "-3", "-T0", "-o", str(out)],
-                stdin=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
+            # A filter fed from the image's data runs: the runner's wording, not its run().
+            argv = ["zstd", "-q", "-f", "-3", "-T0", "-o", str(out)]
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            except FileNotFoundError:
+                raise tool_error(runner.not_found_error(argv), "compressing the root") from None
             assert proc.stdin is not None and proc.stderr is not None
             try:
                 for chunk in _read_extents(fd, extents):
                     proc.stdin.write(chunk)
             finally:
                 proc.stdin.close()
-            err = proc.stderr.read().decode(errors="replace").strip()
+            err = proc.stderr.read()
             if proc.wait() != 0:
-                raise BuildError(f"compressing the root: zstd failed: {err}")
+                failed = runner.status_error(argv, proc.returncode, err)
+                raise tool_error(failed, "compressing the root")
         elif encoding == "gzip":
             comp = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip framing: CRC32, length
             with open(out, "wb") as o:
@@ -236,8 +242,9 @@ def _zstd_decompress(stream: Readable, writer: _ExtentWriter) -> None:
         raise ImportMiss("the image's root is zstd-compressed and zstd is not installed")
     import threading
 
+    argv = ["zstd", "-d", "-q", "-c"]
     proc = subprocess.Popen(
-        ["zstd", "-d", "-q", "-c"],
+        argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -268,13 +275,14 @@ def _zstd_decompress(stream: Readable, writer: _ExtentWriter) -> None:
         if proc.poll() is None and feed_error:
             proc.kill()
         proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace").strip()
+        err = proc.stderr.read()
         rc = proc.wait()
         feeder.join()
     if feed_error:
         raise feed_error[0]
     if rc != 0:
-        raise ImportMiss(f"the compressed root is corrupt: zstd: {err}")
+        failed = runner.status_error(argv, rc, err)
+        raise ImportMiss(f"the compressed root is corrupt: {failed.message}")
 
 
 # ---------------------------------------------------------------- the layer
@@ -370,7 +378,7 @@ def engine(docker_host: str | None = None) -> Any:
         raise BuildError(
             "the docker SDK is not installed", "pip install 'pyguestfs[cache]' (docker on PyPI)"
         ) from None
-    where = docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    where = docker_host or read_environment().docker_host or DEFAULT_DOCKER_HOST
     try:
         client = docker.DockerClient(base_url=where, timeout=600)
         client.ping()
@@ -679,14 +687,3 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _run(argv: list[str], what: str) -> None:
-    try:
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise BuildError(
-            f"{what}: {argv[0]} is not installed", f"apt-get install {argv[0]}"
-        ) from None
-    if r.returncode != 0:
-        raise BuildError(f"{what}: {argv[0]} failed: {r.stderr.decode(errors='replace').strip()}")

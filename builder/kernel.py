@@ -24,15 +24,15 @@ import os
 import platform
 import re
 import shlex
-import signal
 import stat
 import struct
-import subprocess
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import BuildError
+from ..core import runner
+from ..core.settings import read_environment
+from .errors import BuildError, tool_error
 
 log = logging.getLogger(__name__)
 
@@ -59,55 +59,6 @@ XEN_ELFNOTE_PHYS32_ENTRY = 18
 
 #: supermin ignores /lib/modules/*/vmlinuz files smaller than this (placeholders).
 _MIN_KERNEL_SIZE = 10_000
-
-# Debian package holding each tool we may call, for the install hint.
-_PACKAGE_OF = {"zstd": "zstd", "lz4": "lz4", "xz": "xz-utils"}
-
-
-# --------------------------------------------------------------------------------------
-# Running a decompressor
-
-
-def run_tool(
-    argv: Sequence[str], data: bytes | memoryview | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    """Run ``argv`` (never a shell string) with ``data`` on stdin, capturing its output.
-
-    A missing program or a death by signal raise :class:`BuildError`; a non-zero exit is
-    returned for the caller to judge, because some callers can tell a good result from
-    the output alone (see :func:`extract_vmlinux`). Without ``data``, stdin is /dev/null
-    so a tool that unexpectedly reads it cannot hang the build.
-    """
-    argv = list(argv)
-    log.debug("+ %s", shlex.join(argv))
-    try:
-        proc = subprocess.run(
-            argv,
-            input=data,
-            stdin=None if data is not None else subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise BuildError(
-            f"{argv[0]}: command not found (needed to run: {shlex.join(argv)})",
-            f"apt-get install {_PACKAGE_OF.get(argv[0], argv[0])}",
-        ) from None
-    if proc.returncode < 0:
-        try:
-            name = signal.Signals(-proc.returncode).name
-        except ValueError:
-            name = f"signal {-proc.returncode}"
-        raise BuildError(f"{shlex.join(argv)}: killed by {name}")
-    return proc
-
-
-def tool_failure(proc: subprocess.CompletedProcess[bytes]) -> str:
-    """Describe a non-zero exit in one line: the command, its status and stderr's tail."""
-    err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-    tail = f": {err[-1]}" if err else ""
-    argv = proc.args if isinstance(proc.args, list) else [str(proc.args)]
-    return f"{shlex.join(argv)}: exit status {proc.returncode}{tail}"
 
 
 # --------------------------------------------------------------------------------------
@@ -146,7 +97,7 @@ class KernelInfo:
 def find_kernel(
     kernel: str | None = None,
     modules: str | None = None,
-    env: Mapping[str, str] = os.environ,
+    env: Mapping[str, str] | None = None,
     *,
     version: str | None = None,
     boot_dir: str = "/boot",
@@ -169,14 +120,15 @@ def find_kernel(
     is missing.
     """
     cpu = host_cpu or platform.machine()
-    modules_override = modules or env.get("SUPERMIN_MODULES") or None
+    settings = read_environment(env)  # SUPERMIN_KERNEL, SUPERMIN_MODULES ... (os.environ)
+    modules_override = modules or settings.modules
     modules_origin = "argument" if modules else "SUPERMIN_MODULES"
 
-    if kernel is not None or env.get("SUPERMIN_KERNEL"):
+    if kernel is not None or settings.kernel:
         source = "argument" if kernel is not None else "SUPERMIN_KERNEL"
-        path = kernel if kernel is not None else env["SUPERMIN_KERNEL"]
+        path = kernel if kernel is not None else str(settings.kernel)
         if version is None and source == "SUPERMIN_KERNEL":
-            version = env.get("SUPERMIN_KERNEL_VERSION") or None
+            version = settings.kernel_version
         if not os.path.lexists(path):
             raise BuildError(
                 f"kernel {path} (from {source}) does not exist",
@@ -195,7 +147,7 @@ def find_kernel(
         _check_modules_dir(modules_dir, path, version, modules_origin if modules_override else None)
         return _info(path, version, modules_dir, source)
 
-    if env.get("SUPERMIN_KERNEL_VERSION") and version is None:
+    if settings.kernel_version and version is None:
         # supermin reads SUPERMIN_KERNEL_VERSION only together with SUPERMIN_KERNEL.
         log.debug("ignoring SUPERMIN_KERNEL_VERSION: SUPERMIN_KERNEL is not set")
 
@@ -533,12 +485,15 @@ def _decompress_candidate(view: memoryview, start: int, end: int | None, fmt: st
     elif fmt == "gzip":
         out = _gzip_decompress(chunk)
     else:
-        proc = run_tool(_TOOL_ARGV[fmt], chunk)
+        try:
+            proc = runner.run(_TOOL_ARGV[fmt], input=chunk, check=False)
+        except runner.CommandError as e:
+            raise tool_error(e) from None
         out = proc.stdout
         if proc.returncode != 0:
             # Without a known end the tool also reads what follows the stream and
             # fails on it after writing the complete output, so the output is judged.
-            log.debug("vmlinux: %s", tool_failure(proc))
+            log.debug("vmlinux: %s", runner.failure(proc).message)
             if end is not None:
                 return None
     if out is None or not out.startswith(ELF_MAGIC) or not elf_complete(out):

@@ -23,8 +23,9 @@ import zlib
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from .errors import BuildError
-from .kernel import ELF_MAGIC, run_tool, tool_failure
+from ..core import runner
+from .errors import BuildError, tool_error
+from .kernel import ELF_MAGIC
 
 #: supermin's list: what is needed to find a disk with an ext2/ext4 root on it under
 #: qemu (virtio, ATA/SCSI, pmem), plus the crc modules ext4 and virtio-blk use.
@@ -177,10 +178,10 @@ def module_bytes(path: str) -> bytes:
         elif path.endswith(".gz"):
             data = gzip.decompress(_read(path))
         elif path.endswith(".zst"):
-            proc = run_tool(["zstd", "-d", "-c", "-q", "--", path])
-            if proc.returncode != 0:
-                raise BuildError(f"cannot decompress module: {tool_failure(proc)}")
-            data = proc.stdout
+            try:
+                data = runner.run(["zstd", "-d", "-c", "-q", "--", path]).stdout
+            except runner.CommandError as e:
+                raise tool_error(e, "cannot decompress module") from None
         else:
             data = _read(path)
     except (lzma.LZMAError, zlib.error, gzip.BadGzipFile, EOFError) as e:
@@ -267,9 +268,10 @@ def stage_on_demand_modules(modules_dir: str, version: str, stage_root: str) -> 
             os.makedirs(target, exist_ok=True)
             _link_or_copy(src, os.path.join(target, name))
     if count:
-        proc = run_tool([depmod, "-b", stage_root, version])
-        if proc.returncode != 0:
-            raise BuildError(f"indexing the on-demand modules failed: {tool_failure(proc)}")
+        try:
+            runner.run([depmod, "-b", stage_root, version])
+        except runner.CommandError as e:
+            raise tool_error(e, "indexing the on-demand modules failed") from None
     return count
 
 

@@ -13,17 +13,19 @@ import errno
 import os
 import shutil
 import stat
-import subprocess
 import uuid as uuidlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import BuildError
+from ..core import runner
+from .errors import tool_error
 
 #: Top-level directories that are symlinks on a merged-/usr host.
 MERGED_USR = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 #: Empty directories the appliance mounts things on or writes to.
 SKELETON = ("proc", "sys", "dev", "run", "tmp", "var/tmp", "sysroot", "root", "etc", "mnt")
+#: What to check when mke2fs fails.
+FREE_SPACE_HINT = "check free space in the cache directory (df)"
 #: Sparse size of the root image: mostly holes, only what is written is allocated.
 DEFAULT_ROOT_SIZE = 4 * 1024**3
 
@@ -144,30 +146,23 @@ def make_ext2(
         str(staging),
         str(image),
     ]
+    # The filesystem's timestamps from E2FSPROGS_FAKE_TIME: the image does not depend on
+    # when it was made.
+    env = {"E2FSPROGS_FAKE_TIME": "1"}
     try:
-        r = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-            env={**os.environ, "E2FSPROGS_FAKE_TIME": "1"},
-        )
-    except FileNotFoundError:
-        raise BuildError("mke2fs is not installed", "apt-get install e2fsprogs") from None
-    if r.returncode != 0:
-        msg = r.stderr.decode("utf-8", "replace").strip()
-        if "no_copy_xattrs" in msg:  # older e2fsprogs: retry without that option
+        proc = runner.run(argv, env=env, check=False)
+        if proc.returncode != 0 and b"no_copy_xattrs" in proc.stderr:
+            # An older e2fsprogs: again without that option.
             argv[argv.index("root_owner=0:0,lazy_itable_init=1,no_copy_xattrs")] = (
                 "root_owner=0:0,lazy_itable_init=1"
             )
-            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-            msg = r.stderr.decode("utf-8", "replace").strip()
-        if r.returncode != 0:
-            image.unlink(missing_ok=True)
-            raise BuildError(
-                f"mke2fs failed making the root image {image}: {msg}",
-                "check free space in the cache directory (df)",
-            )
+            proc = runner.run(argv, env=env, check=False)
+        if proc.returncode != 0:
+            raise runner.failure(proc)
+    except runner.CommandError as e:
+        image.unlink(missing_ok=True)
+        hint = None if isinstance(e, runner.CommandNotFound) else FREE_SPACE_HINT
+        raise tool_error(e, f"making the root image {image}", hint) from None
     return fs_uuid
 
 

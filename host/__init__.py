@@ -5,6 +5,7 @@ argument names, optional keyword arguments, return shapes, event constants, and
 exceptions that are :class:`RuntimeError` s.
 """
 
+from ..vm.machine import LaunchError  # qemu's argv, exit status and console tail
 from .errors import ClosedHandle, GuestFSError, ProtocolViolation
 from .events import (
     EVENT_ALL,
@@ -37,6 +38,7 @@ __all__ = [
     "ClosedHandle",
     "GuestFS",
     "GuestFSError",
+    "LaunchError",
     "ProtocolViolation",
     "event_to_string",
 ]

@@ -45,10 +45,17 @@ _SEND_BATCH = 32 * C.MAX_CHUNK_SIZE
 class Connection:
     """A connected agent: sends calls, reads replies."""
 
-    def __init__(self, stream: ByteStream, on_progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        stream: ByteStream,
+        on_progress: ProgressCallback | None = None,
+        serial: int = C.FIRST_SERIAL,
+    ) -> None:
+        """Talk to the agent on ``stream``; the first call takes ``serial`` (a stream on
+        which the VM layer already made calls continues their numbering)."""
         self.stream = stream
         self.on_progress = on_progress
-        self.serial = C.FIRST_SERIAL
+        self.serial = serial
         self.broken: str | None = None
         #: FileIn/FileOut chunk size: 1.48's 8 KiB unless negotiate_chunk_size() got more.
         self.chunk_size = C.MAX_CHUNK_SIZE

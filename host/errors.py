@@ -1,23 +1,14 @@
-"""Exceptions of the host library, shaped like python3-guestfs's."""
+"""Exceptions of the host library, shaped like python3-guestfs's.
+
+:class:`GuestFSError` itself is defined in :mod:`pyguestfs.core.errors` (a launch failure
+raised by :mod:`pyguestfs.vm` is one too) and is re-exported here.
+"""
 
 from __future__ import annotations
 
-import errno as _errno
+from ..core.errors import GuestFSError
 
-
-class GuestFSError(RuntimeError):
-    """An API call failed. A :class:`RuntimeError`, as in python3-guestfs, so existing
-    ``except RuntimeError`` code keeps working; it also carries the daemon's errno.
-
-    ``errno_name`` is the symbolic name the daemon sent (``"ENOENT"``), or ``""``;
-    ``errno`` is the matching number on this host, or 0.
-    """
-
-    def __init__(self, message: str, errno_name: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.errno_name = errno_name
-        self.errno: int = getattr(_errno, errno_name, 0) if errno_name else 0
+__all__ = ["ClosedHandle", "GuestFSError", "ProtocolViolation"]
 
 
 class ClosedHandle(ValueError):

@@ -18,9 +18,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ..core.settings import DEFAULTS, SETTINGS, Settings, read_environment
 from ..protocol import constants as C
 from ..protocol.procedures import BY_NAME, PROCEDURES, Procedure
 from ..protocol.types import ArgType, RetType
+from ..vm import snapshot
+from ..vm.machine import Machine
+from ..vm.qemu import Drive, MachineConfig
 from .connection import Connection
 from .errors import ClosedHandle, GuestFSError
 from .events import (
@@ -34,7 +38,6 @@ from .events import (
     EventCallback,
     EventRegistry,
 )
-from .machine import DEFAULT_MEMSIZE, Drive, Machine, MachineConfig, qemu_has_sandbox
 
 #: The libguestfs release whose API and protocol this package reproduces.
 LIBGUESTFS_VERSION = {"major": 1, "minor": 48, "release": 6, "extra": "pyguestfs"}
@@ -47,7 +50,9 @@ class GuestFS:
 
     ``python_return_dict=True`` makes hashtable results dicts (all new code should set it,
     as with python3-guestfs); otherwise they are lists of ``(key, value)`` pairs.
-    ``environment`` reads ``LIBGUESTFS_DEBUG`` / ``LIBGUESTFS_TRACE``, as libguestfs does.
+    ``environment`` reads the settings' environment variables (``LIBGUESTFS_DEBUG``,
+    ``LIBGUESTFS_MEMSIZE`` ... see :mod:`pyguestfs.core.settings`) once, now, as libguestfs
+    does; ``environment=False`` starts from the defaults.
     """
 
     def __init__(
@@ -60,36 +65,13 @@ class GuestFS:
         self._state = _STATE_CONFIG
         self._closed = False
         self._features: dict[str, int] = {}
-        self._verbose = False
-        self._trace = False
-        self._autosync = True
+        #: Every setting of this handle (frozen; the set_ methods replace it).
+        self._settings: Settings = read_environment() if environment else DEFAULTS
         self._drives: list[Drive] = []
         self._scratch: list[str] = []
         self._machine: Machine | None = None
-        self._backend_settings: list[str] = []
-        self._memsize = DEFAULT_MEMSIZE
-        self._smp = 1
-        self._append: str | None = None
-        self._network = False
-        self._hv: str | None = None
-        self._path: str | None = None
-        self._cachedir: str | None = None
-        self._launch_timeout = 20 * 60.0
-        self._warm_launch = True
         #: Which daemon the launched appliance runs (set at launch; see builder --daemon).
         self._appliance_daemon = "pyguestfs"
-        if environment:
-            self._verbose = os.environ.get("LIBGUESTFS_DEBUG") == "1"
-            self._trace = os.environ.get("LIBGUESTFS_TRACE") == "1"
-            settings = os.environ.get("LIBGUESTFS_BACKEND_SETTINGS")
-            if settings:
-                self._backend_settings = [x for x in settings.split(":") if x]
-            if os.environ.get("LIBGUESTFS_MEMSIZE", "").isdigit():
-                self._memsize = int(os.environ["LIBGUESTFS_MEMSIZE"])
-            self._append = os.environ.get("LIBGUESTFS_APPEND") or None
-            self._hv = os.environ.get("LIBGUESTFS_HV") or None
-            self._path = os.environ.get("LIBGUESTFS_PATH") or None
-            self._cachedir = os.environ.get("LIBGUESTFS_CACHEDIR") or None
         del close_on_exit  # handles are closed by __del__ or close(), as in python3-guestfs
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -140,7 +122,7 @@ class GuestFS:
         with self._lock:
             if (
                 self._state == _STATE_READY
-                and self._autosync
+                and self._settings.autosync
                 and self._conn is not None
                 and not self._conn.broken
             ):
@@ -258,7 +240,7 @@ class GuestFS:
 
     def _scratch_disk(self, size: int) -> str:
         fd, path = tempfile.mkstemp(
-            prefix="pyguestfs-scratch-", suffix=".img", dir=os.environ.get("TMPDIR") or "/var/tmp"
+            prefix="pyguestfs-scratch-", suffix=".img", dir=self._settings.temp_base()
         )
         os.ftruncate(fd, size)
         os.close(fd)
@@ -286,57 +268,32 @@ class GuestFS:
     def _machine_config(self) -> tuple[MachineConfig, str | None]:
         """The qemu configuration this handle's settings call for (building the appliance
         if needed), and the appliance cache directory."""
-        from ..builder.appliance import locate_appliance  # the builder is optional
-        from .accel import choose_accel
+        from ..builder.appliance import launch_config  # the builder is optional
 
-        appliance = locate_appliance(path=self._path, cachedir=self._cachedir, log=self._log)
+        config, appliance = launch_config(self._settings, self._drives, log=self._log)
         self._appliance_daemon = appliance.daemon
-        qemu = self._hv or "qemu-system-x86_64"
-        accel, why = choose_accel(
-            qemu, appliance.kernel, self._backend_settings, appliance.cache_dir
-        )
-        self._log(f"accelerator: {accel} ({why})")
-        config = MachineConfig(
-            qemu=qemu,
-            kernel=appliance.kernel,
-            initrd=appliance.initrd,
-            root=appliance.root,
-            root_uuid=appliance.root_uuid,
-            drives=list(self._drives),
-            accel=accel,
-            memsize=self._memsize,
-            smp=self._smp,
-            verbose=self._verbose,
-            append=self._append,
-            network=self._network,
-            sandbox=qemu_has_sandbox(qemu, appliance.cache_dir),
-        )
         return config, appliance.cache_dir
 
     def make_snapshot(self) -> bool:
         """Make (now, in the foreground) the warm-launch snapshot that ``launch()`` with
         this handle's settings would restore; False if another process is making it.
-        pyguestfs extension (``guestfs-build-appliance --snapshot`` calls it)."""
-        from . import snapshot
-
+        pyguestfs extension (``guestfs-build-appliance --snapshot`` makes the one of the
+        default settings)."""
         config, cache_dir = self._machine_config()
         if not cache_dir:
             raise GuestFSError("make_snapshot: no appliance cache directory")
         why_not = self._daemon_cannot_restore()
         if why_not:
             raise GuestFSError(f"make_snapshot: {why_not}")
-        return (
-            snapshot.create(config, cache_dir, timeout=self._launch_timeout, log=self._log)
-            is not None
-        )
+        timeout = self._settings.launch_timeout
+        return snapshot.create(config, cache_dir, timeout=timeout, log=self._log) is not None
 
     def _start_machine(self, config: MachineConfig, cache_dir: str | None) -> Connection:
         """Restore the appliance from its warm-launch snapshot when there is a valid one;
         else boot it cold (and have the snapshot made in the background for next time)."""
-        from . import snapshot
-
+        timeout = self._settings.launch_timeout
         key = None
-        if self._warm_launch and cache_dir and snapshot.enabled_by_environment():
+        if self._settings.warm_launch and cache_dir:
             why_not = self._daemon_cannot_restore() or snapshot.ineligible(config)
             if why_not:
                 self._log(f"warm launch: not possible ({why_not})")
@@ -348,32 +305,32 @@ class GuestFS:
                 else:
                     started = time.monotonic()
                     try:
-                        machine, conn = snapshot.restore(
-                            snap, config, self._launch_timeout, self._console, self._on_progress
+                        restored = snapshot.restore(
+                            snap, config, timeout, self._console, self._on_progress
                         )
                     except GuestFSError as e:
                         self._log(f"warm launch: snapshot {key} refused ({e}); booting cold")
                         snapshot.discard(snap)
                     else:
-                        self._machine = machine
+                        self._machine = restored.machine
                         self._log(f"warm launch: restored in {time.monotonic() - started:.2f} s")
-                        return conn
+                        return Connection(
+                            restored.stream, self._on_progress, serial=restored.next_serial
+                        )
         machine = Machine(config, on_console=self._console)
         self._machine = machine
-        stream = machine.start(self._launch_timeout)
+        stream = machine.start(timeout)
         if key is not None and cache_dir:
             snapshot.spawn_background_creation(config, cache_dir)
         return Connection(stream, self._on_progress)
 
     def _use_big_chunks(self) -> None:
         """Move files in big chunks when the daemon is our agent: asked for before the
-        first transfer (PYGUESTFS_CHUNK_SIZE sets the size; 0 keeps libguestfs's 8 KiB)."""
+        first transfer (the chunk_size setting, PYGUESTFS_CHUNK_SIZE; 0 keeps libguestfs's
+        8 KiB)."""
         assert self._conn is not None
-        try:
-            wanted = int(os.environ.get("PYGUESTFS_CHUNK_SIZE", str(C.BIG_CHUNK_MAX)))
-        except ValueError:
-            wanted = C.BIG_CHUNK_MAX
-        self._conn.wanted_chunk_size = max(0, wanted)
+        wanted = self._settings.chunk_size
+        self._conn.wanted_chunk_size = C.BIG_CHUNK_MAX if wanted is None else wanted
 
     def _daemon_cannot_restore(self) -> str | None:
         """Why the appliance's daemon rules out snapshots: a restore asks our agent (a
@@ -382,19 +339,10 @@ class GuestFS:
             return None
         return f"the appliance runs {self._appliance_daemon}, not the pyguestfs agent"
 
-    def set_warm_launch(self, enabled: bool) -> None:
-        """Restore launches from a saved appliance snapshot when one is valid (default on;
-        pyguestfs extension; the environment variable PYGUESTFS_WARM_LAUNCH=0 also turns
-        it off). The first cold launch has the snapshot made in the background."""
-        self._warm_launch = bool(enabled)
-
-    def get_warm_launch(self) -> bool:
-        return self._warm_launch
-
     def _console(self, line: str) -> None:
         if self._events.wants(EVENT_APPLIANCE):
             self._events.fire(EVENT_APPLIANCE, line.encode())
-        elif self._verbose:
+        elif self._settings.verbose:
             sys.stderr.write(line)
 
     def get_pid(self) -> int:
@@ -403,82 +351,90 @@ class GuestFS:
             raise GuestFSError("get_pid: no qemu subprocess (call launch first)")
         return self._machine.pid
 
-    def set_backend_settings(self, settings: list[str]) -> None:
-        """Backend settings such as ``["force_tcg"]`` or ``["force_kvm"]``."""
-        self._backend_settings = list(settings)
+    # -- settings (core/settings.py declares each; the docstrings come from there) -----------
+    def _set(self, name: str, value: object) -> None:
+        try:
+            self._settings = self._settings.replace(**{name: value})
+        except (TypeError, ValueError) as e:
+            raise GuestFSError(f"set_{name}: {e}") from None
 
-    def get_backend_settings(self) -> list[str]:
-        return list(self._backend_settings)
-
-    def set_memsize(self, memsize: int) -> None:
-        if memsize < 256:
-            raise GuestFSError("set_memsize: memsize must be at least 256 MiB")
-        self._memsize = memsize
-
-    def get_memsize(self) -> int:
-        return self._memsize
-
-    def set_smp(self, smp: int) -> None:
-        if smp < 1:
-            raise GuestFSError("set_smp: smp must be at least 1")
-        self._smp = smp
-
-    def get_smp(self) -> int:
-        return self._smp
-
-    def set_append(self, append: str | None) -> None:
-        self._append = append
-
-    def get_append(self) -> str | None:
-        return self._append
-
-    def set_network(self, network: bool) -> None:
-        self._network = bool(network)
-
-    def get_network(self) -> bool:
-        return self._network
-
-    def set_hv(self, hv: str) -> None:
-        self._hv = hv
-
-    def get_hv(self) -> str:
-        return self._hv or "qemu-system-x86_64"
-
-    def set_path(self, searchpath: str | None) -> None:
-        """A fixed appliance directory (kernel, initrd, root), like LIBGUESTFS_PATH."""
-        self._path = searchpath
-
-    def get_path(self) -> str | None:
-        return self._path
-
-    def set_cachedir(self, cachedir: str | None) -> None:
-        self._cachedir = cachedir
-
-    def get_cachedir(self) -> str:
-        return self._cachedir or os.environ.get("TMPDIR") or "/var/tmp"
-
-    def set_launch_timeout(self, seconds: float) -> None:
-        """How long launch() waits for the agent (pyguestfs extension; default 20 min)."""
-        self._launch_timeout = float(seconds)
-
-    # -- properties users set ----------------------------------------------------------------
     def set_verbose(self, verbose: bool) -> None:
-        self._verbose = bool(verbose)
+        self._set("verbose", verbose)
 
     def get_verbose(self) -> bool:
-        return self._verbose
+        return self._settings.verbose
 
     def set_trace(self, trace: bool) -> None:
-        self._trace = bool(trace)
+        self._set("trace", trace)
 
     def get_trace(self) -> bool:
-        return self._trace
+        return self._settings.trace
 
     def set_autosync(self, autosync: bool) -> None:
-        self._autosync = bool(autosync)
+        self._set("autosync", autosync)
 
     def get_autosync(self) -> bool:
-        return self._autosync
+        return self._settings.autosync
+
+    def set_backend_settings(self, settings: list[str]) -> None:
+        self._set("backend_settings", settings)
+
+    def get_backend_settings(self) -> list[str]:
+        return list(self._settings.backend_settings)
+
+    def set_memsize(self, memsize: int) -> None:
+        self._set("memsize", memsize)
+
+    def get_memsize(self) -> int:
+        return self._settings.memsize
+
+    def set_smp(self, smp: int) -> None:
+        self._set("smp", smp)
+
+    def get_smp(self) -> int:
+        return self._settings.smp
+
+    def set_append(self, append: str | None) -> None:
+        self._set("append", append)
+
+    def get_append(self) -> str | None:
+        return self._settings.append
+
+    def set_network(self, network: bool) -> None:
+        self._set("network", network)
+
+    def get_network(self) -> bool:
+        return self._settings.network
+
+    def set_hv(self, hv: str) -> None:
+        self._set("hv", hv)
+
+    def get_hv(self) -> str:
+        return self._settings.hv
+
+    def set_path(self, searchpath: str | None) -> None:
+        self._set("path", searchpath)
+
+    def get_path(self) -> str | None:
+        return self._settings.path
+
+    def set_cachedir(self, cachedir: str | None) -> None:
+        self._set("cachedir", cachedir)
+
+    def get_cachedir(self) -> str:
+        return self._settings.cache_base()
+
+    def set_launch_timeout(self, seconds: float) -> None:
+        self._set("launch_timeout", seconds)
+
+    def get_launch_timeout(self) -> float:
+        return self._settings.launch_timeout
+
+    def set_warm_launch(self, enabled: bool) -> None:
+        self._set("warm_launch", enabled)
+
+    def get_warm_launch(self) -> bool:
+        return self._settings.warm_launch
 
     def get_state(self) -> int:
         return {_STATE_CONFIG: 0, _STATE_LAUNCHING: 1, _STATE_READY: 2}[self._state]
@@ -510,7 +466,7 @@ class GuestFS:
     def _log(self, message: str) -> None:
         if self._events.wants(EVENT_LIBRARY):
             self._events.fire(EVENT_LIBRARY, message.encode())
-        elif self._verbose:
+        elif self._settings.verbose:
             print(f"libguestfs: {message}", file=sys.stderr)
 
     def _trace_call(self, name: str, args: dict[str, Any], optargs: dict[str, Any]) -> None:
@@ -542,10 +498,10 @@ class GuestFS:
                     f"{name}: call launch before using this function\n"
                     "(in guestfish, don't forget to use the 'run' command)"
                 )
-            if self._trace:
+            if self._settings.trace:
                 self._trace_call(name, args, optargs)
             result = self._conn.call(proc, args, optargs, file_in=file_in, file_out=file_out)
-            if self._trace:
+            if self._settings.trace:
                 self._trace_line(f"{name} = {result!r}")
             return result
 
@@ -588,7 +544,7 @@ class GuestFS:
         with self._lock:
             if self._state != _STATE_READY or self._conn is None:
                 raise GuestFSError("pipeline: call launch before using this function")
-            if self._trace:
+            if self._settings.trace:
                 for proc, args, optargs in prepared:
                     self._trace_call(proc.name, args, optargs)
             raw = self._conn.call_pipelined(prepared, window)
@@ -800,3 +756,17 @@ def _install_methods() -> None:
 
 
 _install_methods()
+
+
+def _document_settings() -> None:
+    """Give each settings method the doc of its row in the settings table."""
+    for setting in SETTINGS:
+        if not setting.handle:
+            continue
+        for verb in ("set", "get"):
+            method = getattr(GuestFS, f"{verb}_{setting.name}")
+            if not method.__doc__:
+                method.__doc__ = f"{verb.capitalize()} the {setting.name} setting: {setting.doc}"
+
+
+_document_settings()

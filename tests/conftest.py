@@ -1,5 +1,6 @@
 """Shared fixtures: a real agent process serving a scratch sysroot on a Unix socket, and
-the appliance built once per test session for the boot tests (``launch_vm``)."""
+the appliance built once per test session for the boot tests (``launch_vm``); and the
+test tiers (``unit``, ``artifact``, ``boot``), given to every test at collection."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agentproc import AgentProcess
+from shortpaths import short_tempdir
 
 from pyguestfs.builder.appliance import BuildOptions, build
 from pyguestfs.builder.errors import BuildError
@@ -39,8 +42,84 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(line)
 
 
+# -- test tiers ---------------------------------------------------------------------------
+#
+# Every test gets exactly one tier marker (registered in pyproject.toml):
+#   unit      no qemu, no appliance build: the whole tier runs in seconds
+#   artifact  builds real files (the appliance, a frozen bundle, images) without booting
+#   boot      starts qemu (skipped where qemu-system-x86_64 is not installed)
+# An explicit marker on the test, its class or module wins; otherwise the tier follows
+# the fixtures the test uses (directly or through other fixtures), else it is unit.
+
+TIERS = ("unit", "artifact", "boot")
+
+#: Fixtures that start qemu: the session's VM (test_boot), the per-module VMs that tests
+#: of one API family share (named ``vm``, or ``guest`` when built on ``vm``), the warm-launch
+#: snapshot (made by booting) and a bare paused qemu.
+BOOT_FIXTURES = frozenset({"booted", "vm", "guest", "snap", "paused_qemu"})
+
+#: Fixtures that build real files: the session's appliance cache (every appliance build
+#: and launch goes through it), fixed appliances, the frozen mini init, the Debian guest
+#: image, the Docker engine and registry that images are pushed to and pulled from.
+ARTIFACT_FIXTURES = frozenset(
+    {"appliance", "cachedir", "fixed", "fixed_guestfsd", "bundle", "debian", "dockerd", "registry"}
+)
+
+QEMU = shutil.which("qemu-system-x86_64")
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The tier a test belongs to (see above)."""
+    # Markers of the test, its class and its module: -m selects on all of them, so a
+    # test cannot override its module's tier; it must carry one.
+    explicit = [t for t in TIERS if item.get_closest_marker(t) is not None]
+    if len(explicit) > 1:
+        raise pytest.UsageError(f"{item.nodeid} is marked {' and '.join(explicit)}: pick one")
+    if explicit:
+        return explicit[0]
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & BOOT_FIXTURES:
+        return "boot"
+    if fixtures & ARTIFACT_FIXTURES:
+        return "artifact"
+    return "unit"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(item)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if tier == "unit" and fixtures & (BOOT_FIXTURES | ARTIFACT_FIXTURES):
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked unit but uses "
+                f"{', '.join(sorted(fixtures & (BOOT_FIXTURES | ARTIFACT_FIXTURES)))}, "
+                "which build the appliance or boot it"
+            )
+        if item.get_closest_marker(tier) is None:
+            item.add_marker(tier)
+        if tier == "boot" and QEMU is None:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="qemu-system-x86_64 is not installed (ci/setup.sh installs it)"
+                )
+            )
+
+
+# -- short paths for Unix sockets -----------------------------------------------------------
+
+
+@pytest.fixture
+def sockdir() -> Iterator[Path]:
+    """A private directory for the test's Unix sockets (see ``shortpaths``)."""
+    path = short_tempdir()
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 class RunningAgent:
-    """``python -m pyguestfs.agent --listen`` started for one test."""
+    """``python -m pyguestfs.agent --listen`` started for one test (forked from a clean
+    interpreter that has imported the agent: see ``agentproc``)."""
 
     def __init__(self, tmp: Path, verbose: bool = True) -> None:
         self.sysroot = tmp / "sysroot"
@@ -48,19 +127,11 @@ class RunningAgent:
         # Unix socket paths are limited to ~108 bytes: keep it short.
         self.socket = f"/tmp/pyguestfs-test-{os.getpid()}-{time.monotonic_ns()}.sock"
         self.log = tmp / "agent.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "pyguestfs.agent",
-            "--listen",
-            self.socket,
-            "--sysroot",
-            str(self.sysroot),
-        ]
+        argv = ["--listen", self.socket, "--sysroot", str(self.sysroot)]
         if verbose:
             argv.append("--verbose")
-        self._log_file = open(self.log, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=self._log_file)
+        self.log.touch()
+        self.proc = AgentProcess(argv, str(self.log))
 
     def stop(self) -> int:
         try:
@@ -68,7 +139,6 @@ class RunningAgent:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
-        self._log_file.close()
         if os.path.exists(self.socket):
             os.unlink(self.socket)
         return rc
@@ -104,10 +174,8 @@ def host_kernel() -> KernelInfo:
         pytest.skip(f"no usable host kernel on this machine: {e}")
 
 
-needs_qemu = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None,
-    reason="qemu-system-x86_64 is not installed (ci/setup.sh installs it)",
-)
+#: A test that starts qemu: the ``boot`` tier, skipped (saying so) where qemu is missing.
+needs_qemu = pytest.mark.boot
 
 
 @pytest.fixture(scope="session")

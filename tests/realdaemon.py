@@ -63,6 +63,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shortpaths import short_tempdir
+
 from pyguestfs.builder import guestfsd as guestfsd_build
 from pyguestfs.host import GuestFS
 
@@ -263,8 +265,7 @@ def real_guestfsd(
     directory being ``/sysroot`` there)."""
     check_can_confine()
     scratch = Path(scratch).resolve()
-    # Short paths: a Unix socket path must fit in 108 bytes.
-    work = Path(tempfile.mkdtemp(prefix="realgfsd-"))
+    work = Path(short_tempdir("realgfsd-"))  # the socket's path must fit in 108 bytes
     try:
         binary = extract_guestfsd(work)
         (work / "root").mkdir()
@@ -321,7 +322,7 @@ def real_guestfsd(
 def our_agent(scratch: Path, *, verbose: bool = False, timeout: float = 20.0) -> Iterator[Daemon]:
     """Run our agent on a Unix socket, serving ``scratch`` as the guest's ``/``."""
     scratch = Path(scratch).resolve()
-    work = Path(tempfile.mkdtemp(prefix="ouragent-"))
+    work = Path(short_tempdir("ouragent-"))  # the socket's path must fit in 108 bytes
     try:
         log_path = work / "agent.log"
         sock = work / "agent.sock"

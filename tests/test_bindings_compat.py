@@ -26,6 +26,7 @@ import pytest
 from conftest import needs_qemu
 
 from pyguestfs.builder.appliance import BuildOptions, build
+from pyguestfs.builder.guestfsd import DAEMON_TARBALL, INSTALL_HINT
 
 SCRIPTS = Path(__file__).resolve().parent / "bindings_scripts"
 REAL_PYTHON = "/usr/bin/python3"
@@ -39,14 +40,12 @@ def _has_python3_guestfs() -> bool:
     return probe.returncode == 0
 
 
-pytestmark = [
-    needs_qemu,
-    pytest.mark.skipif(
-        not _has_python3_guestfs() or shutil.which("guestfish") is None,
-        reason="Debian's python3-guestfs and libguestfs-tools are not installed "
-        "(ci/setup.sh installs them)",
-    ),
-]
+#: The sessions run the real library and guestfish, and boot.
+needs_real_libguestfs = pytest.mark.skipif(
+    not _has_python3_guestfs() or shutil.which("guestfish") is None,
+    reason="Debian's python3-guestfs and libguestfs-tools are not installed "
+    "(ci/setup.sh installs them)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +59,8 @@ def fixed(cachedir: str, appliance: Path, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="module")
 def fixed_guestfsd(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The appliance built around Debian's guestfsd, as a fixed appliance directory."""
+    if not DAEMON_TARBALL.is_file():
+        pytest.skip(f"{DAEMON_TARBALL} is missing ({INSTALL_HINT})")
     out = tmp_path_factory.mktemp("fixed-guestfsd")
     build(BuildOptions(cachedir=cachedir, output=str(out), daemon="guestfsd"))
     assert (out / ".pyguestfs-daemon").read_text().strip() == "guestfsd"
@@ -105,6 +106,8 @@ def _python_session(
     return _run([python, str(script), str(disk), str(upload), str(work)], env)
 
 
+@needs_qemu
+@needs_real_libguestfs
 @pytest.mark.timeout(2400)  # four launches under TCG, two of them real libguestfs
 def test_python_script_runs_unchanged_on_all_four(
     cachedir: str, fixed: Path, fixed_guestfsd: Path, upload_file: Path, tmp_path: Path
@@ -155,6 +158,8 @@ def _fish_session(tmp: Path, name: str, upload: Path, env: dict[str, str]) -> st
     return _run(["guestfish", "-a", str(disk), "-f", str(session)], env)
 
 
+@needs_qemu
+@needs_real_libguestfs
 @pytest.mark.timeout(1800)
 def test_guestfish_session_on_our_appliance(fixed: Path, upload_file: Path, tmp_path: Path) -> None:
     reference = _fish_session(tmp_path, "real", upload_file, _real_env(tmp_path, None))

@@ -26,7 +26,7 @@ from conftest import RunningAgent, launch_vm, needs_qemu, report_figure
 
 from pyguestfs.host import ClosedHandle, GuestFS, GuestFSError
 from pyguestfs.host import connection as host_connection
-from pyguestfs.host.machine import LaunchError
+from pyguestfs.vm.machine import LaunchError
 
 MiB = 1 << 20
 
@@ -64,20 +64,24 @@ def _random_file(path: Path, size: int) -> str:
 
 class KillWhen(threading.Thread):
     """Send SIGKILL to ``pid`` as soon as ``started()`` is true (the transfer is under
-    way), and note when."""
+    way: a file has begun to grow, which nothing announces, so it is polled), and note
+    that it did and when."""
 
     def __init__(self, pid: int, started: Any) -> None:
         super().__init__(daemon=True)
         self.pid, self.started = pid, started
-        self.killed_at: float | None = None
+        self.killing = threading.Event()
+        self.killed_at = 0.0
         self.start()
 
     def run(self) -> None:
         deadline = time.monotonic() + 120
         while not self.started() and time.monotonic() < deadline:
             time.sleep(0.005)
-        os.kill(self.pid, signal.SIGKILL)
+        # Set before the signal goes: the call may raise before this thread runs again.
         self.killed_at = time.monotonic()
+        self.killing.set()
+        os.kill(self.pid, signal.SIGKILL)
 
 
 def _size(path: Path) -> int:
@@ -94,8 +98,9 @@ def _kill_during(pid: int, started: Any, call: Any) -> float:
     with pytest.raises(GuestFSError, match=r"connection was lost|unusable|closed"):
         call()
     raised_at = time.monotonic()
+    # The error came from the kill: the kill had been decided when the call raised.
+    assert killer.killing.is_set(), "the call failed before the process was killed"
     killer.join()
-    assert killer.killed_at is not None and killer.killed_at <= raised_at
     return raised_at - killer.killed_at
 
 

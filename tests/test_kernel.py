@@ -15,9 +15,6 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -382,28 +379,47 @@ def test_explicit_kernel_problems(tmp_path: Path) -> None:
         find_kernel(str(tmp_path), version="1", env={})
 
 
-@pytest.fixture
-def shared_tmp() -> Iterator[Path]:
-    """A temporary directory other users can enter (pytest's tmp_path is 0700)."""
-    path = Path(tempfile.mkdtemp(prefix="pyguestfs-test-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path)
+def _find_kernel_as_nobody(tree: Path) -> tuple[str, str]:
+    """find_kernel's (message, hint) for the tree in ``tree`` (a ``boot`` and a ``modules``
+    folder), as user nobody (uid 65534).
+
+    The child is forked from this process, with pyguestfs already imported, then drops its
+    privileges: nothing of the checkout (the virtualenv's python, the sources) has to be
+    reachable by nobody, and neither has ``tree``'s parent: the child enters ``tree`` as
+    root and looks it up by relative paths, which start from there. The answer comes back
+    through a pipe."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.close(read_end)
+            os.chdir(tree)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                find_kernel(env={}, boot_dir="boot", modules_root="modules", host_cpu="x86_64")
+                answer = None
+            except BuildError as e:
+                answer = [e.message, e.hint]
+            with os.fdopen(write_end, "w") as f:
+                json.dump(answer, f)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        answer = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, f"the child failed: {answer!r}"
+    result = json.loads(answer)
+    assert result is not None, "the kernel was readable as nobody"
+    message, hint = result
+    return message, hint
 
 
-_CHILD = """
-import json, sys
-from pyguestfs.builder.errors import BuildError
-from pyguestfs.builder.kernel import find_kernel
-try:
-    find_kernel(env={}, boot_dir=sys.argv[1], modules_root=sys.argv[2], host_cpu="x86_64")
-    print(json.dumps(None))
-except BuildError as e:
-    print(json.dumps([e.message, e.hint]))
-"""
-
-
-def test_unreadable_kernel_is_explained(shared_tmp: Path) -> None:
+def test_unreadable_kernel_is_explained(tmp_path: Path) -> None:
     """Ubuntu's /boot/vmlinuz-* is 0600 root:root; a build as a normal user must say so.
 
     Root reads any file whatever its mode, so as root the check runs in a child process
@@ -411,36 +427,38 @@ def test_unreadable_kernel_is_explained(shared_tmp: Path) -> None:
     EACCES from the real kernel, the exact Ubuntu situation. Run as a normal user, the
     test makes its own kernel mode 0000 and calls find_kernel directly.
     """
-    boot, mods = make_tree(
-        shared_tmp,
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    make_tree(
+        tree,
         {"vmlinuz-6.8.0-31-generic": fake_bzimage(version="6.8.0-31-generic")},
         ["6.8.0-31-generic"],
     )
-    kernel = os.path.join(boot, "vmlinuz-6.8.0-31-generic")
     if os.geteuid() == 0:
-        os.chmod(kernel, 0o600)
-        proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, boot, mods],
-            user=65534,
-            group=65534,
-            extra_groups=[],
-            cwd="/",
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1"},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        message, hint = json.loads(proc.stdout)
+        # nobody may enter the tree and list it (whatever the umask), not read the kernel
+        for d in (tree, tree / "boot", tree / "modules", tree / "modules" / "6.8.0-31-generic"):
+            d.chmod(0o755)
+        (tree / "modules" / "6.8.0-31-generic" / "modules.dep").chmod(0o644)
+        boot = "boot"  # as the child names it: relative to the tree
+        kernel = os.path.join(boot, "vmlinuz-6.8.0-31-generic")
+        os.chmod(tree / kernel, 0o600)
+        message, hint = _find_kernel_as_nobody(tree)
         uid, mode = 65534, "0600"
+        owner = os.stat(tree / kernel).st_uid
     else:
+        boot = str(tree / "boot")
+        kernel = os.path.join(boot, "vmlinuz-6.8.0-31-generic")
         os.chmod(kernel, 0)
         with pytest.raises(BuildError) as e:
-            find_kernel(env={}, boot_dir=boot, modules_root=mods, host_cpu="x86_64")
+            find_kernel(
+                env={}, boot_dir=boot, modules_root=str(tree / "modules"), host_cpu="x86_64"
+            )
         message, hint = e.value.message, e.value.hint
         uid, mode = os.geteuid(), "0000"
+        owner = os.stat(kernel).st_uid
     assert message == (
         f"kernel {kernel} (from {boot}) is not readable by uid {uid} "
-        f"(mode {mode}, owner uid {os.stat(kernel).st_uid}): Permission denied"
+        f"(mode {mode}, owner uid {owner}): Permission denied"
     )
     assert hint.startswith(f"sudo chmod 0644 {kernel}, or copy it somewhere readable")
     assert "SUPERMIN_KERNEL" in hint

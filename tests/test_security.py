@@ -19,12 +19,13 @@ from pyguestfs.builder.appliance import Appliance, locate_appliance
 from pyguestfs.builder.cache import check_owned
 from pyguestfs.builder.errors import BuildError
 from pyguestfs.host import GuestFS, GuestFSError
-from pyguestfs.host.machine import Machine, MachineConfig, qemu_has_sandbox
-from pyguestfs.host.qmp import QMP
 from pyguestfs.protocol import constants as C
+from pyguestfs.vm.machine import Machine
+from pyguestfs.vm.qemu import COLD_BOOT, LaunchPlan, MachineConfig, qemu_argv, qemu_has_sandbox
+from pyguestfs.vm.qmp import QMP
 
 SOURCE = Path(__file__).resolve().parent.parent
-PACKAGES = ("agent", "host", "builder", "initrd", "protocol")
+PACKAGES = ("agent", "core", "vm", "host", "builder", "initrd", "protocol")
 SHELL_RUNNERS = ("os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput")
 
 
@@ -102,23 +103,23 @@ def test_paths_longer_than_path_max_are_refused(g: GuestFS) -> None:
 
 
 def test_no_network_device_unless_asked() -> None:
-    argv = _config().argv("/s")
+    argv = qemu_argv(_config(), COLD_BOOT, "/s")
     assert "-nodefaults" in argv  # no default NIC either
     assert not {"-net", "-netdev", "-nic"} & set(argv)
     assert not any("net" in a and a.startswith("virtio-net") for a in argv)
-    asked = _config(network=True).argv("/s")
+    asked = qemu_argv(_config(network=True), COLD_BOOT, "/s")
     assert "-netdev" in asked and "virtio-net-pci,netdev=usernet" in asked
 
 
 def test_sandbox_in_the_command_line() -> None:
-    assert "-sandbox" not in _config().argv("/s")
-    argv = _config(sandbox=True).argv("/s")
+    assert "-sandbox" not in qemu_argv(_config(), COLD_BOOT, "/s")
+    argv = qemu_argv(_config(sandbox=True), COLD_BOOT, "/s")
     value = argv[argv.index("-sandbox") + 1]
     assert value.startswith("on,") and "spawn=deny" in value
 
 
 @pytest.fixture
-def paused_qemu(appliance: Path, cachedir: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def paused_qemu(appliance: Path, cachedir: str, sockdir: Path):  # type: ignore[no-untyped-def]
     """The appliance's real qemu command line, paused before the guest runs (-S), with a QMP
     monitor on a socket (structured answers: the human monitor on stdio echoes keystrokes
     with terminal escapes, which no test should have to parse)."""
@@ -130,16 +131,15 @@ def paused_qemu(appliance: Path, cachedir: str, tmp_path: Path):  # type: ignore
         root=app.root,
         root_uuid=app.root_uuid,
         sandbox=qemu_has_sandbox("qemu-system-x86_64"),
-        qmp_path=str(tmp_path / "qmp"),
     )
-    sock = str(tmp_path / "s")
+    sock, qmp = str(sockdir / "s"), str(sockdir / "qmp")
     listeners = []
-    for path in (sock, str(config.qmp_path)):  # qemu connects to both as it starts
+    for path in (sock, qmp):  # qemu connects to both as it starts
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(path)
         listener.listen(1)
         listeners.append(listener)
-    argv = config.argv(sock)
+    argv = qemu_argv(config, LaunchPlan(monitor=True), sock, qmp)
     argv[argv.index("-serial") + 1] = "null"
     argv += ["-S"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from pyguestfs.agent import Agent, Sysroot
 from pyguestfs.agent.channel import listen_once
 from pyguestfs.host import EVENT_PROGRESS, GuestFS, GuestFSError
+from pyguestfs.protocol import constants as C
 
 
 def _sha(path: Path) -> str:
@@ -35,23 +38,33 @@ def test_64_mib_round_trip_is_intact(g: GuestFS, agent: object, tmp_path: Path) 
     assert g.checksum("sha256", "/payload") == _sha(src)
 
 
-@pytest.fixture
-def fast_progress_agent(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """An in-process agent whose progress rate limits are shortened, so a test does not
-    need a transfer that lasts more than the real 2 s quiet period."""
+@contextmanager
+def _agent_in_thread(
+    tmp_path: Path, progress_timing: tuple[float, float]
+) -> Iterator[tuple[str, Path]]:
+    """An in-process agent with the given progress rate limits (quiet period at the start
+    of a call, minimum gap between messages), serving one connection."""
     sysroot = tmp_path / "root"
     sysroot.mkdir()
     sock = f"/tmp/pyguestfs-progress-{os.getpid()}.sock"
 
     def serve() -> None:
         stream = listen_once(sock)
-        Agent(stream, Sysroot(str(sysroot)), progress_timing=(0.0, 0.0)).serve()
+        Agent(stream, Sysroot(str(sysroot)), progress_timing=progress_timing).serve()
         stream.close()
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     yield sock, sysroot
     t.join(timeout=5)
+
+
+@pytest.fixture
+def fast_progress_agent(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An in-process agent whose progress rate limits are shortened, so a test does not
+    need a transfer that lasts more than the real 2 s quiet period."""
+    with _agent_in_thread(tmp_path, (0.0, 0.0)) as agent:
+        yield agent
 
 
 def test_progress_events_during_upload_and_download(
@@ -74,13 +87,21 @@ def test_progress_events_during_upload_and_download(
         assert seen and seen[-1][0] == 67 and seen[-1][2] == seen[-1][3] == 8 << 20
 
 
-def test_progress_is_rate_limited_by_default(g: GuestFS, tmp_path: Path) -> None:
-    # With 1.48's limits a short transfer sends no progress at all (quiet for 2 s).
+def test_progress_is_rate_limited_by_default(tmp_path: Path) -> None:
+    # 1.48's limits: a call is quiet for its first 2 s, then sends at most 3 a second.
+    assert (C.PROGRESS_INITIAL_DELAY, C.PROGRESS_PERIOD) == (2.0, 0.333333)
+    default = inspect.signature(Agent).parameters["progress_timing"].default
+    assert default == (C.PROGRESS_INITIAL_DELAY, C.PROGRESS_PERIOD)
+    # A transfer inside the quiet period sends no progress at all. The quiet period here
+    # outlasts any transfer, so the outcome does not hang on how fast this one is.
     src = tmp_path / "s"
     src.write_bytes(b"x" * (1 << 20))
     seen: list[object] = []
-    g.set_event_callback(lambda *a: seen.append(a), EVENT_PROGRESS)
-    g.upload(str(src), "/s")
+    with _agent_in_thread(tmp_path, (3600.0, C.PROGRESS_PERIOD)) as (sock, _), GuestFS() as h:
+        h.set_event_callback(lambda *a: seen.append(a), EVENT_PROGRESS)
+        h.attach(sock)
+        h.upload(str(src), "/s")
+        h.download("/s", str(tmp_path / "back"))
     assert seen == []
 
 

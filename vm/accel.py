@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
+from collections.abc import Sequence
+
+from ..core import runner
+from .qemu import kvm_probe_argv
 
 _PROBE_TIMEOUT = 8.0
 
@@ -27,43 +30,22 @@ def kvm_works(qemu: str, kernel: str, timeout: float = _PROBE_TIMEOUT) -> tuple[
     kernel's early boot), so only the real kernel reaching its panic counts."""
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False, "/dev/kvm is missing or not accessible"
-    argv = [
-        qemu,
-        "-no-user-config",
-        "-nodefaults",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-machine",
-        "q35,accel=kvm",
-        "-cpu",
-        "max",
-        "-m",
-        "256",
-        "-serial",
-        "stdio",
-        "-kernel",
-        kernel,
-        "-append",
-        "console=ttyS0 panic=-1 quiet loglevel=2",
-    ]
     try:
-        r = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
+        r = runner.run(kvm_probe_argv(qemu, kernel), check=False, timeout=timeout)
+    except runner.CommandTimedOut:
         return False, f"a KVM guest kernel did not reach its root-mount panic in {timeout:.0f} s"
-    except OSError as e:
-        return False, f"cannot run {qemu}: {e.strerror}"
+    except runner.CommandError as e:
+        return False, e.message
     out = r.stdout.decode("utf-8", "replace")
     if "Kernel panic" in out or "Unable to mount root" in out:
         return True, "a KVM guest kernel booted"
     err = r.stderr.decode("utf-8", "replace").strip().splitlines()
-    return False, f"qemu -accel kvm failed (status {r.returncode}): {' '.join(err[-2:])}"
+    status = runner.describe_status(r.returncode)
+    return False, f"qemu -accel kvm failed ({status}): {' '.join(err[-2:])}"
 
 
 def choose_accel(
-    qemu: str, kernel: str, settings: list[str], cache_dir: str | None
+    qemu: str, kernel: str, settings: Sequence[str], cache_dir: str | None
 ) -> tuple[str, str]:
     """The accelerator for this launch and why: ``force_tcg``/``force_kvm`` backend
     settings win; otherwise the cached (or freshly probed) KVM verdict."""
@@ -94,6 +76,7 @@ def choose_accel(
 
 
 def _cache_key(qemu: str) -> str:
+    """A file's identity (real path, size, mtime) and the host kernel's release."""
     try:
         st = os.stat(qemu)
         ident = f"{os.path.realpath(qemu)}:{st.st_size}:{st.st_mtime_ns}"

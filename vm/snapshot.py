@@ -31,7 +31,6 @@ qemu) costs a cold boot, never a failed launch; the broken snapshot is discarded
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import fcntl
@@ -46,19 +45,19 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..protocol.procedures import BY_NAME
-from .connection import Connection
-from .errors import GuestFSError
-from .machine import Drive, Machine, MachineConfig
+from ..core import runner
+from ..core.errors import GuestFSError
+from ..protocol.stream import ByteStream
+from . import agentcall
+from .machine import Machine
+from .qemu import Drive, LaunchPlan, MachineConfig, qemu_argv
 from .qmp import QMP
 
 SNAPSHOT_FORMAT = 3  # 3: qemu connects to the host's QMP listener
-#: Set to 0 (or "off") to never restore nor make snapshots.
-ENV_SWITCH = "PYGUESTFS_WARM_LAUNCH"
 _SEED_BYTES = 64
-#: The guest's RAM is a file of its own (MachineConfig.ram_file): the stream leaves it out.
+#: The guest's RAM is a file of its own (LaunchPlan.ram_file): the stream leaves it out.
 _IGNORE_SHARED = {"capability": "x-ignore-shared", "state": True}
 
 
@@ -68,29 +67,30 @@ class SnapshotError(GuestFSError):
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
+    """A stored snapshot: its directory, key and ``meta.json``."""
+
     directory: Path
     key: str
     meta: dict[str, Any]
 
     @property
     def state(self) -> Path:
+        """qemu's migration stream (devices and CPU)."""
         return self.directory / "state"
 
     @property
     def overlay(self) -> Path:
+        """The appliance disk as the saved VM left it (a qcow2 overlay of the root)."""
         return self.directory / "overlay.qcow2"
 
     @property
     def ram(self) -> Path:
+        """The guest's RAM (a sparse file)."""
         return self.directory / "ram"
 
     def files(self) -> dict[str, Path]:
         """The files whose sizes and CRCs meta.json records."""
         return {"state": self.state, "ram": self.ram, "overlay.qcow2": self.overlay}
-
-
-def enabled_by_environment() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "off", "no", "false")
 
 
 def ineligible(config: MachineConfig) -> str | None:
@@ -101,6 +101,7 @@ def ineligible(config: MachineConfig) -> str | None:
 
 
 def snapshots_dir(cache_dir: str) -> Path:
+    """Where an appliance cache keeps its snapshots."""
     return Path(cache_dir) / "snapshots"
 
 
@@ -111,20 +112,12 @@ def _identity(path: str) -> list[Any]:
 
 def snapshot_key(config: MachineConfig) -> tuple[str, dict[str, Any]]:
     """The key of the snapshot that can stand in for booting ``config`` (its drives aside)."""
-    template = dataclasses.replace(
-        config,
-        drives=[],
-        appliance_overlay="@overlay",
-        overlay_throwaway=False,
-        qmp_path="@qmp",
-        incoming=False,
-        ram_file="@ram",
-        ram_shared=False,
-    )
+    template = dataclasses.replace(config, drives=())
+    plan = LaunchPlan(monitor=True, appliance_overlay="@overlay", ram_file="@ram")
     qemu = shutil.which(config.qemu) or config.qemu
     components = {
         "format": SNAPSHOT_FORMAT,
-        "argv": template.argv("@channel")[1:],
+        "argv": qemu_argv(template, plan, "@channel", "@qmp")[1:],
         "qemu": _identity(qemu),
         "kernel": _identity(config.kernel),
         "initrd": _identity(config.initrd),
@@ -277,38 +270,24 @@ def _create_in(
     overlay = tmp / "overlay.qcow2"
     root = os.path.realpath(config.root)
     try:
-        proc = subprocess.run(
-            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", root, str(overlay)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise SnapshotError(
-            "snapshot: qemu-img is not installed (apt-get install qemu-utils)"
-        ) from None
-    if proc.returncode != 0:
-        raise SnapshotError(f"snapshot: qemu-img create failed: {proc.stderr.strip()}")
+        runner.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", root, overlay])
+    except runner.CommandNotFound as e:
+        raise SnapshotError(f"snapshot: {e.message} (apt-get install qemu-utils)") from None
+    except runner.CommandError as e:
+        raise SnapshotError(f"snapshot: {e.message}") from None
     ram = tmp / "ram"
     with open(ram, "wb") as f:
         f.truncate(config.memsize << 20)
-    vm_config = dataclasses.replace(
-        config,
-        drives=[],
-        appliance_overlay=str(overlay),
-        overlay_throwaway=False,
-        ram_file=str(ram),
-        ram_shared=True,
+    plan = LaunchPlan(
+        monitor=True, appliance_overlay=str(overlay), ram_file=str(ram), ram_shared=True
     )
-    machine = Machine(vm_config)
-    vm_config.qmp_path = os.path.join(machine.sockdir, "qmp.sock")
-    try:
+    with Machine(dataclasses.replace(config, drives=()), plan) as machine:
         stream = machine.start(timeout)
         booted = time.monotonic() - started
-        conn = Connection(stream)
-        conn.call(BY_NAME["internal_pyguestfs_park"], {}, {})
-        conn.close()  # the parked agent now waits for a wake word from a new host
+        try:
+            agentcall.call(stream, "internal_pyguestfs_park", {}, timeout=timeout)
+        finally:
+            stream.close()  # the parked agent now waits for a wake word from a new host
         qmp = machine.monitor(timeout)
         qmp.execute("migrate-set-capabilities", {"capabilities": [_IGNORE_SHARED]})
         with open(tmp / "state", "wb") as out:
@@ -319,8 +298,6 @@ def _create_in(
             os.fsync(out.fileno())
         with contextlib.suppress(GuestFSError):
             qmp.execute("quit")
-    finally:
-        machine.stop()
     with open(ram, "rb") as f:
         os.fsync(f.fileno())  # the VM wrote it through a shared mapping
     snap = Snapshot(tmp, key, {})
@@ -416,13 +393,22 @@ class _Checksum(threading.Thread):
             _write_verified(self.snap, verified)
 
 
+class Restored(NamedTuple):
+    """A VM restored from a snapshot, its agent awake and refreshed."""
+
+    machine: Machine
+    stream: ByteStream
+    #: The serial number the next call on ``stream`` takes.
+    next_serial: int
+
+
 def restore(
     snap: Snapshot,
     config: MachineConfig,
     timeout: float,
     on_console: Callable[[str], None] | None,
-    on_progress: Any = None,
-) -> tuple[Machine, Connection]:
+    on_progress: agentcall.ProgressCallback | None = None,
+) -> Restored:
     """Start qemu from ``snap``, hot-plug ``config.drives``, and return the ready agent.
 
     The order is chosen so that the guest's slow parts overlap: the disks are plugged as
@@ -432,17 +418,14 @@ def restore(
     """
     checksum = _Checksum(snap)
     checksum.start()
-    vm_config = dataclasses.replace(
-        config,
-        drives=[],
+    plan = LaunchPlan(
+        monitor=True,
         appliance_overlay=str(snap.overlay),
         overlay_throwaway=True,
         incoming=True,
         ram_file=str(snap.ram),
-        ram_shared=False,
     )
-    machine = Machine(vm_config, on_console=on_console)
-    vm_config.qmp_path = os.path.join(machine.sockdir, "qmp.sock")
+    machine = Machine(dataclasses.replace(config, drives=()), plan, on_console=on_console)
     marks: dict[str, float] = {}
     t0 = time.monotonic()
 
@@ -469,6 +452,7 @@ def restore(
                 f"snapshot {snap.key}: the {checksum.bad} file does not match its CRC"
             ) from cause
 
+    stream: ByteStream | None = None
     try:
         try:
             stream = machine.start(timeout, wake=True, on_spawned=load_and_plug)
@@ -476,25 +460,27 @@ def restore(
             refuse_if_corrupt(e)  # a corrupt file is the better explanation of a failure
             raise
         marks["awake"] = time.monotonic() - t0
-        conn = Connection(stream, on_progress)
         refuse_if_corrupt()
         now = time.time_ns()
-        conn.call(
-            BY_NAME["internal_pyguestfs_restored"],
+        _, next_serial = agentcall.call(
+            stream,
+            "internal_pyguestfs_restored",
             {
                 "seed": os.urandom(_SEED_BYTES),
                 "sec": now // 1_000_000_000,
                 "nsec": now % 1_000_000_000,
                 "ndisks": len(config.drives),
             },
-            {},
+            on_progress=on_progress,
         )
         marks["ready"] = time.monotonic() - t0
         machine.timings = marks
     except BaseException:
+        if stream is not None:
+            stream.close()
         machine.stop()
         raise
-    return machine, conn
+    return Restored(machine, stream, next_serial)
 
 
 def _wait_running(qmp: QMP, timeout: float) -> None:
@@ -536,7 +522,7 @@ def spawn_background_creation(config: MachineConfig, cache_dir: str) -> None:
     snapshots_dir(cache_dir).mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "pyguestfs.host.snapshot", "--spec", spec],
+            [sys.executable, "-m", "pyguestfs.vm.snapshot", "--spec", spec],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -553,13 +539,17 @@ def _config_to_json(config: MachineConfig) -> dict[str, Any]:
 
 def _config_from_json(data: dict[str, Any]) -> MachineConfig:
     data = dict(data)
-    data["drives"] = [Drive(**d) for d in data.get("drives", [])]
+    data["drives"] = tuple(Drive(**d) for d in data.get("drives", []))
     return MachineConfig(**data)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m pyguestfs.vm.snapshot --spec JSON``: make one snapshot (see
+    :func:`spawn_background_creation`)."""
+    import argparse
+
     p = argparse.ArgumentParser(
-        prog="python -m pyguestfs.host.snapshot",
+        prog="python -m pyguestfs.vm.snapshot",
         description="Make the warm-launch snapshot for one appliance configuration "
         "(launch() runs this in the background after a cold boot).",
     )

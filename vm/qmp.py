@@ -11,7 +11,7 @@ import json
 import socket
 from typing import Any
 
-from .errors import GuestFSError
+from ..core.errors import GuestFSError
 
 
 class QMPError(GuestFSError):
@@ -76,6 +76,7 @@ class QMP:
         return str(self.execute("human-monitor-command", {"command-line": command_line}))
 
     def close(self) -> None:
+        """Close the connection (qemu keeps running)."""
         if not self.closed:
             self.closed = True
             self._sock.close()
