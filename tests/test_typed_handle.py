@@ -9,8 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pyguestfs.host import GuestFS, GuestFSError
-from pyguestfs.host import codegen
+from pyguestfs.host import GuestFS, GuestFSError, codegen
 from pyguestfs.host.calls import Calls
 from pyguestfs.protocol.procedures import BY_NAME, LIBRARY_ACTIONS
 
