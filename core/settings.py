@@ -23,7 +23,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # argparse costs launch() import time; only the builder's CLI needs it
     import argparse
@@ -127,7 +127,7 @@ def _setting(
         "unit": unit,
         "used_by": used_by,
     }
-    return cast(_T, field(default=default, metadata={"setting": meta}))
+    return field(default=default, metadata={"setting": meta})
 
 
 DEFAULT_QEMU = "qemu-system-x86_64"

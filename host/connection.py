@@ -109,7 +109,9 @@ class Connection:
         if wanted <= C.MAX_CHUNK_SIZE:
             return self.chunk_size
         try:
-            granted = self.call(BY_NAME["internal_pyguestfs_set_chunk_size"], {"size": wanted}, {})
+            granted: int = self.call(
+                BY_NAME["internal_pyguestfs_set_chunk_size"], {"size": wanted}, {}
+            )
         except ProtocolViolation:
             raise
         except GuestFSError:

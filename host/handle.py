@@ -8,23 +8,23 @@ that run in the C library rather than the daemon (``ls``, ``cat``, ``write``, ``
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..core.settings import DEFAULTS, SETTINGS, Settings, read_environment
 from ..protocol import constants as C
-from ..protocol.procedures import BY_NAME, PROCEDURES, Procedure
-from ..protocol.types import ArgType, RetType
+from ..protocol.procedures import BY_NAME, Procedure
+from ..protocol.types import RetType
 from ..vm import snapshot
 from ..vm.machine import Machine
 from ..vm.qemu import Drive, MachineConfig
+from .calls import _H, Calls, Stat, Statns, StrPath, Version
 from .connection import Connection
 from .errors import ClosedHandle, GuestFSError
 from .events import (
@@ -40,20 +40,42 @@ from .events import (
 )
 
 #: The libguestfs release whose API and protocol this package reproduces.
-LIBGUESTFS_VERSION = {"major": 1, "minor": 48, "release": 6, "extra": "pyguestfs"}
+LIBGUESTFS_VERSION = Version(major=1, minor=48, release=6, extra="pyguestfs")
 
 _STATE_CONFIG, _STATE_LAUNCHING, _STATE_READY = "CONFIG", "LAUNCHING", "READY"
 
 
-class GuestFS:
+class GuestFS(Calls[_H]):
     """A libguestfs handle.
 
+    Every API of libguestfs 1.48 is a typed method (:class:`~pyguestfs.host.calls.Calls`,
+    generated from the procedure table); one this library or the appliance's daemon
+    does not serve raises :class:`GuestFSError` with errno ``ENOTSUP``.
+
     ``python_return_dict=True`` makes hashtable results dicts (all new code should set it,
-    as with python3-guestfs); otherwise they are lists of ``(key, value)`` pairs.
+    as with python3-guestfs); otherwise they are lists of ``(key, value)`` pairs. Type
+    checkers follow the choice: ``GuestFS(python_return_dict=True)`` is a
+    ``GuestFS[dict[str, str]]``.
     ``environment`` reads the settings' environment variables (``LIBGUESTFS_DEBUG``,
     ``LIBGUESTFS_MEMSIZE`` ... see :mod:`pyguestfs.core.settings`) once, now, as libguestfs
     does; ``environment=False`` starts from the defaults.
     """
+
+    @overload
+    def __init__(
+        self: GuestFS[dict[str, str]],
+        python_return_dict: Literal[True],
+        environment: bool = True,
+        close_on_exit: bool = True,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: GuestFS[list[tuple[str, str]]],
+        python_return_dict: Literal[False] = False,
+        environment: bool = True,
+        close_on_exit: bool = True,
+    ) -> None: ...
 
     def __init__(
         self, python_return_dict: bool = False, environment: bool = True, close_on_exit: bool = True
@@ -75,7 +97,7 @@ class GuestFS:
         del close_on_exit  # handles are closed by __del__ or close(), as in python3-guestfs
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> GuestFS:
+    def __enter__(self) -> GuestFS[_H]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -169,7 +191,7 @@ class GuestFS:
         name: str | None = None,
         label: str | None = None,
         protocol: str | None = None,
-        server: list[str] | None = None,
+        server: Sequence[str] | None = None,
         username: str | None = None,
         secret: str | None = None,
         cachemode: str | None = None,
@@ -376,7 +398,7 @@ class GuestFS:
     def get_autosync(self) -> bool:
         return self._settings.autosync
 
-    def set_backend_settings(self, settings: list[str]) -> None:
+    def set_backend_settings(self, settings: Sequence[str]) -> None:
         self._set("backend_settings", settings)
 
     def get_backend_settings(self) -> list[str]:
@@ -415,8 +437,10 @@ class GuestFS:
     def set_path(self, searchpath: str | None) -> None:
         self._set("path", searchpath)
 
-    def get_path(self) -> str | None:
-        return self._settings.path
+    def get_path(self) -> str:
+        """The fixed-appliance search path set by set_path or LIBGUESTFS_PATH; an empty
+        string when none is set (pyguestfs then builds and caches its own appliance)."""
+        return self._settings.path or ""
 
     def set_cachedir(self, cachedir: str | None) -> None:
         self._set("cachedir", cachedir)
@@ -445,9 +469,9 @@ class GuestFS:
     def is_config(self) -> bool:
         return self._state == _STATE_CONFIG
 
-    def version(self) -> dict[str, Any]:
+    def version(self) -> Version:
         """The libguestfs version this library is compatible with."""
-        return dict(LIBGUESTFS_VERSION)
+        return Version(**LIBGUESTFS_VERSION)
 
     # -- events ------------------------------------------------------------------------------
     def set_event_callback(self, cb: EventCallback, event_bitmask: int) -> int:
@@ -470,7 +494,7 @@ class GuestFS:
             print(f"libguestfs: {message}", file=sys.stderr)
 
     def _trace_call(self, name: str, args: dict[str, Any], optargs: dict[str, Any]) -> None:
-        shown = [repr(v) for v in args.values()]
+        shown: list[str] = [repr(v) for v in args.values()]
         shown += [f"{k}:{v!r}" for k, v in optargs.items()]
         self._trace_line(" ".join([name, *shown]))
 
@@ -487,8 +511,8 @@ class GuestFS:
         args: dict[str, Any],
         optargs: dict[str, Any],
         *,
-        file_in: str | None = None,
-        file_out: str | None = None,
+        file_in: StrPath | None = None,
+        file_out: StrPath | None = None,
     ) -> Any:
         self._check_not_closed()
         proc = BY_NAME[name]
@@ -500,7 +524,13 @@ class GuestFS:
                 )
             if self._settings.trace:
                 self._trace_call(name, args, optargs)
-            result = self._conn.call(proc, args, optargs, file_in=file_in, file_out=file_out)
+            result = self._conn.call(
+                proc,
+                args,
+                optargs,
+                file_in=None if file_in is None else os.fspath(file_in),
+                file_out=None if file_out is None else os.fspath(file_out),
+            )
             if self._settings.trace:
                 self._trace_line(f"{name} = {result!r}")
             return result
@@ -561,9 +591,14 @@ class GuestFS:
 
     def _shape(self, proc: Procedure, value: Any) -> Any:
         """Turn a decoded value into what python3-guestfs returns."""
-        if proc.ret is RetType.HASHTABLE and self._python_return_dict:
-            return dict(value)
+        if proc.ret is RetType.HASHTABLE:
+            return self._hashtable(value)
         return value
+
+    def _hashtable(self, pairs: list[tuple[str, str]]) -> _H:
+        """A hashtable result as python3-guestfs returns it: a dict with
+        ``python_return_dict=True``, else the list of pairs."""
+        return dict(pairs) if self._python_return_dict else pairs  # type: ignore[return-value]
 
     # -- conveniences that run in the C library ------------------------------------------------
     def _download_bytes(self, proc_name: str, path: str) -> bytes:
@@ -622,15 +657,15 @@ class GuestFS:
         with _scratch_file(data) as tmp:
             self._call("upload_offset", {"remotefilename": path, "offset": size}, {}, file_in=tmp)
 
-    def stat(self, path: str) -> dict[str, int]:
+    def stat(self, path: str) -> Stat:
         """Deprecated libguestfs ``stat``: statns without nanoseconds."""
-        return _old_stat(self.statns(path))  # type: ignore[attr-defined]
+        return _old_stat(self.statns(path))
 
-    def lstat(self, path: str) -> dict[str, int]:
+    def lstat(self, path: str) -> Stat:
         """Deprecated libguestfs ``lstat``: lstatns without nanoseconds."""
-        return _old_stat(self.lstatns(path))  # type: ignore[attr-defined]
+        return _old_stat(self.lstatns(path))
 
-    def feature_available(self, groups: list[str]) -> bool:
+    def feature_available(self, groups: Sequence[str]) -> bool:
         """True if every optional feature group named is available in the appliance;
         an unknown group raises, as in libguestfs (lib/available.c)."""
         for g in groups:
@@ -641,7 +676,7 @@ class GuestFS:
                 return False
         return True
 
-    def available(self, groups: list[str]) -> None:
+    def available(self, groups: Sequence[str]) -> None:
         """Raise if any named group is unavailable or unknown, as libguestfs does. The
         messages are the library's own, without the API name in front."""
         for g in groups:
@@ -661,11 +696,22 @@ def _first_arg(proc_name: str) -> str:
     return BY_NAME[proc_name].wire_args[0].name
 
 
-def _old_stat(ns: dict[str, int]) -> dict[str, int]:
-    keys = ("dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks")
-    out = {k: ns[f"st_{k}"] for k in keys}
-    out.update(atime=ns["st_atime_sec"], mtime=ns["st_mtime_sec"], ctime=ns["st_ctime_sec"])
-    return out
+def _old_stat(ns: Statns) -> Stat:
+    return Stat(
+        dev=ns["st_dev"],
+        ino=ns["st_ino"],
+        mode=ns["st_mode"],
+        nlink=ns["st_nlink"],
+        uid=ns["st_uid"],
+        gid=ns["st_gid"],
+        rdev=ns["st_rdev"],
+        size=ns["st_size"],
+        blksize=ns["st_blksize"],
+        blocks=ns["st_blocks"],
+        atime=ns["st_atime_sec"],
+        mtime=ns["st_mtime_sec"],
+        ctime=ns["st_ctime_sec"],
+    )
 
 
 @contextmanager
@@ -713,49 +759,6 @@ def _bind(
     args = {a.name: values[a.name] for a in proc.wire_args}
     optargs = {n: values[n] for n in optional if values.get(n) is not None}
     return values, args, optargs
-
-
-def _make_method(proc: Procedure) -> Callable[..., Any]:
-    required = [a.name for a in proc.args]
-    optional = [o.name for o in proc.optargs]
-    file_in = next((a.name for a in proc.args if a.type is ArgType.FILEIN), None)
-    file_out = next((a.name for a in proc.args if a.type is ArgType.FILEOUT), None)
-
-    def method(self: GuestFS, *posargs: Any, **kwargs: Any) -> Any:
-        values, args, optargs = _bind(proc, posargs, kwargs)
-        result = self._call(
-            proc.name,
-            args,
-            optargs,
-            file_in=os.fspath(values[file_in]) if file_in else None,
-            file_out=os.fspath(values[file_out]) if file_out else None,
-        )
-        return self._shape(proc, result)
-
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in required]
-    params += [
-        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
-        for n in optional
-    ]
-    method.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    method.__name__ = proc.name
-    method.__qualname__ = f"GuestFS.{proc.name}"
-    method.__doc__ = proc.doc[:1].upper() + proc.doc[1:] + "."
-    return method
-
-
-def _install_methods() -> None:
-    for proc in PROCEDURES:
-        if proc.internal or hasattr(GuestFS, proc.name):
-            continue
-        method = _make_method(proc)
-        setattr(GuestFS, proc.name, method)
-        for alias in proc.aliases:
-            setattr(GuestFS, alias, method)
-
-
-_install_methods()
 
 
 def _document_settings() -> None:

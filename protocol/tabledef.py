@@ -11,7 +11,7 @@ carry what qualifies them: ``"RStruct statns"``, ``"RStringList Device"``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from .types import (
     STRUCTS,
@@ -147,6 +147,8 @@ class LibraryAction:
         return self.deprecated_by is not None
 
 
+_Kind = TypeVar("_Kind", ArgType, OptType)
+
 _ARG_TYPES = {t.value: t for t in ArgType}
 _OPT_TYPES = {t.value: t for t in OptType}
 _RET_TYPES = {t.value: t for t in RetType}
@@ -154,7 +156,7 @@ _STR_KINDS = {k.value: k for k in StrKind}
 _FISH_OUTPUTS = {f.value: f for f in FishOutput}
 
 
-def _parse_params(spec: str, table: dict[str, ArgType] | dict[str, OptType]) -> list[tuple]:
+def _parse_params(spec: str, table: dict[str, _Kind]) -> list[tuple[str, _Kind]]:
     out = []
     for part in filter(None, (p.strip() for p in spec.split(","))):
         tname, _, pname = part.partition(" ")

@@ -130,6 +130,8 @@ def test_the_handles_setters_and_getters_are_the_tables() -> None:
         value = getattr(g, f"get_{s.name}")()
         if s.name == "cachedir":
             assert value == DEFAULTS.cache_base()
+        elif s.name == "path":
+            assert value == ""  # 1.48's get_path never returns NULL
         else:
             assert value == (list(s.default) if isinstance(s.default, tuple) else s.default)
     g.close()
