@@ -41,6 +41,6 @@ fi
 stamp=.venv/.pyguestfs-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test,build,cache]'
+  .venv/bin/python -m pip install -q -e '.[test,build,cache,fleet]'
   touch "$stamp"
 fi
