@@ -86,7 +86,6 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--quiet", "-q", action="store_true", help="no progress line and no summary table"
     )
-    common.add_argument("images", nargs="*", metavar="IMAGE")
 
     parser = argparse.ArgumentParser(
         prog="guestfs-fleet",
@@ -94,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         "pyguestfs appliance, on a local Dask pool or a Dask cluster; results as JSON Lines.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
+    inspect = sub.add_parser(
         "inspect",
         parents=[common],
         help="what virt-inspector reports, for each image",
@@ -103,9 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         "filesystems, installed applications).",
     )
     cs = sub.add_parser("checksum", parents=[common], help="checksums of guest files")
-    cs.add_argument(
-        "--path", action="append", required=True, help="a guest path (repeat for more)"
-    )
+    cs.add_argument("--path", action="append", required=True, help="a guest path (repeat for more)")
     cs.add_argument("--csumtype", default="sha256", help="crc, md5, sha1 ... sha512")
     run = sub.add_parser(
         "run",
@@ -126,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a keyword argument of the job (VALUE parsed as JSON when it is JSON)",
     )
+    for p in (inspect, cs, run):
+        # After run's MODULE:FUNCTION (a parent's positionals would come before it).
+        p.add_argument("images", nargs="*", metavar="IMAGE")
     return parser
 
 
