@@ -76,7 +76,7 @@ class RunSpec:
         )
 
 
-class FleetPlugin(WorkerPlugin):  # type: ignore[misc]
+class FleetPlugin(WorkerPlugin):
     """A Dask worker plugin: prepares each worker (appliance, snapshot) when it starts,
     in a thread so that the worker keeps answering the scheduler meanwhile."""
 

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..builder.appliance import BuildOptions, build
 from ..host import GuestFS, GuestFSError
@@ -131,13 +131,12 @@ def load_job(ref: str) -> Callable[..., dict[str, Any]]:
     module_name, colon, attr = ref.partition(":")
     if not colon or not module_name or not attr:
         raise ValueError(f"job {ref!r}: expected MODULE:FUNCTION")
-    module = importlib.import_module(module_name)
-    job = module
+    job: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         job = getattr(job, part)
     if not callable(job):
         raise ValueError(f"job {ref!r} is not callable")
-    return job  # type: ignore[return-value]
+    return cast("Callable[..., dict[str, Any]]", job)
 
 
 class _Watchdog:
