@@ -38,6 +38,7 @@ from .events import (
     EventCallback,
     EventRegistry,
 )
+from .inspect_apps import InspectApps  # library-side inspect_list_applications*
 
 #: The libguestfs release whose API and protocol this package reproduces.
 LIBGUESTFS_VERSION = Version(major=1, minor=48, release=6, extra="pyguestfs")
@@ -45,7 +46,7 @@ LIBGUESTFS_VERSION = Version(major=1, minor=48, release=6, extra="pyguestfs")
 _STATE_CONFIG, _STATE_LAUNCHING, _STATE_READY = "CONFIG", "LAUNCHING", "READY"
 
 
-class GuestFS(Calls[_H]):
+class GuestFS(InspectApps[_H], Calls[_H]):
     """A libguestfs handle.
 
     Every API of libguestfs 1.48 is a typed method (:class:`~pyguestfs.host.calls.Calls`,
