@@ -117,6 +117,8 @@ class GuestFS(
         self._scratch: list[str] = []
         self._machine: Machine | None = None
         self._library: dict[str, Any] = {}
+        self._libvirt_creds: list[str] = []
+        self._libvirt_requested: list[list[Any]] | None = None
         self._init_mount_local()
         #: Which daemon the launched appliance runs (set at launch; see builder --daemon).
         self._appliance_daemon = "pyguestfs"

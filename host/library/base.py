@@ -39,6 +39,8 @@ class HandleBase(Calls[_H]):
     _closed: bool
     _settings: Settings
     _drives: list[Drive]
+    #: 1.48's debug_drives line of each drive, in order.
+    _drive_strings: list[str]
     _scratch: list[str]
     _machine: Machine | None
     #: Library-only state of 1.48 that changes nothing in how pyguestfs runs qemu.

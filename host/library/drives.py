@@ -91,9 +91,6 @@ def _nbd_source(api: str, filename: str, servers: Sequence[str]) -> str:
 class Drives(HandleBase[_H]):
     """``add_drive`` and friends, the drive list, ``device_index`` and device names."""
 
-    #: 1.48's debug_drives line for each drive, in order.
-    _drive_strings: list[str]
-
     def add_drive(
         self,
         filename: str,
