@@ -18,6 +18,7 @@ APT_PACKAGES=(
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
   libvirt-dev pkg-config gcc                      # pip builds libvirt-python (add_domain) on them
+  python3-libvirt                                 # the reference: python3-guestfs add_domain
   fuse3 libfuse3-dev                              # mount_local/pyguestmount: pyfuse3 builds on
                                                   # libfuse3; fusermount3 unmounts
 )
