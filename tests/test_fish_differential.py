@@ -68,6 +68,8 @@ _MASKS = [
     (re.compile(rb"elapsed time: \d+\.\d\d seconds"), b"elapsed time: <T> seconds"),
     (re.compile(rb"(/s26/(?:tmp|dir))\w{6}"), rb"\1XXXXXX"),
     (re.compile(rb"^(fsid: )\d+$", re.M), rb"\1<FSID>"),
+    # The guest kernel's number of the device (our appliance disk comes first).
+    (re.compile(rb"^((?:st_)?dev: )\d+$", re.M), rb"\1<DEV>"),
 ]
 
 
