@@ -402,6 +402,8 @@ _CANCELLED = "operation cancelled by user"
 def _cancelled() -> GuestFSError:
     """1.48's error for a transfer stopped by ``user_cancel``: EINTR, no API name."""
     return GuestFSError(_CANCELLED, "EINTR")
+
+
 def _open_local_out(filename: str) -> BinaryIO:
     """The local file a download writes. /dev/stdout and /dev/stderr are a copy of the
     process's descriptor, as libguestfs does (lib/proto.c): opening them by name would
