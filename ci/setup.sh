@@ -45,6 +45,6 @@ fi
 stamp=.venv/.pyguestfs-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test,build,cache,libvirt,fuse]'
+  .venv/bin/python -m pip install -q -e '.[test,build,cache,libvirt,fuse,fleet]'
   touch "$stamp"
 fi
