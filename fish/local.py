@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import GuestFSError
 from .commands import API_COMMANDS
+from .events import run_delete_event, run_event, run_list_events
 from .parse import IntError, parse_size
 
 if TYPE_CHECKING:
@@ -257,6 +258,7 @@ def run_reopen(shell: Shell, cmd: str, argv: list[str]) -> int:
         pass
     old.close()
     shell.g = new
+    shell.event_handlers.clear()  # not carried over, as in guestfish
     return 0
 
 
@@ -527,14 +529,6 @@ def _product(lists: list[list[str]]) -> Iterator[list[str]]:
             yield [head, *tail]
 
 
-# -- events ------------------------------------------------------------------------------------
-
-
-def run_events_unsupported(shell: Shell, cmd: str, argv: list[str]) -> int:
-    shell.err(f"{cmd}: event handlers are not supported by pyguestfish")
-    return -1
-
-
 LOCAL_COMMANDS: tuple[LocalCommand, ...] = (
     LocalCommand(
         "alloc", "allocate and add a disk file", run_alloc, ("allocate",), "alloc filename size"
@@ -552,12 +546,20 @@ LOCAL_COMMANDS: tuple[LocalCommand, ...] = (
         usage="copy-out remote [remote ...] localdir",
     ),
     LocalCommand(
-        "delete_event", "delete a previously registered event handler", run_events_unsupported
+        "delete_event",
+        "delete a previously registered event handler",
+        run_delete_event,
+        usage="delete-event name",
     ),
     LocalCommand("display", "display an image", run_display, usage="display filename"),
     LocalCommand("echo", "display a line of text", run_echo, usage="echo [params ...]"),
     LocalCommand("edit", "edit a file", run_edit, ("vi", "emacs"), "edit filename"),
-    LocalCommand("event", "register a handler for an event or events", run_events_unsupported),
+    LocalCommand(
+        "event",
+        "register a handler for an event or events",
+        run_event,
+        usage='event name eventset "shell script ..."',
+    ),
     LocalCommand("glob", "expand wildcards in command", run_glob, usage="glob command args..."),
     LocalCommand(
         "hexedit",
@@ -566,7 +568,7 @@ LOCAL_COMMANDS: tuple[LocalCommand, ...] = (
         usage="hexedit <filename|device> [<max> | <start> <max>]",
     ),
     LocalCommand("lcd", "change working directory", run_lcd, usage="lcd directory"),
-    LocalCommand("list_events", "list event handlers", run_events_unsupported),
+    LocalCommand("list_events", "list event handlers", run_list_events, usage="list-events"),
     LocalCommand("man", "open the manual", run_man, ("manual",), "man"),
     LocalCommand("more", "view a file", run_more, ("less",), "more filename"),
     LocalCommand("reopen", "close and reopen libguestfs handle", run_reopen, usage="reopen"),

@@ -66,6 +66,8 @@ class Shell:
         self.lineno = 0
         self.command_num = 0
         self.quit = False
+        #: ``event`` handlers, in the order they were registered.
+        self.event_handlers: list[Any] = []
         self.api: dict[str, ApiCommand] = api_lookup()
         self.local: dict[str, LocalCommand] = {}
         for lc in LOCAL_COMMANDS:
