@@ -5,6 +5,7 @@ user's in a tool's messages. One copy each, so the families agree.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -71,3 +72,36 @@ def user_device_names(devices: DeviceMap | None, text: str) -> str:
     names = "|".join(re.escape(d) for d in sorted(disks, key=len, reverse=True))
     pattern = rf"/dev/(?:{names})(?:p?\d+)?(?![\w])"
     return re.sub(pattern, lambda m: devices.reverse(m.group(0)), text)
+
+
+_DM_NAME_PART = r"((?:[^-]|--)+)"
+
+
+def lv_canonical_name(node: str) -> str | None:
+    """``/dev/VG/LV`` for a node of an active logical volume (``/dev/mapper/VG-LV``,
+    ``/dev/dm-N``), else None (a LUKS mapping, a missing node, not a device).
+
+    guestfsd's ``lv_canonical`` compares the node's device number with every LV's that
+    ``lvs`` lists; the kernel already knows: device-mapper's ``uuid`` of an LV is
+    ``LVM-`` and 64 characters of VG and LV uuids (internal layers add a ``-suffix``
+    and are no LV of ``lvs``), and its ``name`` is ``VG-LV`` with each dash inside a
+    name doubled."""
+    try:
+        rdev = os.stat(node).st_rdev
+    except OSError:
+        return None
+    sysdir = f"/sys/dev/block/{os.major(rdev)}:{os.minor(rdev)}/dm"
+    try:
+        with open(f"{sysdir}/uuid") as f:
+            uuid = f.read().strip()
+        with open(f"{sysdir}/name") as f:
+            name = f.read().strip()
+    except OSError:
+        return None
+    if not uuid.startswith("LVM-") or len(uuid) != 4 + 64:
+        return None
+    m = re.fullmatch(_DM_NAME_PART + "-" + _DM_NAME_PART, name)
+    if m is None:
+        return None
+    vg, lv = (part.replace("--", "-") for part in m.groups())
+    return f"/dev/{vg}/{lv}"

@@ -14,4 +14,11 @@ freezer sees each of them).
 
 from __future__ import annotations
 
-from . import blockdev  # noqa: F401
+from . import (
+    blockdev,  # noqa: F401
+    content,  # noqa: F401
+    daemon,  # noqa: F401
+    dirs,  # noqa: F401
+    files,  # noqa: F401
+    paths,  # noqa: F401
+)
