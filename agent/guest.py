@@ -5,6 +5,7 @@ user's in a tool's messages. One copy each, so the families agree.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 from dataclasses import dataclass
@@ -105,3 +106,26 @@ def lv_canonical_name(node: str) -> str | None:
         return None
     vg, lv = (part.replace("--", "-") for part in m.groups())
     return f"/dev/{vg}/{lv}"
+
+
+#: Where Debian puts shared libraries; the appliance may have no ld.so.cache to say so.
+_LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib")
+_LIBRARIES: dict[str, ctypes.CDLL | None] = {}
+
+
+def load_library(soname: str) -> ctypes.CDLL | None:
+    """The appliance's shared library ``soname`` (``libacl.so.1``) opened once, with
+    errno kept; None when the appliance does not have it (its feature is then missing).
+
+    The frozen agent's loader path is its own bundle's, and the appliance root may have
+    no ld.so.cache, so the library directories are tried by name after the soname."""
+    if soname not in _LIBRARIES:
+        lib = None
+        for candidate in (soname, *(os.path.join(d, soname) for d in _LIBRARY_DIRS)):
+            try:
+                lib = ctypes.CDLL(candidate, use_errno=True)
+                break
+            except OSError:
+                continue
+        _LIBRARIES[soname] = lib
+    return _LIBRARIES[soname]

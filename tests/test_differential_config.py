@@ -148,6 +148,39 @@ CASES: list[Case] = [
     _case("checksums_out-missing", "checksums_out", "md5", "/c/missing", OUT),
     _case("checksums_out-file", "checksums_out", "md5", "/c/a", OUT),
     _case("checksum_device-no-device", "checksum_device", "md5", "/dev/sdz"),
+    # acl
+    _case("acl_get_file", "acl_get_file", "/c/a", "access"),
+    _case("acl_get_file-default-dir", "acl_get_file", "/c/tree", "default"),
+    _case("acl_get_file-default-file", "acl_get_file", "/c/a", "default"),
+    _case("acl_get_file-bad-type", "acl_get_file", "/c/a", "mask"),
+    _case("acl_get_file-missing", "acl_get_file", "/c/missing", "access"),
+    _case(
+        "acl_set_file", "acl_set_file", "/c/a", "access", "u::rw-,g::r--,o::---,u:1000:rw-,m::rw-"
+    ),
+    _case("acl_set_file-check", "acl_get_file", "/c/a", "access"),
+    _case("acl_set_file-default", "acl_set_file", "/c/tree", "default", "u::rwx,g::r-x,o::r-x"),
+    _case("acl_set_file-default-check", "acl_get_file", "/c/tree", "default"),
+    _case("acl_set_file-unparsable", "acl_set_file", "/c/a", "access", "user:nobody-at-all:rwx"),
+    _case("acl_set_file-bad-type", "acl_set_file", "/c/a", "both", "u::rw-,g::r--,o::---"),
+    _case("acl_set_file-missing", "acl_set_file", "/c/missing", "access", "u::rw-,g::r--,o::---"),
+    _case("acl_delete_def_file", "acl_delete_def_file", "/c/tree"),
+    _case("acl_delete_def_file-check", "acl_get_file", "/c/tree", "default"),
+    _case("acl_delete_def_file-file", "acl_delete_def_file", "/c/a"),
+    _case("acl_delete_def_file-missing", "acl_delete_def_file", "/c/missing"),
+    # cap
+    _case("cap_get_file-none", "cap_get_file", "/c/a"),
+    _case("cap_set_file", "cap_set_file", "/c/a", "cap_net_raw,cap_chown+ep"),
+    _case("cap_get_file", "cap_get_file", "/c/a"),
+    _case("cap_set_file-unparsable", "cap_set_file", "/c/a", "cap_no_such_thing+ep"),
+    _case("cap_set_file-missing", "cap_set_file", "/c/missing", "cap_chown+ep"),
+    _case("cap_get_file-missing", "cap_get_file", "/c/missing"),
+    _case("cap_set_file-clear", "cap_set_file", "/c/a", "="),
+    _case("cap_get_file-cleared", "cap_get_file", "/c/a"),
+    # feature groups of these families
+    *(
+        _case(f"feature-{group}", "feature_available", [group])
+        for group in ("acl", "linuxcaps", "linuxmodules", "inotify", "selinux", "journal")
+    ),
     # daemon
     _case("echo_daemon", "echo_daemon", ["a", "b c", "", "d"]),
     _case("echo_daemon-empty", "echo_daemon", []),

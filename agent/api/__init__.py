@@ -15,7 +15,9 @@ freezer sees each of them).
 from __future__ import annotations
 
 from . import (
+    acl,  # noqa: F401
     blockdev,  # noqa: F401
+    cap,  # noqa: F401
     content,  # noqa: F401
     daemon,  # noqa: F401
     dirs,  # noqa: F401
