@@ -57,6 +57,8 @@ OPTIONAL_PACKAGES = (
     "sed",
     "bsdextrautils",
     "file",
+    # setfiles, for selinux_relabel (the selinuxrelabel group).
+    "policycoreutils",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.

@@ -24,7 +24,7 @@ from ..protocol.types import RetType
 from ..vm import snapshot
 from ..vm.machine import Machine
 from ..vm.qemu import Drive, MachineConfig
-from .calls import _H, Calls, Stat, Statns, StrPath, Version
+from .calls import _H, Calls, Stat, Statns, StrPath, Version, Xattr
 from .connection import Connection
 from .errors import ClosedHandle, GuestFSError
 from .events import (
@@ -618,6 +618,37 @@ class GuestFS(Calls[_H]):
     def find(self, directory: str) -> list[str]:
         """Every name below a directory, relative to it, sorted (via find0)."""
         return self._names("find0", directory)
+
+    def journal_get(self) -> list[Xattr]:
+        """The fields of the current journal entry, as ``attrname`` / ``attrval`` pairs
+        (via internal_journal_get: each field an 8-byte big-endian length, then
+        ``NAME=value``), with 1.48's errors for a reply that does not parse."""
+        with _scratch_file() as tmp:
+            self._call("internal_journal_get", {}, {}, file_out=tmp)
+            with open(tmp, "rb") as f:
+                data = f.read()
+        fields: list[Xattr] = []
+        i, size = 0, len(data)
+        bad = "invalid data from guestfs_internal_journal_get: "
+        while i < size:
+            if i + 8 > size:
+                raise GuestFSError(f"journal_get: {bad}truncated: size={size}, i={i}")
+            length = int.from_bytes(data[i : i + 8], "big")
+            i += 8
+            if i + length > size:
+                raise GuestFSError(
+                    f"journal_get: {bad}length field is too large: size={size}, i={i}, len={length}"
+                )
+            field = data[i : i + length]
+            name, eq, value = field.partition(b"=")
+            if not eq:
+                raise GuestFSError(
+                    f"journal_get: {bad}no '=' found separating field name and data: "
+                    f"size={size}, i={i}"
+                )
+            fields.append({"attrname": name.decode("utf-8", "surrogateescape"), "attrval": value})
+            i += length
+        return fields
 
     def read_file(self, path: str) -> bytes:
         """A whole file as bytes (via download)."""

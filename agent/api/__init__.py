@@ -22,5 +22,8 @@ from . import (
     daemon,  # noqa: F401
     dirs,  # noqa: F401
     files,  # noqa: F401
+    inotify,  # noqa: F401
+    journal,  # noqa: F401
     paths,  # noqa: F401
+    selinux,  # noqa: F401
 )
