@@ -57,6 +57,8 @@ OPTIONAL_PACKAGES = (
     "sed",
     "bsdextrautils",
     "file",
+    # cmp, for equal.
+    "diffutils",
     # setfiles, for selinux_relabel (the selinuxrelabel group).
     "policycoreutils",
 )
