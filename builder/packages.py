@@ -59,6 +59,8 @@ OPTIONAL_PACKAGES = (
     "file",
     # cmp, for equal.
     "diffutils",
+    # librpm, for internal_list_rpm_applications (inspecting RPM-based guests).
+    "librpm9",
     # setfiles, for selinux_relabel (the selinuxrelabel group).
     "policycoreutils",
 )

@@ -17,6 +17,7 @@ APT_PACKAGES=(
   grep sed bsdextrautils file                     # appliance: grep family, hexdump, file
   policycoreutils                                 # appliance: setfiles (selinux_relabel)
   systemd-journal-remote                          # tests: real journal files from export format
+  rpm                                             # tests: rpmbuild and rpm make an RPM database
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
 )

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import os
 import re
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from config_data import journal_file, rpm_guest_tar
 from realdaemon import (
     RealDaemonUnavailable,
     check_can_confine,
@@ -43,29 +41,8 @@ from test_differential import (
     tree_difference,
 )
 
-
-def _journal() -> bytes:
-    """A real systemd journal file of three entries, written by systemd-journal-remote
-    from journal export format (b"" where that tool is missing: the journal cases then
-    fail alike on both daemons)."""
-    tool = "/lib/systemd/systemd-journal-remote"
-    if not os.path.exists(tool):
-        return b""
-    export = b"".join(
-        b"__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n"
-        b"_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=guest\nPRIORITY=6\n"
-        b"MESSAGE=message number %d\nLONG_FIELD=%s\n\n"
-        % (1_600_000_000_000_000 + i * 1_000_000, 1000 + i, i, b"x" * 100)
-        for i in range(3)
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "system.journal")
-        subprocess.run([tool, "-o", out, "-"], input=export, capture_output=True, check=True)
-        with open(out, "rb") as f:
-            return f.read()
-
-
-JOURNAL = _journal()
+JOURNAL = journal_file()
+RPM_GUEST = rpm_guest_tar()
 GZ = gzip.compress(b"plain text inside gzip\n" * 20, mtime=0)
 BZ = bz2.compress(b"#!/bin/sh\necho inside bzip2\n")
 
@@ -287,6 +264,10 @@ CASES: list[Case] = [
     ),
     _case("selinux_relabel-no-spec", "selinux_relabel", "/c/etc/selinux/missing", "/c/tree"),
     _case("selinux_relabel-missing", "selinux_relabel", "/c/etc/selinux/file_contexts", "/c/no"),
+    # inspect: the RPM database of a guest, through librpm
+    _case("rpm-no-database", "internal_list_rpm_applications"),
+    _case("rpm-setup", "tar_in", LocalIn(RPM_GUEST), "/"),
+    _case("rpm-applications", "internal_list_rpm_applications"),
     # feature groups of these families
     *(
         _case(f"feature-{group}", "feature_available", [group])

@@ -14,14 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from config_data import JOURNAL_REMOTE, rpm_guest_tar
 from conftest import launch_vm
 
 from pyguestfs.host import GuestFS, GuestFSError
+from pyguestfs.protocol.procedures import BY_NAME
 
 MIB = 1 << 20
 #: Dashes inside VG and LV names: device-mapper doubles them (vg--cfg-lv--root).
 VG, LV = "vg-cfg", "lv-root"
-JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +177,19 @@ def test_checksum_device_matches_the_device_bytes(vm: GuestFS, tmp_path: Path) -
     )
     with pytest.raises(GuestFSError, match="unknown checksum type"):
         vm.checksum_device("md4", "/dev/sda")
+
+
+def test_rpm_packages_of_a_guest(vm: GuestFS, tmp_path: Path) -> None:
+    """librpm, run chrooted in the guest by the agent, lists what rpm installed."""
+    tar = rpm_guest_tar()
+    if not tar:
+        pytest.skip("rpm and rpmbuild are not installed (ci/setup.sh installs them)")
+    (tmp_path / "rpm.tar").write_bytes(tar)
+    vm.tar_in(str(tmp_path / "rpm.tar"), "/")
+    proc = BY_NAME["internal_list_rpm_applications"]
+    apps = vm._shape(proc, vm._call(proc.name, {}, {}))  # type: ignore[attr-defined]
+    assert [(a["app2_name"], a["app2_epoch"], a["app2_version"]) for a in apps] == [
+        ("alpha", 0, "0.1"),
+        ("zeta-tools", 7, "1.2"),
+    ]
+    assert apps[1]["app2_url"] == "https://example.invalid/zeta-tools"

@@ -23,6 +23,7 @@ from . import (
     dirs,  # noqa: F401
     files,  # noqa: F401
     inotify,  # noqa: F401
+    inspect,  # noqa: F401
     journal,  # noqa: F401
     paths,  # noqa: F401
     selinux,  # noqa: F401
