@@ -15,6 +15,7 @@ import os
 from .commands import run
 from .context import CallContext
 from .errors import AgentError
+from .guest import lv_canonical_name
 from .registry import implements
 
 
@@ -118,6 +119,12 @@ def umount_all(ctx: CallContext) -> None:
 
 
 def _user_name(ctx: CallContext, source: str) -> str:
+    # A mounted LV is named /dev/VG/LV as 1.48 names it (RHBZ#646432), not by the
+    # /dev/mapper node the kernel's mount table shows.
+    if source.startswith(("/dev/mapper/", "/dev/dm-")):
+        canonical = lv_canonical_name(source)
+        if canonical is not None:
+            return canonical
     return ctx.agent.devices.reverse(source) if ctx.agent.devices else source
 
 

@@ -199,7 +199,10 @@ def find0(ctx: CallContext, directory: str) -> None:
         raise AgentError.from_os(e, directory) from None
     if not stat.S_ISDIR(st.st_mode):
         raise AgentError(f"{directory}: not a directory")
-    _send_names(ctx, _walk(host))
+    # guestfsd 1.48 cuts strlen("/sysroot" + directory) off each name find prints
+    # ("/sysroot/d/a"), so below a directory given without a final slash every name
+    # keeps its leading "/" ("/a", "/a/b"); with one ("/d/") names are relative.
+    _send_names(ctx, _walk(host, "" if directory.endswith("/") else "/"))
 
 
 def _tar_filter(compress: str | None) -> list[str]:

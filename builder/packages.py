@@ -57,6 +57,12 @@ OPTIONAL_PACKAGES = (
     "sed",
     "bsdextrautils",
     "file",
+    # cmp, for equal.
+    "diffutils",
+    # librpm, for internal_list_rpm_applications (inspecting RPM-based guests).
+    "librpm9",
+    # setfiles, for selinux_relabel (the selinuxrelabel group).
+    "policycoreutils",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.

@@ -15,6 +15,9 @@ APT_PACKAGES=(
   libguestfs-tools python3-guestfs supermin       # the reference: real libguestfs 1.48
   kmod lvm2 gdisk zerofree dosfstools xfsprogs btrfs-progs ntfs-3g  # appliance API tools
   grep sed bsdextrautils file                     # appliance: grep family, hexdump, file
+  policycoreutils                                 # appliance: setfiles (selinux_relabel)
+  systemd-journal-remote                          # tests: real journal files from export format
+  rpm                                             # tests: rpmbuild and rpm make an RPM database
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
   libvirt-dev pkg-config gcc                      # pip builds libvirt-python (add_domain) on them

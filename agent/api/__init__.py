@@ -14,4 +14,17 @@ freezer sees each of them).
 
 from __future__ import annotations
 
-from . import blockdev  # noqa: F401
+from . import (
+    acl,  # noqa: F401
+    blockdev,  # noqa: F401
+    cap,  # noqa: F401
+    content,  # noqa: F401
+    daemon,  # noqa: F401
+    dirs,  # noqa: F401
+    files,  # noqa: F401
+    inotify,  # noqa: F401
+    inspect,  # noqa: F401
+    journal,  # noqa: F401
+    paths,  # noqa: F401
+    selinux,  # noqa: F401
+)
