@@ -14,4 +14,7 @@ freezer sees each of them).
 
 from __future__ import annotations
 
-from . import blockdev  # noqa: F401
+from . import (
+    augeas,  # noqa: F401
+    blockdev,  # noqa: F401
+)
