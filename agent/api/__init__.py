@@ -17,4 +17,5 @@ from __future__ import annotations
 from . import (
     augeas,  # noqa: F401
     blockdev,  # noqa: F401
+    hivex,  # noqa: F401
 )
