@@ -19,6 +19,10 @@ APT_PACKAGES=(
   libwin-hivex-perl                               # hivexregedit: the tests' Windows registry hives
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
+  libvirt-dev pkg-config gcc                      # pip builds libvirt-python (add_domain) on them
+  python3-libvirt                                 # the reference: python3-guestfs add_domain
+  fuse3 libfuse3-dev                              # mount_local/pyguestmount: pyfuse3 builds on
+                                                  # libfuse3; fusermount3 unmounts
 )
 
 missing=()
@@ -43,6 +47,6 @@ fi
 stamp=.venv/.pyguestfs-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test,build,cache]'
+  .venv/bin/python -m pip install -q -e '.[test,build,cache,libvirt,fuse]'
   touch "$stamp"
 fi
