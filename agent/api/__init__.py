@@ -17,5 +17,7 @@ from __future__ import annotations
 from . import (
     augeas,  # noqa: F401
     blockdev,  # noqa: F401
+    content,  # noqa: F401
     hivex,  # noqa: F401
+    paths,  # noqa: F401
 )
