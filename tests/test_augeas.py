@@ -10,6 +10,8 @@ appliance does. The boot tests run the real ``virt-customize`` against our appli
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +200,116 @@ def test_errors_carry_augeas_details(both: dict[str, Any]) -> None:
         "",
         "aug_get: do_aug_get: you must call 'aug-init' first to initialize Augeas",
     )
+
+
+# -- boot: the real virt-customize on our appliance ---------------------------------------------
+
+#: The accounts of the small Debian guest; root has no password yet.
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/bash\n"
+    "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+    "alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\n"
+)
+SHADOW = (
+    "root:*:19700:0:99999:7:::\n"
+    "daemon:*:19700:0:99999:7:::\n"
+    "alice:$6$abcdefgh$0123456789:19700:0:99999:7:::\n"
+)
+
+
+def _debian_disk(path: Path, work: Path) -> None:
+    """A small Debian-like guest (the host's release files and binaries, as
+    ``guest_images`` makes its fallback tree) with accounts, as one ext4 filesystem on
+    the whole disk, so that debugfs reads it back without booting anything."""
+    from guest_images import _host_files_tree
+
+    tree = work / "tree"
+    tree.mkdir()
+    _host_files_tree(tree)
+    etc = tree / "etc"
+    (etc / "passwd").write_text(PASSWD)
+    (etc / "shadow").write_text(SHADOW)
+    os.chmod(etc / "shadow", 0o640)
+    (etc / "group").write_text("root:x:0:\ndaemon:x:1:\nalice:x:1000:\n")
+    (etc / "fstab").write_text("/dev/sda / ext4 defaults 0 1\n")
+    (etc / "hostname").write_text("customized\n")
+    subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(tree), str(path), "96M"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _guest_file(image: Path, path: str) -> str:
+    return subprocess.run(
+        ["debugfs", "-R", f"cat {path}", str(image)], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _customize(image: Path, appliance_dir: Path | None, tmp: Path, cachedir: str) -> None:
+    # libguestfs's own appliance is cached in the session's cache directory (as
+    # test_bindings_compat does), not rebuilt in each temporary directory.
+    env = dict(
+        os.environ,
+        LIBGUESTFS_BACKEND="direct",
+        LIBGUESTFS_BACKEND_SETTINGS="force_tcg",
+        LIBGUESTFS_CACHEDIR=cachedir,
+    )
+    env.pop("LIBGUESTFS_PATH", None)
+    if appliance_dir is not None:
+        env["LIBGUESTFS_PATH"] = str(appliance_dir)
+    env["TMPDIR"] = str(tmp)
+    argv = ["virt-customize", "--format=raw", "-a", str(image), "--root-password", "password:x"]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _sha512_crypt(password: str, hashed: str) -> str:
+    """crypt(3) of ``password`` with the salt of ``hashed`` ($6$salt$...), by openssl."""
+    salt = hashed.split("$")[2]
+    return subprocess.run(
+        ["openssl", "passwd", "-6", "-salt", salt, "-stdin"],
+        input=password,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def fixed(cachedir: str, appliance: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Our appliance as a libguestfs fixed appliance directory."""
+    from pyguestfs.builder.appliance import BuildOptions, build
+
+    out = tmp_path_factory.mktemp("fixed")
+    build(BuildOptions(cachedir=cachedir, output=str(out)))
+    return out
+
+
+@pytest.mark.boot
+@pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("virt-customize", "debugfs", "openssl")),
+    reason="virt-customize (guestfs-tools), debugfs (e2fsprogs) and openssl are needed",
+)
+def test_virt_customize_root_password(fixed: Path, cachedir: str, tmp_path: Path) -> None:
+    """``virt-customize --root-password`` (which every virt-builder run does) edits
+    /etc/shadow through aug_*: on our appliance as on libguestfs's own."""
+    shadows = {}
+    for name, appliance_dir in (("ours", fixed), ("real", None)):
+        work = tmp_path / name
+        work.mkdir()
+        image = work / "debian.img"
+        _debian_disk(image, work)
+        _customize(image, appliance_dir, work, cachedir)
+        shadows[name] = _guest_file(image, "/etc/shadow")
+        assert _guest_file(image, "/etc/passwd") == PASSWD
+    for text in shadows.values():
+        lines = text.splitlines()
+        root = lines[0].split(":")
+        assert root[0] == "root" and root[1].startswith("$6$")
+        assert _sha512_crypt("x", root[1]) == root[1]  # the password really is "x"
+        # Only root's password changed (and its last-change day).
+        assert lines[1:] == SHADOW.splitlines()[1:]
+    ours, real = (shadows[n].splitlines()[0].split(":") for n in ("ours", "real"))
+    # Same fields but the salted hash itself.
+    assert ours[:1] + ours[2:] == real[:1] + real[2:]

@@ -327,8 +327,14 @@ def fixed(cachedir: str, appliance: Path, tmp_path_factory: pytest.TempPathFacto
     return out
 
 
-def _tool(argv: list[str], appliance_dir: Path | None, tmp: Path) -> str:
-    env = dict(os.environ, LIBGUESTFS_BACKEND="direct", LIBGUESTFS_BACKEND_SETTINGS="force_tcg")
+def _tool(argv: list[str], appliance_dir: Path | None, tmp: Path, cachedir: str) -> str:
+    # libguestfs's own appliance is cached in the session's cache directory.
+    env = dict(
+        os.environ,
+        LIBGUESTFS_BACKEND="direct",
+        LIBGUESTFS_BACKEND_SETTINGS="force_tcg",
+        LIBGUESTFS_CACHEDIR=cachedir,
+    )
     env.pop("LIBGUESTFS_PATH", None)
     if appliance_dir is not None:
         env["LIBGUESTFS_PATH"] = str(appliance_dir)
@@ -347,11 +353,11 @@ needs_virt_tools = pytest.mark.skipif(
 @needs_qemu
 @needs_virt_tools
 def test_virt_inspector_same_on_both_appliances(
-    windows: WindowsImage, fixed: Path, tmp_path: Path
+    windows: WindowsImage, fixed: Path, cachedir: str, tmp_path: Path
 ) -> None:
     argv = ["virt-inspector", "--format=raw", "-a", str(windows.path)]
-    ours = _tool(argv, fixed, tmp_path)
-    real = _tool(argv, None, tmp_path)
+    ours = _tool(argv, fixed, tmp_path, cachedir)
+    real = _tool(argv, None, tmp_path, cachedir)
     assert ours == real
     assert f"<hostname>{windows.hostname}</hostname>" in ours
     assert f"<product_name>{windows.product_name}</product_name>" in ours
@@ -361,12 +367,13 @@ def test_virt_inspector_same_on_both_appliances(
 @needs_qemu
 @needs_virt_tools
 def test_virt_win_reg_and_virt_cat_on_our_appliance(
-    windows: WindowsImage, fixed: Path, tmp_path: Path
+    windows: WindowsImage, fixed: Path, cachedir: str, tmp_path: Path
 ) -> None:
     exported = _tool(
         ["virt-win-reg", "--format=raw", str(windows.path), r"HKLM\SYSTEM\Select"],
         fixed,
         tmp_path,
+        cachedir,
     )
     assert '"Current"=dword:00000002' in exported
     # The path as a Windows user would write it, resolved ignoring case.
@@ -374,5 +381,6 @@ def test_virt_win_reg_and_virt_cat_on_our_appliance(
         ["virt-cat", "--format=raw", "-a", str(windows.path), r"c:\windows\WIN.INI"],
         fixed,
         tmp_path,
+        cachedir,
     )
     assert text == "[fonts]\r\n"
