@@ -63,9 +63,16 @@ OPTIONAL_PACKAGES = (
     "librpm9",
     # setfiles, for selinux_relabel (the selinuxrelabel group).
     "policycoreutils",
+    # The aug_* procedures: libaugeas (loaded by the agent through ctypes) and its lenses
+    # (augeas-lenses, /usr/share/augeas/lenses/dist).
+    "libaugeas0",
+    "augeas-lenses",
+    # The hivex_* procedures and Windows inspection: libhivex, through ctypes.
+    "libhivex0",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.
+#: (Not libicu72, 35 MB: libxml2, which libaugeas links, cannot be loaded without it.)
 SKIP_PACKAGES = frozenset(
     {
         "debconf",
@@ -100,8 +107,6 @@ SKIP_PACKAGES = frozenset(
         "libpython3.11-stdlib",
         "libpython3.11-minimal",
         "media-types",
-        # 35 MB of Unicode tables used only by xfs_scrub (mkfs.xfs and xfs_repair do not).
-        "libicu72",
     }
 )
 

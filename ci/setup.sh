@@ -18,6 +18,8 @@ APT_PACKAGES=(
   policycoreutils                                 # appliance: setfiles (selinux_relabel)
   systemd-journal-remote                          # tests: real journal files from export format
   rpm                                             # tests: rpmbuild and rpm make an RPM database
+  libaugeas0 augeas-lenses libhivex0              # appliance: aug_*, hivex_*, Windows inspection
+  libwin-hivex-perl                               # hivexregedit: the tests' Windows registry hives
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
   libvirt-dev pkg-config gcc                      # pip builds libvirt-python (add_domain) on them

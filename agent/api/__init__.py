@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from . import (
     acl,  # noqa: F401
+    augeas,  # noqa: F401
     blockdev,  # noqa: F401
     cap,  # noqa: F401
     content,  # noqa: F401
     daemon,  # noqa: F401
     dirs,  # noqa: F401
     files,  # noqa: F401
+    hivex,  # noqa: F401
     inotify,  # noqa: F401
     inspect,  # noqa: F401
     journal,  # noqa: F401
