@@ -14,4 +14,12 @@ freezer sees each of them).
 
 from __future__ import annotations
 
-from . import blockdev  # noqa: F401
+from . import (
+    blockdev,  # noqa: F401
+    btrfs,  # noqa: F401
+    ldm,  # noqa: F401
+    luks,  # noqa: F401
+    md,  # noqa: F401
+    ntfs,  # noqa: F401
+    swap,  # noqa: F401
+)
