@@ -15,6 +15,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 
+from .. import runner
 from ..context import CallContext
 from ..errors import AgentError
 from ..registry import has_program, procedure, provides_group
@@ -141,7 +142,12 @@ def btrfs_filesystem_defragment(
 
 @procedure("btrfs_filesystem_show")
 def btrfs_filesystem_show(call: CallContext, device: Device) -> list[str]:
-    out = _run(call, ["btrfs", "filesystem", "show", device.node], device)
+    # The output as the program wrote it: its device nodes are returned as nodes, and the
+    # dispatcher names them as the user does.
+    done = runner.run(["btrfs", "filesystem", "show", device.node], check=False)
+    if done.status != 0:
+        raise AgentError(f"{device}: {call.sysroot.hide(call.user_names(done.err))}")
+    out = done.out
     lines = _split_lines(out)
     if len(lines) < 3:
         raise AgentError("truncated output from 'btrfs filesystem show' command")
