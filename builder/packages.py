@@ -48,6 +48,11 @@ OPTIONAL_PACKAGES = (
     "xfsprogs",
     "btrfs-progs",
     "ntfs-3g",
+    # cryptsetup (luks group), mdadm (mdadm group), ldmtool (ldm group): the tools behind
+    # those families, as in libguestfs's own appliance (libguestfs0's supermin packages).
+    "cryptsetup-bin",
+    "mdadm",
+    "ldmtool",
     "lzop",
     # sfdisk (part_get_mbr_id, part_set_mbr_id): Debian ships it apart from util-linux.
     "fdisk",
