@@ -35,19 +35,6 @@ def list_partitions(ctx: CallContext) -> list[str]:
     return ctx.agent.devices.list_partitions() if ctx.agent.devices else []
 
 
-@implements("blockdev_getsize64")
-def blockdev_getsize64(ctx: CallContext, device: str) -> int:
-    node = device_node(ctx, device)
-    try:
-        fd = os.open(node, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as e:
-        raise AgentError.from_os(e, device) from None
-    try:
-        return os.lseek(fd, 0, os.SEEK_END)
-    finally:
-        os.close(fd)
-
-
 def _mount(ctx: CallContext, options: str, vfstype: str, mountable: str, mountpoint: str) -> None:
     node = device_node(ctx, mountable)
     target = ctx.sysroot.resolve(mountpoint if mountpoint.startswith("/") else "/" + mountpoint)
