@@ -337,6 +337,8 @@ def tiny_debian_guest(path: Path, hostname: str, packages: dict[str, str]) -> Ti
         os_release = _read_os_release((tree / "etc" / "os-release").read_text())
         make_disk(path, [root])
     return TinyGuest(path, hostname, dict(packages), root.fs_uuid, os_release)
+
+
 # -- Windows registry hives ------------------------------------------------------------------
 
 
