@@ -19,7 +19,9 @@ from ..protocol import constants as C
 from ..protocol.messages import Header, decode_chunk, encode_chunk, encode_progress, word
 from ..protocol.procedures import Procedure
 from ..protocol.xdr import XdrError
+from . import runner
 from .errors import StreamOutOfSync, TransferCancelled
+from .guest import user_device_names
 
 if TYPE_CHECKING:
     from .server import Agent
@@ -50,6 +52,30 @@ class CallContext:
         self.file_out_ended = False
         self._progress_last = self.started
         self._progress_count = 0
+
+    # -- programs --------------------------------------------------------------------------
+    def user_names(self, text: str) -> str:
+        """``text`` with the guest kernel's disk names rewritten to the user's."""
+        return user_device_names(self.agent.devices, text)
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        stdin: runner.Stdin = None,
+        fold: bool = False,
+        check: bool = True,
+        error: str = "{err}",
+    ) -> runner.Completed:
+        """:func:`pyguestfs.agent.runner.run` for this call: disk names in the program's
+        messages and output become the user's, our host path of the sysroot becomes
+        ``/sysroot``."""
+        sysroot = self.sysroot
+
+        def rewrite(text: str) -> str:
+            return sysroot.hide(self.user_names(text))
+
+        return runner.run(argv, stdin=stdin, fold=fold, check=check, error=error, rewrite=rewrite)
 
     # -- progress ------------------------------------------------------------------------
     def progress(self, position: int, total: int) -> None:

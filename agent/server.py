@@ -24,6 +24,7 @@ from ..protocol.stream import ByteStream, StreamClosed
 from ..protocol.types import ArgType
 from ..protocol.xdr import XdrError
 from . import (  # noqa: F401  (each module registers its APIs)
+    api,
     api_archives,
     api_block,
     api_commands,
@@ -40,7 +41,8 @@ from . import (  # noqa: F401  (each module registers its APIs)
 from .context import CallContext, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
-from .registry import IMPLEMENTATIONS
+from .registry import IMPLEMENTATIONS, RESOLVED
+from .resolve import Resolver
 from .sysroot import Sysroot
 from .uevents import DiskAnnouncements
 
@@ -78,6 +80,8 @@ class Agent:
         #: FileIn/FileOut chunk size on this connection: 1.48's 8 KiB until our host asks
         #: for more (internal_pyguestfs_set_chunk_size); back to 8 KiB for each new host.
         self.chunk_size = C.MAX_CHUNK_SIZE
+        #: Checks and translates each argument by its kind (agent/resolve.py).
+        self.resolver = Resolver(devices, sysroot)
 
     def say(self, message: str) -> None:
         print(f"pyguestfs-agent: {message}", file=self.log, flush=True)
@@ -163,8 +167,7 @@ class Agent:
             self.send_error(header, AgentError(problem))
             return "error: " + problem
         proc = BY_NUMBER.get(header.proc)
-        impl = IMPLEMENTATIONS.get(proc.name) if proc else None
-        if proc is None or impl is None:
+        if proc is None:
             err = AgentError(
                 f"dispatch_incoming_message: unknown procedure number {header.proc}, "
                 "set LIBGUESTFS_PATH to point to the matching libguestfs appliance directory"
@@ -172,9 +175,22 @@ class Agent:
             self.send_error(header, err)
             return "error: unknown procedure"
         ctx = CallContext(self, proc, header)
+        impl = IMPLEMENTATIONS.get(proc.name)
+        if impl is None:
+            # A procedure of 1.48's table that this agent does not serve: say so plainly
+            # (after draining a FileIn's chunks), so the caller can tell it from a bug.
+            return self._fail(
+                ctx,
+                AgentError(f"{proc.name}: not implemented by the pyguestfs agent", "ENOTSUP"),
+            )
         try:
             args, optargs = self._decode(proc, header, payload)
-            result = impl(ctx, **args, **optargs)
+            if proc.name in RESOLVED:
+                args = self.resolver.resolve(proc, args)
+                result = self.resolver.reverse_result(proc, impl(ctx, **args, **optargs))
+            else:
+                self._legacy_checks(proc, args)
+                result = impl(ctx, **args, **optargs)
             if proc.file_out:
                 ctx.end_file_out()
             else:
@@ -235,6 +251,11 @@ class Agent:
                 raise AgentError("daemon failed to decode procedure arguments") from None
         else:
             args, optargs = {}, {}
+        return args, optargs
+
+    def _legacy_checks(self, proc: Procedure, args: dict[str, Any]) -> None:
+        """The path checks for implementations registered with ``@implements``, which
+        translate devices themselves; ``@procedure`` ones get :class:`Resolver`'s."""
         for a in proc.wire_args:
             value = args[a.name]
             is_path = a.type is ArgType.PATHNAME or (
@@ -246,7 +267,6 @@ class Agent:
                     raise AgentError(f"{proc.name}_stub: path must start with a / character")
             elif a.type is ArgType.FILENAME and "/" in args[a.name]:
                 raise AgentError(f"{proc.name}_stub: '{args[a.name]}' is not a file name")
-        return args, optargs
 
     # -- replies -----------------------------------------------------------------------------
     def _send_result(self, ctx: CallContext, result: Any) -> None:

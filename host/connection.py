@@ -350,7 +350,7 @@ class Connection:
     # -- FileOut -----------------------------------------------------------------------------
     def _receive_file(self, proc: Procedure, filename: str) -> None:
         try:
-            out: BinaryIO | None = open(filename, "wb")  # noqa: SIM115 - closed below
+            out: BinaryIO | None = _open_local_out(filename)
             local_error = None
         except OSError as e:
             out, local_error = None, f"open: {filename}: {e.strerror}"
@@ -402,6 +402,15 @@ _CANCELLED = "operation cancelled by user"
 def _cancelled() -> GuestFSError:
     """1.48's error for a transfer stopped by ``user_cancel``: EINTR, no API name."""
     return GuestFSError(_CANCELLED, "EINTR")
+
+
+def _open_local_out(filename: str) -> BinaryIO:
+    """The local file a download writes. /dev/stdout and /dev/stderr are a copy of the
+    process's descriptor, as libguestfs does (lib/proto.c): opening them by name would
+    truncate a regular file they are redirected to (guestfish's ``download FILE -``)."""
+    if filename in ("/dev/stdout", "/dev/stderr"):
+        return os.fdopen(os.dup(1 if filename == "/dev/stdout" else 2), "wb")
+    return open(filename, "wb")
 
 
 def _open_local_in(api: str, filename: str) -> BinaryIO:

@@ -39,6 +39,7 @@ from .events import (
     EVENT_WARNING,
     EventRegistry,
 )
+from .inspect_apps import InspectApps  # library-side inspect_list_applications*
 from .library import (
     Control,
     Disks,
@@ -58,6 +59,7 @@ __all__ = ["LIBGUESTFS_VERSION", "GuestFS"]
 
 
 class GuestFS(
+    InspectApps[_H],
     Properties[_H],
     Drives[_H],
     Disks[_H],

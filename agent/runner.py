@@ -1,0 +1,127 @@
+"""The one way the agent runs an external program.
+
+Always an argv list, never a shell string, so guest-controlled names are never
+interpreted; guestfsd's environment (``LC_ALL=C``: stable messages and formats);
+stdin from /dev/null unless the caller feeds it. Failures are worded once:
+
+* not found:  ``<prog>: command not found in the appliance`` (ENOENT)
+* a signal:   ``external command <prog> killed by signal N`` (quotes as guestfsd's)
+* exit N:     the program's own stderr, or ``<prog> exited with status N`` when silent
+
+``fold`` merges stdout into the error text (guestfsd's
+``COMMAND_FLAG_FOLD_STDOUT_ON_STDERR``, for tools that report errors on stdout);
+``rewrite`` is applied to both outputs (the guest kernel's disk names become the
+user's, our host path of the sysroot becomes ``/sysroot``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from .errors import AgentError
+
+#: guestfsd's environment for the programs it runs.
+ENV = {
+    "PATH": "/sbin:/usr/sbin:/bin:/usr/bin",
+    "SHELL": "/bin/sh",
+    "LC_ALL": "C",
+    "TERM": "dumb",
+}
+
+Stdin = bytes | int | IO[bytes] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A finished program: exit status (≥ 0), stdout, stderr (trailing newlines cut)."""
+
+    status: int
+    out: str
+    err: str
+
+
+def not_found(program: str) -> AgentError:
+    return AgentError(f"{program}: command not found in the appliance", "ENOENT")
+
+
+def killed(program: str, signal: int) -> AgentError:
+    return AgentError(f"external command ‘{program}’ killed by signal {signal}")  # noqa: RUF001
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    stdin: Stdin = None,
+    fold: bool = False,
+    check: bool = True,
+    error: str = "{err}",
+    rewrite: Callable[[str], str] | None = None,
+    cwd: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Completed:
+    """Run ``argv`` to completion.
+
+    With ``check`` (guestfsd's ``command``) a non-zero exit raises AgentError whose
+    message is ``error`` with the program's error text in place of ``{err}``; without
+    it (``commandr``) the status is returned for the caller to judge. A signal always
+    raises."""
+    feed: bytes | None = None
+    source: int | IO[bytes] | None = subprocess.DEVNULL
+    if isinstance(stdin, bytes):
+        feed, source = stdin, None
+    elif stdin is not None:
+        source = stdin
+    try:
+        proc = subprocess.run(
+            list(argv),
+            input=feed,
+            stdin=source,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if fold else subprocess.PIPE,
+            env=env or ENV,
+            cwd=cwd,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise not_found(argv[0]) from None
+    if proc.returncode < 0:
+        raise killed(argv[0], -proc.returncode)
+    out = proc.stdout.decode("utf-8", "surrogateescape")
+    err = out if fold else (proc.stderr or b"").decode("utf-8", "surrogateescape")
+    if fold:
+        out = ""
+    err = err.rstrip("\n")
+    if rewrite is not None:
+        out, err = rewrite(out), rewrite(err)
+    if check and proc.returncode != 0:
+        text = err.strip() or f"{argv[0]} exited with status {proc.returncode}"
+        raise AgentError(error.format(err=text))
+    return Completed(proc.returncode, out, err)
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    feed: bool,
+    stdin: int | IO[bytes] | None = None,
+    stderr: int | IO[bytes] | None = None,
+    cwd: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a program the caller streams to (its stdin, when ``feed``: tar_in) or from
+    (its stdout: tar_out). stderr goes to a pipe unless ``stderr`` names a file to
+    collect it in: a program that writes much to stderr while the caller streams would
+    block on a full pipe. ``stdin`` replaces /dev/null when not feeding."""
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE if feed else (stdin if stdin is not None else subprocess.DEVNULL),
+            stdout=subprocess.DEVNULL if feed else subprocess.PIPE,
+            stderr=stderr if stderr is not None else subprocess.PIPE,
+            env=ENV,
+            cwd=cwd,
+        )
+    except FileNotFoundError:
+        raise not_found(argv[0]) from None
