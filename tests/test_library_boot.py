@@ -203,7 +203,7 @@ def real_guestmount(image: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         ["guestmount", "--ro", "--format=raw", "-a", str(image), "-m", "/dev/sda", str(mnt)],
         check=True,
         env=env,
-        timeout=900,
+        timeout=1800,
     )
     yield mnt
     subprocess.run(["guestunmount", str(mnt)], check=False, timeout=120)
@@ -216,6 +216,7 @@ def _same(ours: Path, theirs: Path) -> None:
     assert (diff, a.stderr, a.returncode) == ("", "", 0)
 
 
+@pytest.mark.timeout(2400)  # boots Debian's own appliance too, under TCG
 def test_mount_local_shows_what_guestmount_shows(
     vm: GuestFS[dict[str, str]], real_guestmount: Path, tmp_path: Path
 ) -> None:
@@ -251,6 +252,7 @@ def _script(name: str) -> str:
 
 
 @pytest.mark.boot
+@pytest.mark.timeout(2400)
 def test_pyguestmount_shows_what_guestmount_shows(
     image: Path, real_guestmount: Path, cachedir: str, tmp_path: Path
 ) -> None:
