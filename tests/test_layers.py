@@ -4,6 +4,7 @@
     agent     protocol                          vm    protocol, core
     initrd    protocol, agent (its hand-over)   builder  core, vm (never the host)
     host      protocol, core, vm, builder (never the agent)
+    fleet     protocol, core, vm, builder, host (nothing imports the fleet)
     fish      protocol, core, host (the shell on the library)
 
 Every import in every module of each part is resolved (relative ones included, and those
@@ -29,6 +30,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "vm": frozenset({"protocol", "core"}),
     "builder": frozenset({"core", "vm"}),
     "host": frozenset({"protocol", "core", "vm", "builder"}),
+    "fleet": frozenset({"protocol", "core", "vm", "builder", "host"}),
     "fish": frozenset({"protocol", "core", "host"}),
 }
 
