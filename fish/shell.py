@@ -141,7 +141,11 @@ class Shell:
         return os.fsdecode(line[:-1] if line.endswith(b"\n") else line)
 
     def tmpdir(self) -> str:
-        return os.environ.get("TMPDIR") or "/tmp"
+        """Where local temporary files go: the library's tmpdir, as guestfish's."""
+        try:
+            return str(self.g.get_tmpdir())
+        except GuestFSError:
+            return os.environ.get("TMPDIR") or "/tmp"
 
     def win_prefix(self, path: str) -> str | None:
         """A ``win:`` path (``win:c:\\windows``) as a guest path; others unchanged."""
