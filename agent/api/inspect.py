@@ -53,9 +53,7 @@ def _librpm() -> ctypes.CDLL:
     rpmio = load_library("librpmio.so.9")
     lib = load_library("librpm.so.9")
     if lib is None or rpmio is None:
-        raise AgentError(
-            "no support for RPM guests because librpm was missing at compile time"
-        )
+        raise AgentError("no support for RPM guests because librpm was missing at compile time")
     P = ctypes.c_void_p
     lib.rpmReadConfigFiles.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     lib.rpmtsCreate.restype = P
