@@ -37,7 +37,15 @@ def list_partitions(ctx: CallContext) -> list[str]:
 
 
 def _mount(ctx: CallContext, options: str, vfstype: str, mountable: str, mountpoint: str) -> None:
-    node = device_node(ctx, mountable)
+    if mountable.startswith("btrfsvol:"):
+        # A btrfs subvolume: its device, mounted with subvol= before the caller's options
+        # (guestfsd's mount.ml).
+        vol = ctx.agent.resolver.mountable("mount_vfs_stub", mountable)
+        assert vol.device is not None
+        node = vol.device.node
+        options = f"subvol={vol.volume}" + (f",{options}" if options else "")
+    else:
+        node = device_node(ctx, mountable)
     target = ctx.sysroot.resolve(mountpoint if mountpoint.startswith("/") else "/" + mountpoint)
     argv = ["mount"]
     if options:

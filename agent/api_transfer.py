@@ -73,7 +73,8 @@ def _upload(ctx: CallContext, name: str, offset: int | None) -> None:
         view = memoryview(pending)
         try:
             while view:
-                view = view[out.write(view) or 0 :]
+                n = out.write(view) or 0  # not in the slice: see api_files._write
+                view = view[n:]
         except OSError as e:
             # ENOSPC, EIO ...: the name and the errno both reach the caller.
             raise AgentError(

@@ -68,12 +68,17 @@ def run(
     message is ``error`` with the program's error text in place of ``{err}``; without
     it (``commandr``) the status is returned for the caller to judge. A signal always
     raises."""
-    feed = stdin if isinstance(stdin, bytes) else None
+    feed: bytes | None = None
+    source: int | IO[bytes] | None = subprocess.DEVNULL
+    if isinstance(stdin, bytes):
+        feed, source = stdin, None
+    elif stdin is not None:
+        source = stdin
     try:
         proc = subprocess.run(
             list(argv),
             input=feed,
-            stdin=None if feed is not None else (subprocess.DEVNULL if stdin is None else stdin),
+            stdin=source,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if fold else subprocess.PIPE,
             env=env or ENV,

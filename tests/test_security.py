@@ -255,6 +255,10 @@ def test_host_never_unpacks_guest_data() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             names = [n for n in names if n.split(".")[0] in forbidden or n in forbidden]
+            if path.relative_to(SOURCE).as_posix() == "host/library/libvirt_dom.py":
+                # libvirt's domain XML is the host's own configuration (from libvirt),
+                # never bytes from a guest: it is parsed with ElementTree.
+                names = [n for n in names if n != "xml.etree.ElementTree"]
             if names:
                 found.append(f"{path.relative_to(SOURCE)}:{node.lineno}: import {names}")
             if isinstance(node, ast.Call) and ast.unparse(node.func) in (
