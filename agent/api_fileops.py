@@ -575,20 +575,6 @@ def mktemp(ctx: CallContext, tmpl: str, *, suffix: str | None = None) -> str:
     return _make_unique(ctx, name, suffix_len, create, name)
 
 
-@implements("umask")
-def umask(ctx: CallContext, mask: int) -> int:
-    if mask < 0 or mask > 0o777:
-        raise AgentError(f"0{mask & 0xFFFFFFFF:o}: mask negative or out of range")
-    return os.umask(mask)
-
-
-@implements("get_umask")
-def get_umask(ctx: CallContext) -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
 # -- special files ------------------------------------------------------------------------
 
 

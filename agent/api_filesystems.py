@@ -20,10 +20,11 @@ import struct
 import subprocess
 from collections.abc import Sequence
 
-from .api_block import _sysroot_mounts, device_node
+from .api_block import device_node
 from .commands import ENV, run
 from .context import CallContext
 from .errors import AgentError
+from .guest import mounts_under
 from .registry import has_program, implements, provides_group
 
 provides_group("xfs", has_program("mkfs.xfs"))  # guestfsd's own test for the group
@@ -705,7 +706,7 @@ def _is_mounted(ctx: CallContext, device: str) -> bool:
         rdev = os.stat(node).st_rdev
     except OSError as e:
         raise AgentError.from_os(e, f"stat: {device}") from None
-    for source, _mp in _sysroot_mounts(ctx):
+    for source in (m.source for m in mounts_under(ctx.sysroot.root)):
         try:
             if os.stat(source).st_rdev == rdev:
                 return True
@@ -785,7 +786,7 @@ def _ntfs_minimum_size(ctx: CallContext, device: str) -> int:
 
 def _mountpoint_of(ctx: CallContext, device: str) -> str:
     """Host path where ``device`` is mounted under the sysroot."""
-    for source, mp in _sysroot_mounts(ctx):
+    for source, mp in ((m.source, m.target) for m in mounts_under(ctx.sysroot.root)):
         name = ctx.agent.devices.reverse(source) if ctx.agent.devices else source
         if name == device:
             return mp

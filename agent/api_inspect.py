@@ -17,9 +17,9 @@ import re
 import weakref
 from typing import TYPE_CHECKING
 
-from .api_block import umount_all_under_sysroot
 from .context import CallContext
 from .errors import AgentError
+from .guest import umount_all
 from .inspect_devices import Devices, PrivateMount
 from .inspect_files import GuestTree
 from .inspect_fs import check_filesystem
@@ -100,7 +100,7 @@ def _merge_linux_usr(fses: list[Filesystem]) -> None:
 def inspect_os(ctx: CallContext) -> list[str]:
     # 1.48 starts with umount_all: a filesystem the user mounted read-write could not
     # also be mounted read-only for inspection.
-    umount_all_under_sysroot(ctx)
+    umount_all(ctx.sysroot.root)
     devices = Devices(ctx.agent.devices)
     found: list[Filesystem] = []
     mount = PrivateMount()

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import runner
+
 if TYPE_CHECKING:
     from .devices import DeviceMap
 
@@ -71,3 +73,11 @@ def user_device_names(devices: DeviceMap | None, text: str) -> str:
     names = "|".join(re.escape(d) for d in sorted(disks, key=len, reverse=True))
     pattern = rf"/dev/(?:{names})(?:p?\d+)?(?![\w])"
     return re.sub(pattern, lambda m: devices.reverse(m.group(0)), text)
+
+
+def umount_all(root: str) -> None:
+    """Unmount everything at or below ``root`` (the sysroot), deepest first: what
+    ``umount_all`` does, and what ``internal_autosync`` and inspection do before they
+    hand the disks back."""
+    for entry in sorted(mounts_under(root), key=lambda m: -len(m.target)):
+        runner.run(["umount", entry.target], error="umount: {err}")

@@ -43,6 +43,12 @@ class Completed:
     err: str
 
 
+def literal(text: str) -> str:
+    """``text`` for an ``error`` template, where it must stand for itself: a user's path or
+    device name may hold braces, which ``str.format`` would read as fields."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def not_found(program: str) -> AgentError:
     return AgentError(f"{program}: command not found in the appliance", "ENOENT")
 

@@ -28,14 +28,12 @@ from . import (  # noqa: F401  (each module registers its APIs)
     api_archives,
     api_block,
     api_commands,
-    api_daemon,
     api_disks,
     api_fileops,
     api_files,
     api_filesystems,
     api_inspect,
     api_lvm,
-    api_snapshot,
     api_transfer,
 )
 from .context import CallContext, FileOutCancelled

@@ -14,4 +14,4 @@ freezer sees each of them).
 
 from __future__ import annotations
 
-from . import blockdev  # noqa: F401
+from . import blockdev, daemon, devices, extensions, mount, parted  # noqa: F401
