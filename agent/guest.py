@@ -5,11 +5,13 @@ user's in a tool's messages. One copy each, so the families agree.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import runner
+from .errors import AgentError
 
 if TYPE_CHECKING:
     from .devices import DeviceMap
@@ -81,3 +83,23 @@ def umount_all(root: str) -> None:
     hand the disks back."""
     for entry in sorted(mounts_under(root), key=lambda m: -len(m.target)):
         runner.run(["umount", entry.target], error="umount: {err}")
+
+
+def open_directory(host: str, what: str) -> str:
+    """``host`` once guestfsd's ``open(O_DIRECTORY)`` of it would have succeeded (for
+    the batch calls that read many names of one directory); else "<what>: <strerror>"."""
+    try:
+        os.close(os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+    except OSError as e:
+        raise AgentError.from_os(e, what) from None
+    return host
+
+
+def child_in(root: str, directory: str, name: str) -> str | None:
+    """Host path of ``name`` in ``directory`` as ``fstatat(dirfd, name)`` sees it inside
+    guestfsd's chroot at ``root``: "" names nothing, and ".." of the root is the root."""
+    if name == "":
+        return None
+    if name == ".." and directory == root:
+        return directory
+    return os.path.join(directory, name)

@@ -8,6 +8,9 @@ stdin from /dev/null unless the caller feeds it. Failures are worded once:
 * a signal:   ``external command <prog> killed by signal N`` (quotes as guestfsd's)
 * exit N:     the program's own stderr, or ``<prog> exited with status N`` when silent
 
+A guest's program (``chroot``: ``command``, ``sh``) runs chrooted into the sysroot; one
+missing there is ``<prog>: <strerror>``, as guestfsd's child reports its failed exec.
+
 ``fold`` merges stdout into the error text (guestfsd's
 ``COMMAND_FLAG_FOLD_STDOUT_ON_STDERR``, for tools that report errors on stdout);
 ``rewrite`` is applied to both outputs (the guest kernel's disk names become the
@@ -16,6 +19,8 @@ user's, our host path of the sysroot becomes ``/sysroot``).
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -67,27 +72,54 @@ def run(
     rewrite: Callable[[str], str] | None = None,
     cwd: str | None = None,
     env: dict[str, str] | None = None,
+    chroot: str | None = None,
 ) -> Completed:
     """Run ``argv`` to completion.
 
     With ``check`` (guestfsd's ``command``) a non-zero exit raises AgentError whose
     message is ``error`` with the program's error text in place of ``{err}``; without
     it (``commandr``) the status is returned for the caller to judge. A signal always
-    raises."""
-    feed = stdin if isinstance(stdin, bytes) else None
+    raises. With ``chroot`` the program is looked up and run inside that directory, in
+    its ``/``."""
+    feed: bytes | None = None
+    source: int | IO[bytes] | None = None
+    if isinstance(stdin, bytes):
+        feed = stdin
+    else:
+        source = subprocess.DEVNULL if stdin is None else stdin
+    enter = None
+    if chroot is not None:
+        root = chroot
+
+        def enter() -> None:
+            os.chroot(root)
+            os.chdir("/")
+
     try:
         proc = subprocess.run(
             list(argv),
             input=feed,
-            stdin=None if feed is not None else (subprocess.DEVNULL if stdin is None else stdin),
+            stdin=source,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT if fold else subprocess.PIPE,
             env=env or ENV,
             cwd=cwd,
+            preexec_fn=enter,
             check=False,
         )
-    except FileNotFoundError:
+    except subprocess.SubprocessError:
+        # The chroot itself failed (standalone and not root); Python does not pass the
+        # child's errno on. guestfsd's child says perror("chroot in sysroot").
+        reason = os.strerror(errno.EPERM) if os.geteuid() != 0 else "failed"
+        raise AgentError(f"chroot in sysroot: {reason}") from None
+    except FileNotFoundError as e:
+        if chroot is not None:
+            raise AgentError(f"{argv[0]}: {e.strerror}") from None
         raise not_found(argv[0]) from None
+    except OSError as e:
+        if chroot is None:
+            raise
+        raise AgentError(f"{argv[0]}: {e.strerror}") from None
     if proc.returncode < 0:
         raise killed(argv[0], -proc.returncode)
     out = proc.stdout.decode("utf-8", "surrogateescape")

@@ -187,7 +187,7 @@ def _python_files() -> list[Path]:
 #: Functions whose contract *is* a shell command line: libguestfs's ``sh`` and ``sh_lines``
 #: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance.
 #: Nothing else may build one.
-SHELL_BY_CONTRACT = {("agent/api_commands.py", "sh"), ("agent/api_commands.py", "sh_lines")}
+SHELL_BY_CONTRACT = {("agent/api/commands.py", "sh"), ("agent/api/commands.py", "sh_lines")}
 
 
 def _allowed_lines(path: Path, tree: ast.Module) -> set[int]:

@@ -14,4 +14,18 @@ freezer sees each of them).
 
 from __future__ import annotations
 
-from . import blockdev, daemon, devices, extensions, mount, parted  # noqa: F401
+from . import (  # noqa: F401
+    blockdev,
+    commands,
+    content,
+    daemon,
+    devices,
+    dirs,
+    extensions,
+    files,
+    filesystems,
+    mount,
+    parted,
+    paths,
+    xattr,
+)
