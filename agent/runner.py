@@ -38,6 +38,9 @@ ENV = {
 
 Stdin = bytes | int | IO[bytes] | None
 
+#: For a stream whose data nobody needs (as ``subprocess.DEVNULL``).
+DEVNULL = subprocess.DEVNULL
+
 
 @dataclass(frozen=True, slots=True)
 class Completed:
@@ -140,18 +143,21 @@ def start(
     *,
     feed: bool,
     stdin: int | IO[bytes] | None = None,
+    stdout: int | IO[bytes] | None = None,
     stderr: int | IO[bytes] | None = None,
     cwd: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a program the caller streams to (its stdin, when ``feed``: tar_in) or from
     (its stdout: tar_out). stderr goes to a pipe unless ``stderr`` names a file to
     collect it in: a program that writes much to stderr while the caller streams would
-    block on a full pipe. ``stdin`` replaces /dev/null when not feeding."""
+    block on a full pipe. ``stdin`` replaces /dev/null when not feeding; ``stdout``
+    (a file the program writes: base64_in) replaces /dev/null when feeding."""
+    out = (stdout if stdout is not None else subprocess.DEVNULL) if feed else subprocess.PIPE
     try:
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.PIPE if feed else (stdin if stdin is not None else subprocess.DEVNULL),
-            stdout=subprocess.DEVNULL if feed else subprocess.PIPE,
+            stdout=out,
             stderr=stderr if stderr is not None else subprocess.PIPE,
             env=ENV,
             cwd=cwd,

@@ -25,12 +25,9 @@ from ..protocol.types import ArgType
 from ..protocol.xdr import XdrError
 from . import (  # noqa: F401  (each module registers its APIs)
     api,
-    api_archives,
     api_block,
-    api_filesystems,
     api_inspect,
     api_lvm,
-    api_transfer,
 )
 from .context import CallContext, FileOutCancelled
 from .devices import DeviceMap

@@ -15,17 +15,24 @@ freezer sees each of them).
 from __future__ import annotations
 
 from . import (  # noqa: F401
+    archives,
     blockdev,
+    btrfs,
     commands,
     content,
+    copy,
     daemon,
     devices,
     dirs,
+    ext2,
     extensions,
     files,
     filesystems,
     mount,
     parted,
     paths,
+    transfer,
     xattr,
+    xfs,
+    zero,
 )

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import shutil
 import stat
 import string
+from collections.abc import Iterator
 from typing import Any
 
 from ..context import CallContext
@@ -294,3 +296,45 @@ def glob_expand(call: CallContext, pattern: GuestPath, *, directoryslash: bool =
         for alternative in _expand_braces(pattern)
         for path in _glob_one(call, alternative, directoryslash)
     ]
+
+
+def _send_names(call: CallContext, names: Iterator[str]) -> None:
+    data = b"".join(os.fsencode(n) + b"\0" for n in names)
+    call.begin_file_out()
+    call.send_file(io.BytesIO(data).read)
+
+
+@procedure("ls0")
+def ls0(call: CallContext, dir: GuestPath) -> None:
+    try:
+        names = os.listdir(dir.host())
+    except OSError as e:
+        raise AgentError.from_os(e, f"opendir: {dir}") from None
+    _send_names(call, iter(names))
+
+
+def _walk(top: str, prefix: str = "") -> Iterator[str]:
+    """Every name below ``top``, relative, parents before children, as find prints them;
+    symlinks are listed, never followed."""
+    with os.scandir(top) as it:
+        entries = list(it)
+    for entry in entries:
+        rel = prefix + entry.name
+        yield rel
+        if entry.is_dir(follow_symlinks=False):
+            try:
+                yield from _walk(entry.path, rel + "/")
+            except OSError:
+                continue  # unreadable subdirectory: find reports and goes on
+
+
+@procedure("find0")
+def find0(call: CallContext, directory: GuestPath) -> None:
+    host = directory.host()
+    try:
+        st = os.stat(host)
+    except OSError as e:
+        raise AgentError.from_os(e, directory) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise AgentError(f"{directory}: not a directory")
+    _send_names(call, _walk(host))
