@@ -27,7 +27,6 @@ from . import (  # noqa: F401  (each module registers its APIs)
     api,
     api_block,
     api_inspect,
-    api_lvm,
 )
 from .context import CallContext, FileOutCancelled
 from .devices import DeviceMap
