@@ -51,6 +51,12 @@ class Completed:
     err: str
 
 
+def environ_for_agent() -> None:
+    """Give the agent process guestfsd's environment and umask."""
+    os.environ.update(ENV)
+    os.umask(0o022)
+
+
 def literal(text: str) -> str:
     """``text`` for an ``error`` template, where it must stand for itself: a user's path or
     device name may hold braces, which ``str.format`` would read as fields."""

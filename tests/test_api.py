@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningAgent
 
-from pyguestfs.agent.commands import ENV as AGENT_ENV
+from pyguestfs.agent.runner import ENV as AGENT_ENV
 from pyguestfs.host import ClosedHandle, GuestFS, GuestFSError
 
 

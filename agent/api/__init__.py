@@ -28,6 +28,7 @@ from . import (  # noqa: F401
     extensions,
     files,
     filesystems,
+    inspect,
     lvm,
     mount,
     parted,
