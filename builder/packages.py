@@ -48,6 +48,11 @@ OPTIONAL_PACKAGES = (
     "xfsprogs",
     "btrfs-progs",
     "ntfs-3g",
+    # cryptsetup (luks group), mdadm (mdadm group), ldmtool (ldm group): the tools behind
+    # those families, as in libguestfs's own appliance (libguestfs0's supermin packages).
+    "cryptsetup-bin",
+    "mdadm",
+    "ldmtool",
     "lzop",
     # sfdisk (part_get_mbr_id, part_set_mbr_id): Debian ships it apart from util-linux.
     "fdisk",
@@ -57,9 +62,22 @@ OPTIONAL_PACKAGES = (
     "sed",
     "bsdextrautils",
     "file",
+    # cmp, for equal.
+    "diffutils",
+    # librpm, for internal_list_rpm_applications (inspecting RPM-based guests).
+    "librpm9",
+    # setfiles, for selinux_relabel (the selinuxrelabel group).
+    "policycoreutils",
+    # The aug_* procedures: libaugeas (loaded by the agent through ctypes) and its lenses
+    # (augeas-lenses, /usr/share/augeas/lenses/dist).
+    "libaugeas0",
+    "augeas-lenses",
+    # The hivex_* procedures and Windows inspection: libhivex, through ctypes.
+    "libhivex0",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.
+#: (Not libicu72, 35 MB: libxml2, which libaugeas links, cannot be loaded without it.)
 SKIP_PACKAGES = frozenset(
     {
         "debconf",
@@ -94,8 +112,6 @@ SKIP_PACKAGES = frozenset(
         "libpython3.11-stdlib",
         "libpython3.11-minimal",
         "media-types",
-        # 35 MB of Unicode tables used only by xfs_scrub (mkfs.xfs and xfs_repair do not).
-        "libicu72",
     }
 )
 

@@ -61,6 +61,9 @@ class Connection:
         self.chunk_size = C.MAX_CHUNK_SIZE
         #: The chunk size to ask for before the first file transfer (0: never ask).
         self.wanted_chunk_size = 0
+        #: Set by ``GuestFS.user_cancel`` (from any thread): the transfer in progress
+        #: stops at its next chunk. Reset as each transfer starts, as in 1.48.
+        self.user_cancel = False
 
     @classmethod
     def connect_unix(cls, path: str, timeout: float = 10.0) -> Connection:
@@ -142,6 +145,8 @@ class Connection:
         if local_in is not None:
             st = os.fstat(local_in.fileno())
             hint = st.st_size if stat.S_ISREG(st.st_mode) else 0
+        if file_in is not None or file_out is not None:
+            self.user_cancel = False
         try:
             serial, message = self._message(proc, args, optargs, hint)
         except BaseException:
@@ -159,11 +164,15 @@ class Connection:
             except ProtocolViolation:
                 raise
             except GuestFSError:
+                if local_error is _CANCELLED:
+                    raise _cancelled() from None
                 if local_error:
                     # The daemon's reply only says "cancelled"; the cause is ours (as
                     # libguestfs, which reports the read error and discards the reply).
                     raise GuestFSError(f"{proc.name}: {local_error}") from None
                 raise
+            if local_error is _CANCELLED:
+                raise _cancelled()
             if local_error:
                 raise GuestFSError(f"{proc.name}: {local_error}")
             result = decode_ret(proc, payload)
@@ -302,6 +311,9 @@ class Connection:
             if stream.readable(0) and self._daemon_cancelled():
                 stream.write(encode_chunk(b"", cancel=True))
                 return None  # the daemon's error reply explains why
+            if self.user_cancel:
+                stream.write(encode_chunk(b"", cancel=True))
+                return _CANCELLED
             try:
                 data = f.read(batch)
             except OSError as e:
@@ -338,7 +350,7 @@ class Connection:
     # -- FileOut -----------------------------------------------------------------------------
     def _receive_file(self, proc: Procedure, filename: str) -> None:
         try:
-            out: BinaryIO | None = open(filename, "wb")  # noqa: SIM115 - closed below
+            out: BinaryIO | None = _open_local_out(filename)
             local_error = None
         except OSError as e:
             out, local_error = None, f"open: {filename}: {e.strerror}"
@@ -348,6 +360,8 @@ class Connection:
                 n = self._next_unit(proc.name)
                 cancel, data = decode_chunk(self.stream.read_exact(n), self.chunk_size)
                 if cancel:
+                    if local_error == _CANCELLED:
+                        raise _cancelled()
                     if local_error:
                         break
                     raise GuestFSError(
@@ -364,11 +378,39 @@ class Connection:
                         out.close()
                         out = None
                         self.stream.write(word(C.CANCEL_FLAG))
+                if self.user_cancel and local_error is None:
+                    # As 1.48: tell the daemon, then discard what it still sends until
+                    # it acknowledges with a cancel chunk.
+                    local_error = _CANCELLED
+                    if out is not None:
+                        out.close()
+                        out = None
+                    self.stream.write(word(C.CANCEL_FLAG))
         finally:
             if out is not None:
                 out.close()
+        if local_error == _CANCELLED:
+            raise _cancelled()
         if local_error:
             raise GuestFSError(f"{proc.name}: {local_error}")
+
+
+#: The local "error" of a transfer stopped by user_cancel.
+_CANCELLED = "operation cancelled by user"
+
+
+def _cancelled() -> GuestFSError:
+    """1.48's error for a transfer stopped by ``user_cancel``: EINTR, no API name."""
+    return GuestFSError(_CANCELLED, "EINTR")
+
+
+def _open_local_out(filename: str) -> BinaryIO:
+    """The local file a download writes. /dev/stdout and /dev/stderr are a copy of the
+    process's descriptor, as libguestfs does (lib/proto.c): opening them by name would
+    truncate a regular file they are redirected to (guestfish's ``download FILE -``)."""
+    if filename in ("/dev/stdout", "/dev/stderr"):
+        return os.fdopen(os.dup(1 if filename == "/dev/stdout" else 2), "wb")
+    return open(filename, "wb")
 
 
 def _open_local_in(api: str, filename: str) -> BinaryIO:

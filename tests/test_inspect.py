@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import launch_vm, needs_qemu
 
+from pyguestfs.agent.errors import AgentError
 from pyguestfs.agent.inspect_files import GuestTree, binary_architecture
 from pyguestfs.agent.inspect_fs import check_filesystem
 from pyguestfs.agent.inspect_fstab import check_fstab
@@ -224,20 +225,20 @@ def _pe32plus() -> bytes:
     return bytes(header)
 
 
-def test_windows_root_without_registry(tmp_path: Path) -> None:
-    # The registry is not read (1.48 needs hivex for it): what it would give is unknown.
+def test_windows_root_with_a_corrupt_registry(tmp_path: Path) -> None:
+    # The registry is read with libhivex; a hive it cannot open fails the inspection (as
+    # in 1.48), with an error naming the hive and the reason. (tests/test_windows.py reads
+    # real hives.)
     for d in ("Windows/System32/config",):
         (tmp_path / d).mkdir(parents=True)
     (tmp_path / "Windows/System32/cmd.exe").write_bytes(_pe32plus())
     (tmp_path / "Windows/System32/config/SOFTWARE").write_bytes(b"regf")
     (tmp_path / "Windows/System32/config/SYSTEM").write_bytes(b"regf")
-    role, data = check_filesystem(GuestTree(str(tmp_path)), "/dev/sda2", FakeView())
-    assert role is Role.ROOT
-    assert (data.os_type, data.distro, data.arch) == ("windows", "windows", "x86_64")
-    assert data.windows_systemroot == "/Windows"
-    assert data.windows_software_hive == "/Windows/System32/config/SOFTWARE"
-    assert data.windows_system_hive == "/Windows/System32/config/SYSTEM"
-    assert data.product_name is None and data.package_format is None
+    with pytest.raises(AgentError) as e:
+        check_filesystem(GuestTree(str(tmp_path)), "/dev/sda2", FakeView())
+    assert e.value.message == (
+        "hivex: /Windows/System32/config/SOFTWARE: Invalid argument"  # too small a file
+    )
 
 
 def test_fstab_resolution() -> None:

@@ -187,7 +187,12 @@ def _python_files() -> list[Path]:
 #: Functions whose contract *is* a shell command line: libguestfs's ``sh`` and ``sh_lines``
 #: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance.
 #: Nothing else may build one.
-SHELL_BY_CONTRACT = {("agent/api/commands.py", "sh"), ("agent/api/commands.py", "sh_lines")}
+#: The APIs whose contract is to run a shell command line: sh, sh_lines and debug's "sh".
+SHELL_BY_CONTRACT = {
+    ("agent/api/commands.py", "sh"),
+    ("agent/api/commands.py", "sh_lines"),
+    ("agent/api/daemon.py", "_debug_sh"),
+}
 
 
 def _allowed_lines(path: Path, tree: ast.Module) -> set[int]:
@@ -249,6 +254,10 @@ def test_host_never_unpacks_guest_data() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             names = [n for n in names if n.split(".")[0] in forbidden or n in forbidden]
+            if path.relative_to(SOURCE).as_posix() == "host/library/libvirt_dom.py":
+                # libvirt's domain XML is the host's own configuration (from libvirt),
+                # never bytes from a guest: it is parsed with ElementTree.
+                names = [n for n in names if n != "xml.etree.ElementTree"]
             if names:
                 found.append(f"{path.relative_to(SOURCE)}:{node.lineno}: import {names}")
             if isinstance(node, ast.Call) and ast.unparse(node.func) in (

@@ -104,7 +104,9 @@ def _copy(
                 raise fail(e, f"{dest_shown}: seek (because of sparse flag)") from None
             try:
                 while piece:
-                    piece = piece[os.write(dest_fd, piece) :]
+                    # Apart from the slice: mypyc would evaluate the call twice.
+                    written = os.write(dest_fd, piece)
+                    piece = piece[written:]
             except OSError as e:
                 raise fail(e, f"{dest_shown}: write") from None
         if left is None:
@@ -279,7 +281,9 @@ def copy_size(
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(dest_fd, view) :]
+                    # Apart from the slice: mypyc would evaluate the call twice.
+                    written = os.write(dest_fd, view)
+                    view = view[written:]
             except OSError as e:
                 raise AgentError.from_os(e, f"{dest}: write") from None
             position += len(data)

@@ -1,5 +1,9 @@
 """The ``dirs`` family: making, removing, listing and globbing directories
-(``daemon/dir.c``, ``readdir.c``, ``ls.c``, ``glob.c`` of 1.48)."""
+(``daemon/dir.c``, ``readdir.c``, ``ls.c``, ``glob.c`` of 1.48).
+
+Also directories, as guestfsd 1.48's ``daemon/dir.c`` and ``ls.c``
+make and list them.
+"""
 
 from __future__ import annotations
 
@@ -337,4 +341,30 @@ def find0(call: CallContext, directory: GuestPath) -> None:
         raise AgentError.from_os(e, directory) from None
     if not stat.S_ISDIR(st.st_mode):
         raise AgentError(f"{directory}: not a directory")
-    _send_names(call, _walk(host))
+    # guestfsd 1.48 cuts strlen("/sysroot" + directory) off each name find prints
+    # ("/sysroot/d/a"), so below a directory given without a final slash every name
+    # keeps its leading "/" ("/a", "/a/b"); with one ("/d/") names are relative.
+    _send_names(call, _walk(host, "" if directory.endswith("/") else "/"))
+
+
+@procedure("mkdir_mode")
+def mkdir_mode(call: CallContext, path: GuestPath, mode: int) -> None:
+    """mkdir(2) with ``mode``; the agent's umask applies, as it does to guestfsd's."""
+    if mode < 0:
+        raise AgentError(f"{path}: mode is negative")
+    try:
+        os.mkdir(path.host(follow=False), mode)
+    except OSError as e:
+        raise AgentError.from_os(e, path) from None
+
+
+@procedure("llz")
+def llz(call: CallContext, directory: GuestPath) -> str:
+    """``ls -laZ`` of the directory's real path (guestfsd resolves it first, so a
+    symlink to a directory lists that directory)."""
+    host = directory.host()
+    try:
+        os.lstat(host)
+    except OSError as e:
+        raise AgentError.from_os(e, directory) from None
+    return call.run(["ls", "-laZ", host]).out

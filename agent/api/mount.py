@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..context import CallContext
 from ..errors import AgentError
-from ..guest import mounts_under
+from ..guest import lv_canonical_name, mounts_under
 from ..guest import umount_all as umount_sysroot
 from ..registry import procedure
 from ..resolve import Device, GuestPath, Mountable
@@ -81,11 +81,24 @@ def umount_all(call: CallContext) -> None:
     umount_sysroot(call.sysroot.root)
 
 
+def _source(source: str) -> str:
+    # A mounted LV is named /dev/VG/LV as 1.48 names it (RHBZ#646432), not by the
+    # /dev/mapper node the kernel's mount table shows.
+    if source.startswith(("/dev/mapper/", "/dev/dm-")):
+        canonical = lv_canonical_name(source)
+        if canonical is not None:
+            return canonical
+    return source
+
+
 @procedure("mounts")
 def mounts(call: CallContext) -> list[str]:
-    return [m.source for m in mounts_under(call.sysroot.root)]
+    return [_source(m.source) for m in mounts_under(call.sysroot.root)]
 
 
 @procedure("mountpoints")
 def mountpoints(call: CallContext) -> list[tuple[str, str]]:
-    return [(m.source, call.sysroot.to_guest(m.target)) for m in mounts_under(call.sysroot.root)]
+    return [
+        (_source(m.source), call.sysroot.to_guest(m.target))
+        for m in mounts_under(call.sysroot.root)
+    ]

@@ -51,7 +51,9 @@ def _upload(call: CallContext, name: Device | GuestPath, offset: int | None) -> 
         view = memoryview(pending)
         try:
             while view:
-                view = view[out.write(view) or 0 :]
+                # Apart from the slice: mypyc would evaluate the call twice.
+                written = out.write(view) or 0
+                view = view[written:]
         except OSError as e:
             # ENOSPC, EIO ...: the name and the errno both reach the caller.
             raise AgentError(
