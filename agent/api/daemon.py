@@ -1,4 +1,7 @@
-"""The ``daemon`` family: procedures about the appliance itself (its kernel, caches,
+"""The ``daemon`` family: procedures about the daemon itself (liveness, feature groups,
+sync at close, exit) and its process state (the umask).
+
+Also procedures about the appliance itself (its kernel, caches,
 modules) and the debugging entry points, as guestfsd 1.48's ``daemon/debug.c``,
 ``dropcaches.c``, ``dmesg.c``, ``modprobe.c``, ``available.c`` and ``utsname.c`` serve
 them.
@@ -20,10 +23,80 @@ from collections.abc import Callable
 
 from ..context import CallContext
 from ..errors import AgentError
-from ..registry import procedure, provides_group, require_group
+from ..guest import umount_all
+from ..registry import FEATURE_GROUPS, has_program, procedure, provides_group, require_group
 from ..runner import ENV, run
 
+provides_group("realpath", lambda: True)
+provides_group("xz", has_program("xz"))
+
+
+@procedure("ping_daemon")
+def ping_daemon(call: CallContext) -> None:
+    return None
+
+
+@procedure("internal_feature_available")
+def internal_feature_available(call: CallContext, group: str) -> int:
+    test = FEATURE_GROUPS.get(group)
+    if test is None:
+        return 2  # unknown group
+    return 0 if test() else 1
+
+
+@procedure("available_all_groups")
+def available_all_groups(call: CallContext) -> list[str]:
+    return list(FEATURE_GROUPS)
+
+
+@procedure("internal_autosync")
+def internal_autosync(call: CallContext) -> None:
+    # In the appliance the agent also unmounts everything first; standalone (like
+    # guestfsd -r) it only syncs. An unmount failure is not fatal: the sync still runs.
+    try:
+        if call.agent.autosync_umount:
+            umount_all(call.sysroot.root)
+    finally:
+        os.sync()
+
+
+@procedure("internal_exit")
+def internal_exit(call: CallContext) -> None:
+    # The reply goes out first (the loop sends it when this returns), then the loop ends.
+    call.agent.exit_requested = True
+
+
+@procedure("sync")
+def sync(call: CallContext) -> None:
+    os.sync()
+
+
+@procedure("umask")
+def umask(call: CallContext, mask: int) -> int:
+    if mask < 0 or mask > 0o777:
+        raise AgentError(f"0{mask & 0xFFFFFFFF:o}: mask negative or out of range")
+    return os.umask(mask)
+
+
+@procedure("get_umask")
+def get_umask(call: CallContext) -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 _DROP_CACHES = "/proc/sys/vm/drop_caches"
+
+
+def _appliance_only(call: CallContext, what: str) -> None:
+    """Refuse what acts on the appliance itself (its kernel, its files outside the
+    sysroot, a shell) when the agent runs standalone on a host (``--sysroot DIR``, no
+    disks): there "the appliance" would be the host. guestfsd -r has no such guard."""
+    if call.agent.devices is None:
+        raise AgentError(
+            f"{what}: refused: the agent runs standalone on a host, not in an appliance",
+            "EPERM",
+        )
 
 
 def _linuxmodules() -> bool:
@@ -49,6 +122,7 @@ def sleep(call: CallContext, secs: int) -> None:
 
 @procedure("dmesg")
 def dmesg(call: CallContext) -> str:
+    _appliance_only(call, "dmesg")
     return call.run(["dmesg"]).out
 
 
@@ -56,6 +130,7 @@ def dmesg(call: CallContext) -> str:
 def drop_caches(call: CallContext, whattodrop: int) -> None:
     """Sync, then write ``whattodrop`` (1: page cache, 2: dentries and inodes, 3: both)
     to the kernel's drop_caches."""
+    _appliance_only(call, "drop_caches")
     os.sync()
     try:
         with open(_DROP_CACHES, "w") as f:
@@ -67,6 +142,7 @@ def drop_caches(call: CallContext, whattodrop: int) -> None:
 @procedure("modprobe")
 def modprobe(call: CallContext, modulename: str) -> None:
     require_group("linuxmodules")
+    _appliance_only(call, "modprobe")
     call.run(["modprobe", modulename])
 
 
@@ -104,7 +180,7 @@ def filesystem_available(call: CallContext, filesystem: str) -> bool:
         raise AgentError("filesystem name contains non-alphanumeric characters")
     if _in_proc_filesystems(filesystem):
         return True
-    if _linuxmodules():
+    if _linuxmodules() and call.agent.devices is not None:  # standalone: not the host's
         run(["modprobe", filesystem], check=False)  # its failure only means "no"
         return _in_proc_filesystems(filesystem)
     return False
@@ -113,6 +189,7 @@ def filesystem_available(call: CallContext, filesystem: str) -> bool:
 def _upload_into_appliance(call: CallContext, tmpname: str, mode: int) -> None:
     """debug_upload and internal_upload: a FileIn written to an appliance path (not under
     the sysroot; the library uploads its helper scripts to /tmp this way)."""
+    _appliance_only(call, "upload into the appliance")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOCTTY | os.O_CLOEXEC
     try:
         fd = os.open(tmpname, flags, mode)
@@ -124,7 +201,9 @@ def _upload_into_appliance(call: CallContext, tmpname: str, mode: int) -> None:
             view = memoryview(data)
             try:
                 while view:
-                    view = view[os.write(fd, view) :]
+                    # Apart from the slice: mypyc would evaluate the call twice.
+                    written = os.write(fd, view)
+                    view = view[written:]
             except OSError as e:
                 raise AgentError(
                     f"write error: {tmpname}", errno.errorcode.get(e.errno or 0, "")
@@ -340,10 +419,18 @@ _DEBUG: dict[str, Callable[[CallContext, list[str]], str]] = {
 }
 
 
+#: Subcommands that reach the appliance outside the sysroot (its files, a shell, its
+#: kernel settings): refused when the agent runs standalone on a host.
+_DEBUG_IN_APPLIANCE = frozenset({"core_pattern", "ldd", "ls", "ll", "sh"})
+
+
 @procedure("debug")
 def debug(call: CallContext, subcmd: str, extraargs: list[str]) -> str:
     """guestfsd's debugging commands (subcommand names match case-insensitively)."""
-    handler = _DEBUG.get(subcmd.lower())
+    name = subcmd.lower()
+    handler = _DEBUG.get(name)
     if handler is None:
         raise AgentError("use 'debug help 0' to list the supported commands")
+    if name in _DEBUG_IN_APPLIANCE and extraargs:
+        _appliance_only(call, f"debug {name}")
     return handler(call, extraargs)
