@@ -26,7 +26,9 @@ import pytest
 from guest_images import TinyGuest, tiny_debian_guest, tiny_rpm_guest
 from test_bindings_compat import REAL_PYTHON, needs_real_libguestfs
 
-pytestmark = pytest.mark.boot
+# The first test's setup is the whole fleet run, and the comparison boots real libguestfs:
+# on a loaded machine either can outlast pytest's default 600 s per test.
+pytestmark = [pytest.mark.boot, pytest.mark.timeout(1800)]
 
 TESTS = Path(__file__).resolve().parent
 BENCH = TESTS.parent / "bench"
