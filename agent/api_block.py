@@ -15,6 +15,7 @@ import os
 from .commands import run
 from .context import CallContext
 from .errors import AgentError
+from .guest import lv_canonical_name
 from .registry import implements
 
 
@@ -36,7 +37,15 @@ def list_partitions(ctx: CallContext) -> list[str]:
 
 
 def _mount(ctx: CallContext, options: str, vfstype: str, mountable: str, mountpoint: str) -> None:
-    node = device_node(ctx, mountable)
+    if mountable.startswith("btrfsvol:"):
+        # A btrfs subvolume: its device, mounted with subvol= before the caller's options
+        # (guestfsd's mount.ml).
+        vol = ctx.agent.resolver.mountable("mount_vfs_stub", mountable)
+        assert vol.device is not None
+        node = vol.device.node
+        options = f"subvol={vol.volume}" + (f",{options}" if options else "")
+    else:
+        node = device_node(ctx, mountable)
     target = ctx.sysroot.resolve(mountpoint if mountpoint.startswith("/") else "/" + mountpoint)
     argv = ["mount"]
     if options:
@@ -118,6 +127,12 @@ def umount_all(ctx: CallContext) -> None:
 
 
 def _user_name(ctx: CallContext, source: str) -> str:
+    # A mounted LV is named /dev/VG/LV as 1.48 names it (RHBZ#646432), not by the
+    # /dev/mapper node the kernel's mount table shows.
+    if source.startswith(("/dev/mapper/", "/dev/dm-")):
+        canonical = lv_canonical_name(source)
+        if canonical is not None:
+            return canonical
     return ctx.agent.devices.reverse(source) if ctx.agent.devices else source
 
 

@@ -432,7 +432,10 @@ def _write(ctx: CallContext, path: str, content: bytes, flags: int) -> None:
     try:
         view = memoryview(content)
         while view:
-            view = view[os.write(fd, view) :]
+            # The count is taken apart from the slice: mypyc (2.4) evaluates a call
+            # inside a slice bound twice, which wrote every chunk twice.
+            n = os.write(fd, view)
+            view = view[n:]
     except OSError as e:
         raise AgentError.from_os(e, "write") from None
     finally:

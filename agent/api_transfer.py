@@ -73,7 +73,8 @@ def _upload(ctx: CallContext, name: str, offset: int | None) -> None:
         view = memoryview(pending)
         try:
             while view:
-                view = view[out.write(view) or 0 :]
+                n = out.write(view) or 0  # not in the slice: see api_files._write
+                view = view[n:]
         except OSError as e:
             # ENOSPC, EIO ...: the name and the errno both reach the caller.
             raise AgentError(
@@ -199,7 +200,10 @@ def find0(ctx: CallContext, directory: str) -> None:
         raise AgentError.from_os(e, directory) from None
     if not stat.S_ISDIR(st.st_mode):
         raise AgentError(f"{directory}: not a directory")
-    _send_names(ctx, _walk(host))
+    # guestfsd 1.48 cuts strlen("/sysroot" + directory) off each name find prints
+    # ("/sysroot/d/a"), so below a directory given without a final slash every name
+    # keeps its leading "/" ("/a", "/a/b"); with one ("/d/") names are relative.
+    _send_names(ctx, _walk(host, "" if directory.endswith("/") else "/"))
 
 
 def _tar_filter(compress: str | None) -> list[str]:

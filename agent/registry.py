@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..protocol.procedures import BY_NAME
+from .errors import AgentError
 from .runner import ENV
 
 Impl = Callable[..., Any]
@@ -86,3 +87,21 @@ def provides_group(name: str, test: Callable[[], bool]) -> None:
 def has_program(name: str) -> Callable[[], bool]:
     """A group test: true when ``name`` is on the agent's PATH (the appliance has it)."""
     return lambda: shutil.which(name, path=ENV["PATH"]) is not None
+
+
+def unavailable_feature(group: str) -> AgentError:
+    """guestfsd's ``reply_with_unavailable_feature``: the error of a procedure whose
+    optional group this appliance cannot serve (ENOTSUP, 1.48's words)."""
+    return AgentError(
+        f"feature '{group}' is not available in this\n"
+        "build of libguestfs.  Read 'AVAILABILITY' in the guestfs(3) man page for\n"
+        "how to check for the availability of features.",
+        "ENOTSUP",
+    )
+
+
+def require_group(group: str) -> None:
+    """The stub's check for an optional group: raise :func:`unavailable_feature` unless
+    the group's test (declared with :func:`provides_group`) passes."""
+    if not FEATURE_GROUPS.get(group, _never)():
+        raise unavailable_feature(group)

@@ -48,6 +48,11 @@ OPTIONAL_PACKAGES = (
     "xfsprogs",
     "btrfs-progs",
     "ntfs-3g",
+    # cryptsetup (luks group), mdadm (mdadm group), ldmtool (ldm group): the tools behind
+    # those families, as in libguestfs's own appliance (libguestfs0's supermin packages).
+    "cryptsetup-bin",
+    "mdadm",
+    "ldmtool",
     "lzop",
     # sfdisk (part_get_mbr_id, part_set_mbr_id): Debian ships it apart from util-linux.
     "fdisk",
@@ -57,6 +62,12 @@ OPTIONAL_PACKAGES = (
     "sed",
     "bsdextrautils",
     "file",
+    # cmp, for equal.
+    "diffutils",
+    # librpm, for internal_list_rpm_applications (inspecting RPM-based guests).
+    "librpm9",
+    # setfiles, for selinux_relabel (the selinuxrelabel group).
+    "policycoreutils",
     # The aug_* procedures: libaugeas (loaded by the agent through ctypes) and its lenses
     # (augeas-lenses, /usr/share/augeas/lenses/dist).
     "libaugeas0",

@@ -54,6 +54,11 @@ def run_api(shell: Shell, word: str, command: ApiCommand, argv: list[str]) -> in
     except GuestFSError as e:
         shell.lib_error(str(e))
         return -1
+    except (OSError, ValueError) as e:
+        # A local file that cannot be read or written, a closed handle: the command
+        # fails, the shell goes on (guestfish reports these through the library too).
+        shell.lib_error(f"{action.name}: {e}")
+        return -1
     finally:
         _remove(cleanup)
     try:

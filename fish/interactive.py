@@ -1,7 +1,7 @@
 """Interactive mode: the ``><fs>`` prompt on a terminal, line editing and history through
 the standard library's readline, and tab completion as guestfish does it: the first word
 completes to command names (case-insensitively), later words to the guest's devices
-and, once something is mounted, to paths in the guest.
+and to paths in the guest.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def command_names(shell: Shell) -> list[str]:
 
 
 class Completer:
-    """readline's completer: commands, devices and guest paths."""
+    """readline's completer: commands, devices and guest paths (an error of the guest,
+    such as nothing mounted yet, just means no candidates)."""
 
     def __init__(self, shell: Shell) -> None:
         self.shell = shell
@@ -64,7 +65,7 @@ class Completer:
                 except GuestFSError:
                     pass
                 out += [n + " " for n in names if n.startswith(text)]
-            if text.startswith("/") and g.mounts():
+            if text.startswith("/"):
                 directory, _, stem = text.rpartition("/")
                 directory = directory or "/"
                 if g.is_dir(directory):

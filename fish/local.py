@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import GuestFSError
 from .commands import API_COMMANDS
+from .events import run_delete_event, run_event, run_list_events
 from .parse import IntError, parse_size
 
 if TYPE_CHECKING:
@@ -189,28 +190,22 @@ def run_man(shell: Shell, cmd: str, argv: list[str]) -> int:
 
 
 def alloc_disk(shell: Shell, filename: str, size_text: str, add: bool, sparse: bool) -> int:
-    """Create a raw disk image of the given size (sparse, or fully allocated) and, with
-    ``add``, add it to the handle (``alloc_disk`` of guestfish)."""
+    """Create a raw disk image of the given size (sparse, or fully allocated) through
+    the library's ``disk_create`` and, with ``add``, add it to the handle (guestfish's
+    ``alloc_disk``)."""
     try:
         size = parse_size(size_text)
     except IntError as e:
         shell.err(f"parse_size: invalid integer parameter (xstrtoull returned {e.code})")
         return -1
     try:
-        fd = os.open(filename, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            if sparse:
-                os.ftruncate(fd, size)
-            elif size:
-                os.posix_fallocate(fd, 0, size)
-        finally:
-            os.close(fd)
-    except OSError as e:
-        shell.lib_error(f"disk_create: {filename}: {e.strerror}")
+        shell.g.disk_create(filename, "raw", size, preallocation="sparse" if sparse else "full")
+    except GuestFSError as e:
+        shell.lib_error(str(e))
         return -1
     if add:
         try:
-            shell.g.add_drive(filename, format="raw")
+            shell.g.add_drive_opts(filename, format="raw")
         except GuestFSError as e:
             shell.lib_error(str(e))
             os.unlink(filename)
@@ -257,6 +252,7 @@ def run_reopen(shell: Shell, cmd: str, argv: list[str]) -> int:
         pass
     old.close()
     shell.g = new
+    shell.event_handlers.clear()  # not carried over, as in guestfish
     return 0
 
 
@@ -527,14 +523,6 @@ def _product(lists: list[list[str]]) -> Iterator[list[str]]:
             yield [head, *tail]
 
 
-# -- events ------------------------------------------------------------------------------------
-
-
-def run_events_unsupported(shell: Shell, cmd: str, argv: list[str]) -> int:
-    shell.err(f"{cmd}: event handlers are not supported by pyguestfish")
-    return -1
-
-
 LOCAL_COMMANDS: tuple[LocalCommand, ...] = (
     LocalCommand(
         "alloc", "allocate and add a disk file", run_alloc, ("allocate",), "alloc filename size"
@@ -552,12 +540,20 @@ LOCAL_COMMANDS: tuple[LocalCommand, ...] = (
         usage="copy-out remote [remote ...] localdir",
     ),
     LocalCommand(
-        "delete_event", "delete a previously registered event handler", run_events_unsupported
+        "delete_event",
+        "delete a previously registered event handler",
+        run_delete_event,
+        usage="delete-event name",
     ),
     LocalCommand("display", "display an image", run_display, usage="display filename"),
     LocalCommand("echo", "display a line of text", run_echo, usage="echo [params ...]"),
     LocalCommand("edit", "edit a file", run_edit, ("vi", "emacs"), "edit filename"),
-    LocalCommand("event", "register a handler for an event or events", run_events_unsupported),
+    LocalCommand(
+        "event",
+        "register a handler for an event or events",
+        run_event,
+        usage='event name eventset "shell script ..."',
+    ),
     LocalCommand("glob", "expand wildcards in command", run_glob, usage="glob command args..."),
     LocalCommand(
         "hexedit",
@@ -566,7 +562,7 @@ LOCAL_COMMANDS: tuple[LocalCommand, ...] = (
         usage="hexedit <filename|device> [<max> | <start> <max>]",
     ),
     LocalCommand("lcd", "change working directory", run_lcd, usage="lcd directory"),
-    LocalCommand("list_events", "list event handlers", run_events_unsupported),
+    LocalCommand("list_events", "list event handlers", run_list_events, usage="list-events"),
     LocalCommand("man", "open the manual", run_man, ("manual",), "man"),
     LocalCommand("more", "view a file", run_more, ("less",), "more filename"),
     LocalCommand("reopen", "close and reopen libguestfs handle", run_reopen, usage="reopen"),

@@ -15,16 +15,15 @@ import select
 import struct
 
 from . import constants as C
+from .errors import StreamClosed
 from .xdr import XdrError
+
+__all__ = ["ByteStream", "StreamClosed"]
 
 _WORD = struct.Struct(">I")
 _READ_SIZE = 256 * 1024
 #: Most bytes :meth:`ByteStream.hold` keeps back before writing them anyway.
 _HOLD_MAX = 64 * 1024
-
-
-class StreamClosed(EOFError):
-    """The peer closed the stream (or the stream broke) before a full unit arrived."""
 
 
 class ByteStream:

@@ -292,6 +292,53 @@ def debian_guest(cachedir: str | os.PathLike[str]) -> GuestImage:
     return GuestImage(path=image, **meta)
 
 
+# -- tiny guests for fleets ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TinyGuest:
+    """A small Debian-like guest and what its inspection should say."""
+
+    path: Path
+    hostname: str
+    #: name -> version ("EPOCH:UPSTREAM-RELEASE" as dpkg writes it) of its installed packages.
+    packages: dict[str, str]
+    root_uuid: str
+    os_release: dict[str, str]
+
+
+def dpkg_status(packages: dict[str, str], arch: str = "amd64") -> str:
+    """A dpkg status file listing ``packages`` as installed (and one removed package that
+    inspection must not list)."""
+    out = []
+    for name, version in packages.items():
+        out.append(
+            f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
+            f"Architecture: {arch}\nVersion: {version}\n"
+            f"Description: {name} for the fleet tests\n a longer description\n"
+        )
+    out.append("Package: removed-one\nStatus: deinstall ok config-files\nVersion: 1.0-1\n")
+    return "\n".join(out) + "\n"
+
+
+def tiny_debian_guest(path: Path, hostname: str, packages: dict[str, str]) -> TinyGuest:
+    """Write a one-partition Debian-like guest to ``path`` (about 17 MiB, sparse): the
+    host's release files and a few of its binaries (so inspection finds the distro,
+    version and architecture), the given hostname, an fstab naming the root by UUID, and
+    a dpkg database listing ``packages``. Takes well under a second; no root needed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        tree.mkdir()
+        _host_files_tree(tree)
+        root = Partition(16, "tinyroot", tree)
+        (tree / "etc" / "hostname").write_text(f"{hostname}\n")
+        (tree / "etc" / "fstab").write_text(f"UUID={root.fs_uuid}  /  ext4  defaults  0  1\n")
+        (tree / "var" / "lib" / "dpkg" / "status").write_text(dpkg_status(packages))
+        os_release = _read_os_release((tree / "etc" / "os-release").read_text())
+        make_disk(path, [root])
+    return TinyGuest(path, hostname, dict(packages), root.fs_uuid, os_release)
+
+
 # -- Windows registry hives ------------------------------------------------------------------
 
 

@@ -327,3 +327,69 @@ def test_pyguestfish_console_script_runs(tmp_path: Path) -> None:
         "a\nb\n",
         "nosuch: unknown command\n",
     )
+
+
+# -- interactive mode --------------------------------------------------------------------------
+
+
+def test_completion_of_commands_devices_and_paths(g: Any) -> None:
+    from pyguestfs.fish.interactive import Completer
+
+    g.mkdir_p("/dir/sub")
+    g.touch("/dir/file")
+    completer = Completer(_shell(g, ""))
+    assert completer.candidates("mkdir-", True) == ["mkdir-mode ", "mkdir-p "]
+    assert "list-filesystems " in completer.candidates("LIST-F", True)
+    assert completer.candidates("/dir/", False) == ["/dir/file ", "/dir/sub/"]
+    assert completer.candidates("/dir/s", False) == ["/dir/sub/"]
+
+
+def test_interactive_session_on_a_terminal(tmp_path: Path) -> None:
+    """A real pty: banner, prompt, a command completed with TAB, errors that do not end
+    the session, quit."""
+    import pty
+    import select
+
+    prog = Path(sys.executable).with_name("pyguestfish")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the shell on the pty's slave
+        os.environ["HOME"] = str(tmp_path)
+        os.execv(str(prog), [str(prog)])
+    out = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal out
+        while marker not in out:
+            ready, _, _ = select.select([fd], [], [], 60)
+            assert ready, f"no {marker!r} in {out!r}"
+            out += os.read(fd, 4096)
+
+    read_until(b"><fs> ")
+    os.write(fd, b"ech\t hello\n")
+    read_until(b"hello\r\n")
+    os.write(fd, b"nosuch\n")
+    read_until(b"unknown command")
+    os.write(fd, b"echo still here\n")
+    read_until(b"still here\r\n")
+    os.write(fd, b"quit\n")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"Welcome to pyguestfish" in out
+    assert (tmp_path / ".guestfish").exists()  # readline history, as guestfish keeps it
+
+
+def test_disk_uris_as_guestfish_reads_them() -> None:
+    from pyguestfs.fish.cli import is_uri, parse_uri
+
+    assert is_uri("nbd://host") and not is_uri("./a://b") and not is_uri("Nbd://x")
+    assert parse_uri("nbd://example.com:10809/exp") == {
+        "protocol": "nbd",
+        "path": "exp",
+        "server": ["tcp:example.com:10809"],
+    }
+    assert parse_uri("nbd:///exp?socket=/run/s.sock")["server"] == ["unix:/run/s.sock"]
+    ssh = parse_uri("ssh://user:pw@host/disk.img")
+    assert (ssh["path"], ssh["username"], ssh["secret"]) == ("/disk.img", "user", "pw")
+    with pytest.raises(ValueError, match="cannot have both"):
+        parse_uri("nbd://h/e?socket=/s")

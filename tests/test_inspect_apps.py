@@ -211,6 +211,8 @@ class _Huge(dict[str, bytes]):
 
 
 def test_guestfs_serves_both_calls() -> None:
-    # The handle's methods are the library's, no longer the ENOTSUP stubs.
-    assert GuestFS.inspect_list_applications2 is InspectApps.inspect_list_applications2
-    assert GuestFS.inspect_list_applications is InspectApps.inspect_list_applications
+    # The handle's methods are the library's (wrapped to fire EVENT_ENTER, as every
+    # 1.48 call does), no longer the ENOTSUP stubs.
+    served = GuestFS.inspect_list_applications2
+    assert served.__wrapped__ is InspectApps.inspect_list_applications2  # type: ignore[attr-defined]
+    assert GuestFS.inspect_list_applications.__wrapped__ is InspectApps.inspect_list_applications  # type: ignore[attr-defined]

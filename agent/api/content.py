@@ -1,8 +1,5 @@
-"""The ``content`` family: what files contain (``protocol/table/content.py``).
-
-(Other procedures of this family are being moved here from the older modules; the ones
-below were added with Windows support.)
-"""
+"""The ``content`` family: comparing and checksumming contents, as guestfsd 1.48's
+``daemon/cmp.c`` and ``daemon/checksum.c`` do it."""
 
 from __future__ import annotations
 
@@ -10,12 +7,112 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
 
 from ..context import CallContext
 from ..errors import AgentError
 from ..registry import procedure
-from ..resolve import GuestPath
+from ..resolve import Device, GuestPath
+from ..runner import ENV, not_found, start
+
+#: The program for each checksum type guestfsd knows (matched case-insensitively).
+_CHECKSUM_PROGRAMS = {
+    "crc": "cksum",
+    "md5": "md5sum",
+    "sha1": "sha1sum",
+    "sha224": "sha224sum",
+    "sha256": "sha256sum",
+    "sha384": "sha384sum",
+    "sha512": "sha512sum",
+}
+
+
+def _checksum_program(csumtype: str) -> str:
+    program = _CHECKSUM_PROGRAMS.get(csumtype.lower())
+    if program is None:
+        raise AgentError(
+            "unknown checksum type, expecting crc|md5|sha1|sha224|sha256|sha384|sha512"
+        )
+    return program
+
+
+@procedure("equal")
+def equal(call: CallContext, file1: GuestPath, file2: GuestPath) -> bool:
+    """``cmp -s``: true when both files have the same contents."""
+    done = call.run(["cmp", "-s", file1.host(), file2.host()], check=False)
+    if done.status > 1:
+        raise AgentError(done.err)
+    return done.status == 0
+
+
+@procedure("checksum_device")
+def checksum_device(call: CallContext, csumtype: str, device: Device) -> str:
+    """The checksum of a whole device: its contents piped into the checksum program
+    (guestfsd opens the device before it looks at the type)."""
+    try:
+        fd = os.open(device.node, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise AgentError.from_os(e, device) from None
+    try:
+        program = _checksum_program(csumtype)
+        done = call.run([program], stdin=fd, check=False)
+    finally:
+        os.close(fd)
+    if done.status != 0:
+        raise AgentError(f"{program}: {done.err}")
+    return done.out.split(None, 1)[0] if done.out.split() else ""
+
+
+@procedure("checksums_out")
+def checksums_out(call: CallContext, csumtype: str, directory: GuestPath) -> None:
+    """``cd DIR && find -type f -print0 | xargs -0 PROGRAM``, streamed as it runs: one
+    line per regular file below ``directory``, names relative (``./a/b``)."""
+    program = _checksum_program(csumtype)
+    host = directory.host()
+    try:
+        st = os.stat(host)
+    except OSError as e:
+        raise AgentError.from_os(e, directory) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise AgentError(f"{directory}: not a directory")
+    try:
+        find = subprocess.Popen(
+            ["find", "-type", "f", "-print0"],
+            cwd=host,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=ENV,
+        )
+    except FileNotFoundError:
+        raise not_found("find") from None
+    try:
+        sums = subprocess.Popen(
+            ["xargs", "-0", program],
+            cwd=host,
+            stdin=find.stdout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=ENV,
+        )
+    except FileNotFoundError:
+        find.kill()
+        find.wait()
+        raise not_found("xargs") from None
+    assert find.stdout is not None and sums.stdout is not None
+    find.stdout.close()  # xargs holds it now: find sees SIGPIPE if xargs dies
+    try:
+        call.begin_file_out()
+        call.send_file(sums.stdout.read)
+    finally:
+        sums.stdout.close()
+        status = sums.wait()
+        find.wait()
+    if status != 0:
+        # After the OK reply only a cancelled transfer can say it failed (as pclose's).
+        raise AgentError(f"checksums_out: {directory}: {program} exited with status {status}")
+
 
 # -- file_architecture ------------------------------------------------------------------------
 # 1.48 (daemon/filearch.ml) runs file(1) and reads the architecture from its words, so
@@ -126,17 +223,24 @@ def _cpio_arch(call: CallContext, magic: str, path: GuestPath) -> str:
         unpack = "cat"
     tmpdir = tempfile.mkdtemp(prefix="filearch")
     try:
-        # 1.48's pipeline, with its arguments passed as arguments (never spliced into the
-        # script): decompress | cpio extracting only the listed names into tmpdir.
-        script = (
-            'cd "$1" || exit 1; u=$2; f=$3; shift 3; '
-            '"$u" < "$f" | cpio --quiet --no-absolute-filenames -id "$@"'
-        )
-        extracted = call.run(
-            ["sh", "-c", script, "filearch", tmpdir, unpack, path.host(), *_INITRD_BINARIES],
-            check=False,
-        )
-        if extracted.status != 0:
+        # 1.48's pipeline (decompress | cpio extracting only the listed names into
+        # tmpdir), as two programs joined by a pipe: no shell.
+        with open(path.host(), "rb") as source:
+            unpacker = start([unpack], feed=False, stdin=source, stderr=subprocess.DEVNULL)
+            assert unpacker.stdout is not None
+            try:
+                cpio = start(
+                    ["cpio", "--quiet", "--no-absolute-filenames", "-id", *_INITRD_BINARIES],
+                    feed=False,
+                    stdin=unpacker.stdout,
+                    stderr=subprocess.DEVNULL,
+                    cwd=tmpdir,
+                )
+            finally:
+                unpacker.stdout.close()
+            cpio.communicate()
+            unpacker.wait()
+        if cpio.returncode != 0:
             raise AgentError("cpio command failed")
         for name in _INITRD_BINARIES:
             binary = os.path.join(tmpdir, name)

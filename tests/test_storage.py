@@ -1,0 +1,563 @@
+"""Storage families on real devices, our agent beside Debian's real guestfsd 1.48: swap,
+LUKS, md RAID, Windows LDM, NTFS and btrfs.
+
+Two appliances boot once for the module, under TCG, each on its own copies of the same
+disks: two empty 256 MiB disks and a small LUKS2 volume made on the host with
+cryptsetup (``/dev/sdc``, key ``sesame``). One appliance runs our agent, the other the
+real guestfsd (``guestfs-build-appliance --daemon guestfsd``). The same list of calls
+(``CASES``, in order: each family leaves the disks as the next one expects) runs through
+both, and every reply is compared -- values with UUIDs, times and temporary directory
+names normalised away, errno names and whole error messages. Then the results of our agent
+are checked for what they mean: the RAID-1 has both disks, the snapshot is listed, the
+LUKS volume opened by both daemons has the host's UUID and holds what was written through
+it, the NTFS filesystem was shrunk.
+
+A Windows dynamic disk cannot be made here (that needs Windows' own LDM database
+writer), so LDM is tested on disks that have none: the empty listings, the scans that
+find nothing and the errors for unknown disk groups -- compared with guestfsd.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import launch_vm
+
+from pyguestfs.builder.guestfsd import DAEMON_TARBALL
+from pyguestfs.host import GuestFS, GuestFSError
+
+MiB = 1024 * 1024
+KEY = "sesame"
+NEWKEY = "open-sesame"
+SWAP_UUID = "0b7e5c7a-0d1e-4c45-9f2f-6b0f9f8a1c11"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    api: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def _c(case_id: str, api: str, *args: Any, **kwargs: Any) -> Case:
+    return Case(case_id, api, args, kwargs)
+
+
+def _ntfs_file_inode(g: GuestFS) -> int:
+    """The MFT record number of /f on the NTFS filesystem of /dev/sda (mounted briefly)."""
+    g.mount("/dev/sda", "/")
+    try:
+        return int(g.lstatns("/f")["st_ino"])
+    finally:
+        g.umount("/")
+
+
+class LocalOut:
+    """A FileOut argument: a fresh local file, whose size and first bytes are recorded."""
+
+
+class LocalIn:
+    """A FileIn argument: the file the previous LocalOut case downloaded."""
+
+
+#: Every call, in order, for both daemons.
+CASES: list[Case] = [
+    # -- swap ---------------------------------------------------------------------------
+    _c("mkswap-opts", "mkswap", "/dev/sda", label="swp", uuid=SWAP_UUID),
+    _c("swap-label", "vfs_label", "/dev/sda"),
+    _c("swap-uuid", "vfs_uuid", "/dev/sda"),
+    _c("swapon-label", "swapon_label", "swp"),
+    _c("swapoff-label", "swapoff_label", "swp"),
+    _c("swapon-uuid", "swapon_uuid", SWAP_UUID),
+    _c("swapoff-uuid", "swapoff_uuid", SWAP_UUID),
+    _c("swapon-device", "swapon_device", "/dev/sda"),
+    _c("swapoff-device", "swapoff_device", "/dev/sda"),
+    _c("swapoff-again", "swapoff_device", "/dev/sda"),
+    _c("swapon-label-long", "swapon_label", "x" * 17),
+    _c("swapoff-label-long", "swapoff_label", "y" * 17),
+    _c("swapon-uuid-unknown", "swapon_uuid", "9f2f6b0f-0d1e-4c45-9f2f-6b0f9f8a1c11"),
+    _c("mkswap-L-long", "mkswap_L", "x" * 17, "/dev/sdb"),
+    _c("mkswap-L", "mkswap_L", "labelled", "/dev/sdb"),
+    _c("mkswap-L-label", "vfs_label", "/dev/sdb"),
+    _c("mkswap-U", "mkswap_U", SWAP_UUID, "/dev/sdb"),
+    _c("mkswap-U-uuid", "vfs_uuid", "/dev/sdb"),
+    _c("mkswap-bad-device", "mkswap", "/dev/sdz"),
+    _c("swap-file-fs", "mkfs", "ext4", "/dev/sdb"),
+    _c("swap-file-mount", "mount", "/dev/sdb", "/"),
+    _c("swap-file-make", "fallocate64", "/swapfile", 4 * MiB),
+    _c("swap-file-chmod", "chmod", 0o600, "/swapfile"),
+    _c("mkswap-file", "mkswap_file", "/swapfile"),
+    _c("swapon-file", "swapon_file", "/swapfile"),
+    _c("swapoff-file", "swapoff_file", "/swapfile"),
+    _c("swapoff-file-again", "swapoff_file", "/swapfile"),
+    _c("mkswap-file-missing", "mkswap_file", "/missing"),
+    _c("swap-file-umount", "umount", "/"),
+    # -- LUKS: the volume the host made, opened by each daemon --------------------------
+    _c("luks-uuid", "luks_uuid", "/dev/sdc"),
+    _c("luks-uuid-not-luks", "luks_uuid", "/dev/sda"),
+    _c("luks-open-wrong-key", "cryptsetup_open", "/dev/sdc", "wrong", "lk"),
+    _c("luks-open-not-encrypted", "cryptsetup_open", "/dev/sda", KEY, "lk"),
+    _c("luks-open", "cryptsetup_open", "/dev/sdc", KEY, "lk"),
+    _c("luks-open-twice", "cryptsetup_open", "/dev/sdc", KEY, "lk"),
+    _c("luks-fs", "mkfs", "ext2", "/dev/mapper/lk"),
+    _c("luks-mount", "mount", "/dev/mapper/lk", "/"),
+    _c("luks-write", "write", "/secret", b"through dm-crypt\n"),
+    _c("luks-umount", "umount", "/"),
+    _c("luks-close-not-mapper", "cryptsetup_close", "/dev/sdc"),
+    _c("luks-close", "cryptsetup_close", "/dev/mapper/lk"),
+    _c("luks-close-gone", "luks_close", "/dev/mapper/lk"),
+    _c("luks-add-key", "luks_add_key", "/dev/sdc", KEY, NEWKEY, 3),
+    _c("luks-add-key-wrong", "luks_add_key", "/dev/sdc", "wrong", "other", 4),
+    _c("luks-open-ro-newkey", "luks_open_ro", "/dev/sdc", NEWKEY, "ro"),
+    _c("luks-ro-mount", "mount_ro", "/dev/mapper/ro", "/"),
+    _c("luks-ro-read", "cat", "/secret"),
+    _c("luks-ro-umount", "umount", "/"),
+    _c("luks-ro-close", "luks_close", "/dev/mapper/ro"),
+    _c("luks-kill-slot", "luks_kill_slot", "/dev/sdc", NEWKEY, 0),
+    _c("luks-open-old-key", "luks_open", "/dev/sdc", KEY, "old"),
+    _c("luks-open-crypttype", "cryptsetup_open", "/dev/sdc", NEWKEY, "nk", crypttype="luks"),
+    _c("luks-close-nk", "cryptsetup_close", "/dev/mapper/nk"),
+    _c("luks-format", "luks_format", "/dev/sdb", KEY, 0),
+    _c("luks-format-uuid", "vfs_type", "/dev/sdb"),
+    _c("luks-format-cipher-bad", "luks_format_cipher", "/dev/sdb", KEY, 1, "no-such-cipher"),
+    # -- md RAID-1 over both disks ------------------------------------------------------
+    _c("md-wipe-a", "wipefs", "/dev/sda"),
+    _c("md-wipe-b", "wipefs", "/dev/sdb"),
+    _c("md-none", "list_md_devices"),
+    _c("md-bad-level", "md_create", "/dev/md0", ["/dev/sda", "/dev/sdb"], level="raid9"),
+    _c("md-bad-nr", "md_create", "/dev/md0", ["/dev/sda", "/dev/sdb"], nrdevices=1),
+    _c("md-bad-spare", "md_create", "/dev/md0", ["/dev/sda", "/dev/sdb"], spare=-1),
+    _c("md-bad-chunk", "md_create", "/dev/md0", ["/dev/sda", "/dev/sdb"], chunk=1000),
+    _c("md-bad-sum", "md_create", "/dev/md0", ["/dev/sda", "/dev/sdb"], nrdevices=3),
+    _c("md-create", "md_create", "/dev/md0", ["/dev/sda", "/dev/sdb"], level="raid1"),
+    _c("md-list", "list_md_devices"),
+    _c("md-detail", "md_detail", "/dev/md0"),
+    _c("md-stat", "md_stat", "/dev/md0"),
+    _c("md-stat-member", "md_stat", "/dev/sda"),
+    _c("md-create-busy", "md_create", "/dev/md1", ["/dev/sda", "/dev/sdb"]),
+    _c("md-stop", "md_stop", "/dev/md0"),
+    _c("md-list-after", "list_md_devices"),
+    _c("md-degraded", "md_create", "/dev/md1", ["/dev/sda"], missingbitmap=2, level="mirror"),
+    _c("md-degraded-stat", "md_stat", "/dev/md1"),
+    _c("md-degraded-level", "md_detail", "/dev/md1"),
+    _c("md-degraded-stop", "md_stop", "/dev/md1"),
+    # -- LDM: no dynamic disk here ------------------------------------------------------
+    _c("ldm-volumes", "list_ldm_volumes"),
+    _c("ldm-partitions", "list_ldm_partitions"),
+    _c("ldm-scan", "ldmtool_scan"),
+    _c("ldm-scan-devices", "ldmtool_scan_devices", ["/dev/sda", "/dev/sdb"]),
+    _c("ldm-create-all", "ldmtool_create_all"),
+    _c("ldm-remove-all", "ldmtool_remove_all"),
+    _c("ldm-dg-name", "ldmtool_diskgroup_name", "0123-no-such-group"),
+    _c("ldm-dg-volumes", "ldmtool_diskgroup_volumes", "0123-no-such-group"),
+    _c("ldm-dg-disks", "ldmtool_diskgroup_disks", "0123-no-such-group"),
+    _c("ldm-vol-type", "ldmtool_volume_type", "0123-no-such-group", "Volume1"),
+    _c("ldm-vol-hint", "ldmtool_volume_hint", "0123-no-such-group", "Volume1"),
+    _c("ldm-vol-parts", "ldmtool_volume_partitions", "0123-no-such-group", "Volume1"),
+    # -- NTFS: make, resize, fix, clone, read by inode ----------------------------------
+    _c("ntfs-wipe", "wipefs", "/dev/sda"),
+    _c("ntfs-probe-empty", "ntfs_3g_probe", False, "/dev/sda"),
+    _c("ntfs-mkfs", "mkfs", "ntfs", "/dev/sda"),
+    _c("ntfs-probe-rw", "ntfs_3g_probe", True, "/dev/sda"),
+    _c("ntfs-probe-ro", "ntfs_3g_probe", False, "/dev/sda"),
+    _c("ntfs-mount", "mount", "/dev/sda", "/"),
+    _c("ntfs-write", "write", "/f", b"a file on NTFS\n" * 100),
+    _c("ntfs-umount", "umount", "/"),
+    _c("ntfscat", "ntfscat_i", "/dev/sda", _ntfs_file_inode, LocalOut()),
+    _c("ntfscat-negative", "ntfscat_i", "/dev/sda", -1, LocalOut()),
+    _c("ntfsresize-zero", "ntfsresize", "/dev/sda", size=0),
+    _c("ntfsresize-shrink", "ntfsresize", "/dev/sda", size=128 * MiB),
+    _c("ntfsresize-again", "ntfsresize_size", "/dev/sda", 160 * MiB),
+    _c("ntfsresize-force", "ntfsresize", "/dev/sda", size=160 * MiB, force=True),
+    _c("ntfsfix", "ntfsfix", "/dev/sda", clearbadsectors=True),
+    _c("ntfs-min-size", "vfs_minimum_size", "/dev/sda"),
+    _c("ntfsclone-out", "ntfsclone_out", "/dev/sda", LocalOut(), metadataonly=True, force=True),
+    _c("ntfsclone-in", "ntfsclone_in", LocalIn(), "/dev/sdb"),
+    _c("ntfsclone-in-probe", "ntfs_3g_probe", False, "/dev/sdb"),
+    _c("ntfsfix-not-ntfs", "ntfsfix", "/dev/sdc"),
+    _c("ntfsresize-not-ntfs", "ntfsresize", "/dev/sdc"),
+    # -- btrfs: subvolumes, snapshots, qgroups, devices ---------------------------------
+    _c("btrfs-wipe-a", "wipefs", "/dev/sda"),
+    _c("btrfs-wipe-b", "wipefs", "/dev/sdb"),
+    _c("btrfs-mkfs", "mkfs_btrfs", ["/dev/sda"], label="pool"),
+    _c("btrfs-show", "btrfs_filesystem_show", "/dev/sda"),
+    _c("btrfs-mount", "mount", "/dev/sda", "/"),
+    _c("subvol-create", "btrfs_subvolume_create", "/sub"),
+    _c("subvol-create-exists", "btrfs_subvolume_create", "/sub"),
+    _c("subvol-write", "write", "/sub/file", b"in a subvolume\n"),
+    _c("subvol-snapshot", "btrfs_subvolume_snapshot", "/sub", "/snap", ro=True),
+    _c("subvol-snapshot-rw", "btrfs_subvolume_snapshot", "/sub", "/snap-rw"),
+    _c("subvol-snapshot-missing", "btrfs_subvolume_snapshot", "/nowhere", "/x"),
+    _c("subvol-list", "btrfs_subvolume_list", "/"),
+    _c("subvol-list-device", "btrfs_subvolume_list", "/dev/sda"),
+    _c("subvol-show", "btrfs_subvolume_show", "/sub"),
+    _c("subvol-show-root", "btrfs_subvolume_show", "/"),
+    _c("subvol-mkdir", "mkdir", "/plain"),
+    _c("subvol-show-dir", "btrfs_subvolume_show", "/plain"),
+    _c("subvol-get-default", "btrfs_subvolume_get_default", "/"),
+    _c("subvol-set-default", "btrfs_subvolume_set_default", 256, "/"),
+    _c("subvol-get-default-dev", "btrfs_subvolume_get_default", "/dev/sda"),
+    _c("subvol-set-default-back", "btrfs_subvolume_set_default", 5, "/"),
+    _c("subvol-delete", "btrfs_subvolume_delete", "/snap-rw"),
+    _c("subvol-delete-dir", "btrfs_subvolume_delete", "/plain"),
+    _c("btrfs-sync", "btrfs_filesystem_sync", "/"),
+    _c("btrfs-defrag", "btrfs_filesystem_defragment", "/", flush=True, compress="zlib"),
+    _c("btrfs-defrag-bad", "btrfs_filesystem_defragment", "/", compress="zstd9"),
+    _c("btrfs-resize", "btrfs_filesystem_resize", "/", size=200 * MiB),
+    _c("btrfs-resize-zero", "btrfs_filesystem_resize", "/", size=0),
+    _c("btrfs-resize-max", "btrfs_filesystem_resize", "/"),
+    _c("quota-enable", "btrfs_quota_enable", "/", True),
+    _c("qgroup-create", "btrfs_qgroup_create", "1/100", "/"),
+    _c("qgroup-assign", "btrfs_qgroup_assign", "0/256", "1/100", "/"),
+    _c("qgroup-limit", "btrfs_qgroup_limit", "/sub", 10 * MiB),
+    _c("quota-rescan", "btrfs_quota_rescan", "/"),
+    _c("qgroup-show", "btrfs_qgroup_show", "/"),
+    _c("qgroup-remove", "btrfs_qgroup_remove", "0/256", "1/100", "/"),
+    _c("qgroup-destroy", "btrfs_qgroup_destroy", "1/100", "/"),
+    _c("qgroup-destroy-gone", "btrfs_qgroup_destroy", "1/100", "/"),
+    _c("subvol-create-qgroup", "btrfs_subvolume_create", "/sub2", qgroupid="0/256"),
+    _c("quota-disable", "btrfs_quota_enable", "/", False),
+    _c("balance", "btrfs_filesystem_balance", "/"),
+    _c("balance-status", "btrfs_balance_status", "/"),
+    _c("balance-pause-none", "btrfs_balance_pause", "/"),
+    _c("balance-resume-none", "btrfs_balance_resume", "/"),
+    _c("balance-cancel-none", "btrfs_balance_cancel", "/"),
+    _c("scrub-status-none", "btrfs_scrub_status", "/"),
+    _c("scrub-start", "btrfs_scrub_start", "/"),
+    _c("scrub-cancel-none", "btrfs_scrub_cancel", "/"),
+    _c("scrub-resume-none", "btrfs_scrub_resume", "/"),
+    _c("device-add", "btrfs_device_add", ["/dev/sdb"], "/"),
+    _c("device-show-two", "btrfs_filesystem_show", "/dev/sda"),
+    _c("device-delete", "btrfs_device_delete", ["/dev/sdb"], "/"),
+    _c("device-replace", "btrfs_replace", "/dev/sda", "/dev/sdb", "/"),
+    _c("device-show-replaced", "btrfs_filesystem_show", "/dev/sdb"),
+    _c("btrfs-umount", "umount", "/"),
+    _c("subvol-mount", "mount", "btrfsvol:/dev/sdb/sub", "/"),
+    _c("subvol-mounted-ls", "ls", "/"),
+    _c("subvol-umount", "umount", "/"),
+    _c("subvol-mount-ro-opts", "mount_options", "ro", "btrfsvol:/dev/sdb/snap", "/"),
+    _c("subvol-mounted-cat", "cat", "/file"),
+    _c("subvol-umount-2", "umount", "/"),
+    _c("subvol-mount-missing", "mount", "btrfsvol:/dev/sdb/nothere", "/"),
+    _c("subvol-not-btrfsvol", "btrfs_subvolume_list", "btrfsvol:/dev"),
+    _c("quota-enable-subvol", "btrfs_quota_enable", "btrfsvol:/dev/sdb/sub", True),
+    _c("quota-rescan-device", "btrfs_quota_rescan", "/dev/sdb"),
+    _c("btrfs-fsck", "btrfs_fsck", "/dev/sdb"),
+    _c("btrfs-fsck-bad-super", "btrfs_fsck", "/dev/sdb", superblock=-1),
+    _c("btrfs-fsck-not-btrfs", "btrfs_fsck", "/dev/sdc"),
+    _c("super-recover", "btrfs_rescue_super_recover", "/dev/sdb"),
+    _c("chunk-recover", "btrfs_rescue_chunk_recover", "/dev/sdb"),
+    _c("tune-extref", "btrfstune_enable_extended_inode_refs", "/dev/sdb"),
+    _c("tune-skinny", "btrfstune_enable_skinny_metadata_extent_refs", "/dev/sdb"),
+    _c("tune-seeding-on", "btrfstune_seeding", "/dev/sdb", True),
+    _c("tune-seeding-off", "btrfstune_seeding", "/dev/sdb", False),
+    _c("set-seeding", "btrfs_set_seeding", "/dev/sdb", False),
+    _c("btrfs-image-none", "btrfs_image", [], "/img"),
+    _c("btrfs-show-not-btrfs", "btrfs_filesystem_show", "/dev/sdc"),
+]
+
+#: Differences between the two daemons that are understood, with their cause.
+KNOWN_DIFFERENCES: dict[str, str] = {}
+
+
+# -- running the cases -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # "ok", "error" or "exception"
+    value: Any = None
+    errno: str = ""
+    message: str = ""
+
+    def show(self) -> str:
+        if self.kind == "ok":
+            return f"ok {self.value!r}"[:400]
+        return f"{self.kind} {self.errno or '-'} {self.message!r}"
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_MD_UUID = re.compile(r"[0-9a-f]{8}(?::[0-9a-f]{8}){3}")
+_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: [+-]\d{4})?")
+_TMP = re.compile(r"/tmp/btrfs[.\w]*")
+#: Counters that depend on how far a background job (scrub, transaction commits) got.
+_VOLATILE = re.compile(
+    r"'(Generation|Gen at creation|btrfsscrub_\w+|btrfsqgroup_(?:rfer|excl)|events)'"
+    r": (?:'[^']*'|\d+)"
+)
+
+
+def normalise(value: Any) -> str:
+    if isinstance(value, dict):  # a hashtable's order is the tool's, not part of the API
+        value = sorted(value.items())
+    text = repr(value)
+    text = _UUID.sub("<uuid>", text)
+    text = _MD_UUID.sub("<md-uuid>", text)
+    text = _TIME.sub("<time>", text)
+    text = _TMP.sub("<tmp>", text)
+    return _VOLATILE.sub(lambda m: f"'{m.group(1)}': <n>", text)
+
+
+class Runner:
+    """One daemon's handle, and what its FileOut cases downloaded."""
+
+    def __init__(self, g: GuestFS, local: Path) -> None:
+        self.g = g
+        self.local = local
+        self.last_out: Path | None = None
+
+    def run(self, case: Case) -> Outcome:
+        args: list[Any] = []
+        out: Path | None = None
+        try:
+            for i, a in enumerate(case.args):
+                if isinstance(a, LocalOut):
+                    out = self.local / f"{case.id}-{i}"
+                    out.unlink(missing_ok=True)
+                    args.append(str(out))
+                elif isinstance(a, LocalIn):
+                    assert self.last_out is not None, "a LocalIn case needs a LocalOut before it"
+                    args.append(str(self.last_out))
+                elif callable(a):
+                    args.append(a(self.g))
+                else:
+                    args.append(a)
+            value = getattr(self.g, case.api)(*args, **case.kwargs)
+        except GuestFSError as e:
+            return Outcome("error", errno=e.errno_name or "", message=normalise(str(e)))
+        except Exception as e:
+            return Outcome("exception", message=f"{type(e).__name__}: {e}")
+        if out is not None:
+            self.last_out = out
+            data = out.read_bytes() if out.exists() else b""
+            value = {"size": len(data), "head": data[:24]}
+        return Outcome("ok", value=value)
+
+
+@dataclass
+class Results:
+    ours: dict[str, Outcome]
+    real: dict[str, Outcome] | None
+    why_no_real: str = ""
+
+    def differs(self, case_id: str) -> bool:
+        assert self.real is not None
+        a, b = self.ours[case_id], self.real[case_id]
+        return (a.kind, normalise(a.value), a.errno, a.message) != (
+            b.kind,
+            normalise(b.value),
+            b.errno,
+            b.message,
+        )
+
+
+def _luks_image(path: Path) -> str:
+    """A 32 MiB LUKS2 volume keyed ``sesame`` (PBKDF2 with few iterations, so that
+    opening it under TCG is quick); returns its UUID."""
+    with open(path, "wb") as f:
+        f.truncate(32 * MiB)
+    subprocess.run(
+        ["cryptsetup", "-q", "luksFormat", "--type", "luks1",
+         "--pbkdf-force-iterations", "1000", "--key-file", "-", str(path)],
+        input=KEY.encode(), check=True, capture_output=True,
+    )  # fmt: skip
+    done = subprocess.run(
+        ["cryptsetup", "luksUUID", str(path)], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def _disks(where: Path, luks: Path) -> tuple[str, ...]:
+    where.mkdir()
+    paths = []
+    for name in ("a.img", "b.img"):
+        with open(where / name, "wb") as f:
+            f.truncate(256 * MiB)
+        paths.append(str(where / name))
+    shutil.copyfile(luks, where / "luks.img")
+    return (*paths, str(where / "luks.img"))
+
+
+def _boot(cachedir: str, drives: tuple[str, ...], daemon: str) -> GuestFS:
+    # launch() reads the daemon choice from the environment (core/settings.py).
+    saved = os.environ.get("PYGUESTFS_APPLIANCE_DAEMON")
+    os.environ["PYGUESTFS_APPLIANCE_DAEMON"] = daemon
+    try:
+        return launch_vm(cachedir, drives=drives)
+    finally:
+        if saved is None:
+            del os.environ["PYGUESTFS_APPLIANCE_DAEMON"]
+        else:
+            os.environ["PYGUESTFS_APPLIANCE_DAEMON"] = saved
+
+
+@dataclass
+class Storage:
+    luks_uuid: str
+    results: Results
+    ours: GuestFS
+
+
+@pytest.fixture(scope="module")
+def vm(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Storage]:
+    """Both appliances booted, every case run through both; our handle stays open."""
+    if shutil.which("cryptsetup") is None:
+        pytest.skip("cryptsetup is not installed on the host (ci/setup.sh installs it)")
+    tmp = tmp_path_factory.mktemp("storage")
+    luks = tmp / "luks.img"
+    uuid = _luks_image(luks)
+    ours = _boot(cachedir, _disks(tmp / "ours", luks), "pyguestfs")
+    try:
+        (tmp / "ours-out").mkdir()
+        runner = Runner(ours, tmp / "ours-out")
+        mine = {case.id: runner.run(case) for case in CASES}
+        real: dict[str, Outcome] | None = None
+        why = ""
+        if not DAEMON_TARBALL.is_file():
+            why = f"{DAEMON_TARBALL} is missing (apt-get install libguestfs-tools)"
+        else:
+            g = _boot(cachedir, _disks(tmp / "real", luks), "guestfsd")
+            try:
+                (tmp / "real-out").mkdir()
+                other = Runner(g, tmp / "real-out")
+                real = {case.id: other.run(case) for case in CASES}
+            finally:
+                g.close()
+        yield Storage(uuid, Results(mine, real, why), ours)
+    finally:
+        ours.close()
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+FAMILIES: dict[str, Callable[[Case], bool]] = {
+    "swap": lambda c: "swap" in c.id,
+    "luks": lambda c: c.id.startswith("luks"),
+    "md": lambda c: c.id.startswith("md"),
+    "ldm": lambda c: c.id.startswith("ldm"),
+    "ntfs": lambda c: c.id.startswith("ntfs"),
+    "btrfs": lambda c: (
+        not any(c.id.startswith(p) for p in ("swap", "mkswap", "luks", "md", "ldm", "ntfs"))
+    ),
+}
+
+
+def test_cases_are_unique_and_call_every_procedure_of_the_families() -> None:
+    from pyguestfs.protocol.procedures import FAMILY_OF
+
+    assert len({c.id for c in CASES}) == len(CASES)
+    called = {c.api for c in CASES}
+    families = {"btrfs", "luks", "swap", "md", "ldm", "ntfs"}
+    missing = sorted(
+        name for name, family in FAMILY_OF.items() if family in families and name not in called
+    )
+    assert missing == [], missing
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_same_replies_as_guestfsd(vm: Storage, family: str) -> None:
+    res = vm.results
+    if res.real is None:
+        pytest.skip(f"no real guestfsd appliance: {res.why_no_real}")
+    cases = [c for c in CASES if FAMILIES[family](c)]
+    diffs = [c for c in cases if res.differs(c.id) and c.id not in KNOWN_DIFFERENCES]
+    stale = [c.id for c in cases if c.id in KNOWN_DIFFERENCES and not res.differs(c.id)]
+    report = "\n".join(
+        f"{c.id} ({c.api}):\n  ours: {res.ours[c.id].show()}\n  real: {res.real[c.id].show()}"
+        for c in diffs
+    )
+    assert not diffs, f"{len(diffs)} of {len(cases)} cases differ:\n{report}"
+    assert not stale, f"listed as known differences but now the same: {stale}"
+
+
+def _ok(vm: Storage, case_id: str) -> Any:
+    outcome = vm.results.ours[case_id]
+    assert outcome.kind == "ok", f"{case_id}: {outcome.show()}"
+    return outcome.value
+
+
+def _error(vm: Storage, case_id: str) -> str:
+    outcome = vm.results.ours[case_id]
+    assert outcome.kind == "error", f"{case_id}: {outcome.show()}"
+    return outcome.message
+
+
+def test_swap_areas_are_made_and_used(vm: Storage) -> None:
+    assert _ok(vm, "swap-label") == "swp"
+    assert _ok(vm, "swap-uuid") == SWAP_UUID
+    assert _ok(vm, "mkswap-L-label") == "labelled"
+    assert _ok(vm, "mkswap-U-uuid") == SWAP_UUID
+    for case_id in ("swapon-label", "swapoff-uuid", "swapon-file", "swapoff-file"):
+        _ok(vm, case_id)
+    assert "swap labels are limited to 16 bytes" in _error(vm, "mkswap-L-long")
+    assert _error(vm, "swapoff-file-again").startswith("swapoff_file: /sysroot/swapfile: ")
+
+
+def test_luks_volume_made_on_the_host_opens_with_its_keys(vm: Storage) -> None:
+    assert _ok(vm, "luks-uuid") == vm.luks_uuid
+    assert "No key available" in _error(vm, "luks-open-wrong-key")
+    assert _error(vm, "luks-open-twice").endswith("/dev/mapper/lk: device already exists")
+    assert _ok(vm, "luks-ro-read") == "through dm-crypt\n"  # written rw, read back ro
+    _error(vm, "luks-open-old-key")  # slot 0 was killed
+    assert _ok(vm, "luks-format-uuid") == "crypto_LUKS"
+
+
+def test_raid1_over_two_disks(vm: Storage) -> None:
+    assert _ok(vm, "md-list") == ["/dev/md0"]
+    detail = _ok(vm, "md-detail")
+    assert detail["level"] == "raid1" and detail["devices"] == "2"
+    members = sorted((m["mdstat_device"], m["mdstat_index"]) for m in _ok(vm, "md-stat"))
+    assert members == [("/dev/sda", 0), ("/dev/sdb", 1)]
+    assert _ok(vm, "md-list-after") == []
+    assert _ok(vm, "md-degraded-level")["level"] == "raid1"
+    assert [m["mdstat_device"] for m in _ok(vm, "md-degraded-stat")] == ["/dev/sda"]
+    assert _error(vm, "md-stat-member").endswith("sda: MD device not found")
+
+
+def test_ldm_without_dynamic_disks(vm: Storage) -> None:
+    assert _ok(vm, "ldm-volumes") == [] and _ok(vm, "ldm-partitions") == []
+    assert _ok(vm, "ldm-scan") == [] and _ok(vm, "ldm-scan-devices") == []
+    assert _error(vm, "ldm-dg-name")
+
+
+def test_ntfs_resize_clone_and_cat(vm: Storage) -> None:
+    assert _ok(vm, "ntfs-probe-rw") == 0 and _ok(vm, "ntfs-probe-empty") != 0
+    assert _ok(vm, "ntfscat")["size"] == len(b"a file on NTFS\n" * 100)
+    assert _ok(vm, "ntfscat")["head"] == (b"a file on NTFS\n" * 2)[:24]
+    _ok(vm, "ntfsresize-shrink")
+    assert _ok(vm, "ntfs-min-size") < 128 * MiB
+    assert _ok(vm, "ntfsclone-out")["head"].startswith(b"\0ntfsclone-image")
+    assert _ok(vm, "ntfsclone-in-probe") == 0
+    # After a shrink, ntfsresize wants Windows' chkdsk before the next one, unless forced.
+    _error(vm, "ntfsresize-again")
+    _ok(vm, "ntfsresize-force")
+
+
+def test_btrfs_subvolumes_snapshots_and_devices(vm: Storage) -> None:
+    listed = {s["btrfssubvolume_path"]: s["btrfssubvolume_id"] for s in _ok(vm, "subvol-list")}
+    assert set(listed) == {"sub", "snap", "snap-rw"}
+    shown = _ok(vm, "subvol-show")
+    assert shown["Name"] == "sub" and shown["Snapshot(s)"] == "snap,snap-rw"
+    assert _ok(vm, "subvol-get-default") == 5
+    assert _ok(vm, "subvol-get-default-dev") == 256
+    assert _error(vm, "subvol-show-root").endswith("/ is btrfs root")
+    assert _ok(vm, "btrfs-show") == ["/dev/sda"]
+    assert sorted(_ok(vm, "device-show-two")) == ["/dev/sda", "/dev/sdb"]
+    assert _ok(vm, "device-show-replaced") == ["/dev/sdb"]
+    assert _ok(vm, "subvol-mounted-ls") == ["file"]
+    assert _ok(vm, "subvol-mounted-cat") == "in a subvolume\n"
+    assert any(q["btrfsqgroup_id"] == "1/100" for q in _ok(vm, "qgroup-show"))
+
+
+def test_the_agent_still_serves_after_the_errors(vm: Storage) -> None:
+    assert vm.ours.feature_available(["btrfs", "luks", "mdadm", "ldm", "ntfs3g", "ntfsprogs"])
+    assert vm.ours.list_devices() == ["/dev/sda", "/dev/sdb", "/dev/sdc"]
