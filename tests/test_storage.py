@@ -248,7 +248,6 @@ CASES: list[Case] = [
     _c("subvol-mount-ro-opts", "mount_options", "ro", "btrfsvol:/dev/sdb/snap", "/"),
     _c("subvol-mounted-cat", "cat", "/file"),
     _c("subvol-umount-2", "umount", "/"),
-    _c("subvol-mount-missing", "mount", "btrfsvol:/dev/sdb/nothere", "/"),
     _c("subvol-not-btrfsvol", "btrfs_subvolume_list", "btrfsvol:/dev"),
     _c("quota-enable-subvol", "btrfs_quota_enable", "btrfsvol:/dev/sdb/sub", True),
     _c("quota-rescan-device", "btrfs_quota_rescan", "/dev/sdb"),
@@ -406,17 +405,26 @@ def _disks(where: Path, luks: Path) -> tuple[str, ...]:
     return (*paths, str(where / "luks.img"))
 
 
+#: The appliances' memory, in MiB. cryptsetup sizes Argon2 (luks_format, luks_add_key on
+#: LUKS2) to half of it and benchmarks it: with the default 1280 MiB one luks_format takes
+#: minutes under TCG, with this tens of seconds. Everything else here needs little.
+MEMSIZE = 256
+
+
 def _boot(cachedir: str, drives: tuple[str, ...], daemon: str) -> GuestFS:
-    # launch() reads the daemon choice from the environment (core/settings.py).
-    saved = os.environ.get("PYGUESTFS_APPLIANCE_DAEMON")
-    os.environ["PYGUESTFS_APPLIANCE_DAEMON"] = daemon
+    # launch() reads the daemon choice from the environment (core/settings.py), and the
+    # handle its memory size when it is made.
+    settings = {"PYGUESTFS_APPLIANCE_DAEMON": daemon, "LIBGUESTFS_MEMSIZE": str(MEMSIZE)}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
     try:
         return launch_vm(cachedir, drives=drives)
     finally:
-        if saved is None:
-            del os.environ["PYGUESTFS_APPLIANCE_DAEMON"]
-        else:
-            os.environ["PYGUESTFS_APPLIANCE_DAEMON"] = saved
+        for k, v in saved.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
 
 
 @dataclass
@@ -424,6 +432,10 @@ class Storage:
     luks_uuid: str
     results: Results
     ours: GuestFS
+
+
+#: Two boots and ~210 calls each under TCG: minutes, far more on a loaded machine.
+pytestmark = pytest.mark.timeout(3600)
 
 
 @pytest.fixture(scope="module")
@@ -568,7 +580,9 @@ def test_btrfs_subvolumes_snapshots_and_devices(vm: Storage) -> None:
     assert shown["Name"] == "sub" and shown["Snapshot(s)"] == "snap,snap-rw"
     assert _ok(vm, "subvol-get-default") == 5
     assert _ok(vm, "subvol-get-default-dev") == 256
-    assert _error(vm, "subvol-show-root").endswith("/ is btrfs root")
+    # btrfs-progs 6 describe the top level like any subvolume (older ones said "is btrfs
+    # root", which guestfsd turns into an error).
+    assert _ok(vm, "subvol-show-root")["Name"] == "<FS_TREE>"
     assert _ok(vm, "btrfs-show") == ["/dev/sda"]
     assert sorted(_ok(vm, "device-show-two")) == ["/dev/sda", "/dev/sdb"]
     assert _ok(vm, "device-show-replaced") == ["/dev/sdb"]
