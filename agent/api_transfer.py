@@ -25,9 +25,6 @@ from .registry import implements
 #: The characters of guestfsd's random_name.
 _RANDOM_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
-#: Incoming file data is written in blocks of this size, not 8 KiB chunk by chunk.
-_WRITE_BUFFER = 1024 * 1024
-
 #: tar's option for each ``compress`` value guestfsd 1.48 accepts (daemon/tar.c). zstd is
 #: not among them in 1.48: it is refused as an unknown compression type.
 _TAR_FILTERS = {
@@ -65,36 +62,26 @@ def _open_for_upload(ctx: CallContext, name: str, offset: int | None) -> int:
 
 def _upload(ctx: CallContext, name: str, offset: int | None) -> None:
     fd = _open_for_upload(ctx, name, offset)
-    out = io.FileIO(fd, "wb", closefd=True)
-    pending = bytearray()
 
-    def flush() -> None:
-        nonlocal pending
-        view = memoryview(pending)
+    def sink(data: memoryview) -> None:
+        # ``data`` is about 1 MiB of chunks in the connection's buffer: written from
+        # there, never copied.
         try:
-            while view:
-                n = out.write(view) or 0  # not in the slice: see api_files._write
-                view = view[n:]
+            done = 0
+            size = len(data)
+            while done < size:
+                done += os.write(fd, data[done:])
         except OSError as e:
             # ENOSPC, EIO ...: the name and the errno both reach the caller.
             raise AgentError(
                 f"write error: {name}: {e.strerror}", errno.errorcode.get(e.errno or 0, "")
             ) from None
-        finally:
-            view.release()
-        pending = bytearray()  # a new buffer: slices of the old view may still be alive
-
-    def sink(data: bytes) -> None:
-        pending.extend(data)
-        if len(pending) >= _WRITE_BUFFER:
-            flush()
 
     try:
         ctx.receive_file(sink)
-        flush()
     finally:
         try:
-            out.close()
+            os.close(fd)
         except OSError as e:
             raise AgentError.from_os(e, "close") from None
 
@@ -116,11 +103,10 @@ def _download(ctx: CallContext, name: str, offset: int, size: int | None) -> Non
         fd = os.open(_host_path(ctx, name), os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
         raise AgentError.from_os(e, name) from None
-    st = os.fstat(fd)
-    if stat.S_ISDIR(st.st_mode):
-        os.close(fd)
-        raise AgentError(f"{name}: is a directory")  # guestfsd's words, without errno
-    with io.FileIO(fd, "rb", closefd=True) as f:
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise AgentError(f"{name}: is a directory")  # guestfsd's words, without errno
         # Devices report st_size 0: their size is where SEEK_END lands.
         end = st.st_size if stat.S_ISREG(st.st_mode) else os.lseek(fd, 0, os.SEEK_END)
         try:
@@ -130,21 +116,24 @@ def _download(ctx: CallContext, name: str, offset: int, size: int | None) -> Non
         remaining = max(0, end - offset) if size is None else size
         total = remaining
 
-        def read(n: int) -> bytes:
+        def readinto(view: memoryview) -> int:
+            # The file's data is read straight into the chunks' buffer.
             nonlocal remaining
             if remaining <= 0:
-                return b""
+                return 0
+            if len(view) > remaining:
+                view = view[:remaining]
             try:
-                data = f.read(min(n, remaining)) or b""
+                n = os.readv(fd, [view])
             except OSError as e:
                 raise AgentError.from_os(e, f"read: {name}") from None
-            remaining -= len(data)
-            if not data:
-                remaining = 0
-            return data
+            remaining = remaining - n if n else 0
+            return n
 
         ctx.begin_file_out()
-        ctx.send_file(read, total)
+        ctx.send_from(readinto, total)
+    finally:
+        os.close(fd)
 
 
 @implements("download")

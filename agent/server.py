@@ -38,7 +38,7 @@ from . import (  # noqa: F401  (each module registers its APIs)
     api_snapshot,
     api_transfer,
 )
-from .context import CallContext, FileOutCancelled
+from .context import CallContext, FileBuffers, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
 from .registry import IMPLEMENTATIONS, RESOLVED
@@ -80,6 +80,8 @@ class Agent:
         #: FileIn/FileOut chunk size on this connection: 1.48's 8 KiB until our host asks
         #: for more (internal_pyguestfs_set_chunk_size); back to 8 KiB for each new host.
         self.chunk_size = C.MAX_CHUNK_SIZE
+        #: Reused by every FileIn/FileOut transfer on this connection.
+        self.file_buffers = FileBuffers()
         #: Checks and translates each argument by its kind (agent/resolve.py).
         self.resolver = Resolver(devices, sysroot)
 
