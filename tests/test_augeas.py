@@ -291,6 +291,7 @@ def fixed(cachedir: str, appliance: Path, tmp_path_factory: pytest.TempPathFacto
     any(shutil.which(t) is None for t in ("virt-customize", "debugfs", "openssl")),
     reason="virt-customize (guestfs-tools), debugfs (e2fsprogs) and openssl are needed",
 )
+@pytest.mark.timeout(2400)  # real tools, each a launch under TCG
 def test_virt_customize_root_password(fixed: Path, cachedir: str, tmp_path: Path) -> None:
     """``virt-customize --root-password`` (which every virt-builder run does) edits
     /etc/shadow through aug_*: on our appliance as on libguestfs's own."""

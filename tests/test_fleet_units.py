@@ -100,6 +100,27 @@ def test_command_line_images_and_params(tmp_path: Path, monkeypatch: pytest.Monk
         cli._params(["no-equals"])
 
 
+def test_images_may_follow_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+
+    def fake_main(args: Any) -> int:
+        seen["args"] = args
+        return 0
+
+    monkeypatch.setattr(cli, "_main", fake_main)
+    argv = ["run", "pyguestfs.fleet.jobs:inspect", "/a.img", "--timeout", "5", "/b.img", "--quiet"]
+    assert cli.main(argv) == 0
+    args = seen["args"]
+    assert (args.job, args.images, args.timeout, args.quiet) == (
+        "pyguestfs.fleet.jobs:inspect",
+        ["/a.img", "/b.img"],
+        5.0,
+        True,
+    )
+    with pytest.raises(SystemExit):
+        cli.main(["inspect", "--no-such-option", "/a.img"])
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["inspect"]) == 2
     assert "no images given" in capsys.readouterr().err

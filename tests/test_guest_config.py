@@ -123,7 +123,7 @@ def test_journal_of_the_guest(vm: GuestFS, tmp_path: Path) -> None:
 
 def test_inotify_sees_guest_changes(vm: GuestFS) -> None:
     vm.mkdir("/watched")
-    vm.inotify_init(0)
+    vm.inotify_init(4096)  # also sets the appliance kernel's max_queued_events
     vm.inotify_add_watch("/watched", 0x100 | 0x200)  # IN_CREATE | IN_DELETE
     vm.touch("/watched/a")
     vm.write("/watched/b", "b")

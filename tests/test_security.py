@@ -185,9 +185,17 @@ def _python_files() -> list[Path]:
 
 
 #: Functions whose contract *is* a shell command line: libguestfs's ``sh`` and ``sh_lines``
-#: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance.
+#: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance;
+#: ``debug sh`` to one in the appliance itself.
 #: Nothing else may build one.
-SHELL_BY_CONTRACT = {("agent/api_commands.py", "sh"), ("agent/api_commands.py", "sh_lines")}
+SHELL_BY_CONTRACT = {
+    ("agent/api_commands.py", "sh"),
+    ("agent/api_commands.py", "sh_lines"),
+    ("agent/api/commands.py", "sh"),
+    ("agent/api/commands.py", "sh_lines"),
+    # guestfsd's "debug sh": a shell in the appliance (refused when standalone on a host).
+    ("agent/api/daemon.py", "_debug_sh"),
+}
 
 
 def _allowed_lines(path: Path, tree: ast.Module) -> set[int]:

@@ -34,5 +34,6 @@ from . import (
     ntfs,  # noqa: F401
     paths,  # noqa: F401
     selinux,  # noqa: F401
+    sfdisk,  # noqa: F401
     swap,  # noqa: F401
 )

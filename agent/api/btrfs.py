@@ -43,9 +43,18 @@ def _btrfs_available() -> bool:
 provides_group("btrfs", _btrfs_available)
 
 
+def _command(call: CallContext, argv: list[str], prefix: str = "", fold: bool = False) -> str:
+    """A program run as guestfsd's C ``command()`` runs it: on failure the message is
+    ``prefix`` and the program's stderr exactly (empty if it printed nothing)."""
+    done = call.run(argv, check=False, fold=fold)
+    if done.status != 0:
+        raise AgentError(prefix + done.err)
+    return done.out
+
+
 def _run(call: CallContext, argv: list[str], what: str) -> str:
     """Run a btrfs-progs command; a failure reads "<what>: <its stderr>"."""
-    return call.run(argv, error=f"{what}: {{err}}").out
+    return _command(call, argv, f"{what}: ")
 
 
 def _ocaml_command(call: CallContext, argv: list[str]) -> str:
@@ -75,7 +84,7 @@ def _mounted_c(call: CallContext, fs: Mountable) -> Iterator[str]:
     try:
         yield tmp
     finally:
-        call.run(["umount", tmp], error="umount: {err}")
+        _command(call, ["umount", tmp], "umount: ")
         with contextlib.suppress(FileNotFoundError):
             os.rmdir(tmp)
 
@@ -314,9 +323,9 @@ def btrfs_device_add(call: CallContext, devices: list[Device], fs: GuestPath) ->
     if not devices:
         return
     if not _DEVICE_ADD_FORCE:
-        help_text = call.run(
-            ["btrfs", "device", "add", "--help"], error="btrfs device add --help: {err}"
-        ).out
+        help_text = _command(
+            call, ["btrfs", "device", "add", "--help"], "btrfs device add --help: "
+        )
         _DEVICE_ADD_FORCE.append("--force" in help_text)
     argv = ["btrfs", "device", "add", *(["--force"] if _DEVICE_ADD_FORCE[0] else [])]
     _run(call, [*argv, *(d.node for d in devices), fs.host()], fs)

@@ -14,7 +14,7 @@ from ..context import CallContext
 from ..errors import AgentError
 from ..registry import procedure
 from ..resolve import Device, GuestPath
-from ..runner import ENV, not_found
+from ..runner import ENV, not_found, start
 
 #: The program for each checksum type guestfsd knows (matched case-insensitively).
 _CHECKSUM_PROGRAMS = {
@@ -223,17 +223,24 @@ def _cpio_arch(call: CallContext, magic: str, path: GuestPath) -> str:
         unpack = "cat"
     tmpdir = tempfile.mkdtemp(prefix="filearch")
     try:
-        # 1.48's pipeline, with its arguments passed as arguments (never spliced into the
-        # script): decompress | cpio extracting only the listed names into tmpdir.
-        script = (
-            'cd "$1" || exit 1; u=$2; f=$3; shift 3; '
-            '"$u" < "$f" | cpio --quiet --no-absolute-filenames -id "$@"'
-        )
-        extracted = call.run(
-            ["sh", "-c", script, "filearch", tmpdir, unpack, path.host(), *_INITRD_BINARIES],
-            check=False,
-        )
-        if extracted.status != 0:
+        # 1.48's pipeline (decompress | cpio extracting only the listed names into
+        # tmpdir), as two programs joined by a pipe: no shell.
+        with open(path.host(), "rb") as source:
+            unpacker = start([unpack], feed=False, stdin=source, stderr=subprocess.DEVNULL)
+            assert unpacker.stdout is not None
+            try:
+                cpio = start(
+                    ["cpio", "--quiet", "--no-absolute-filenames", "-id", *_INITRD_BINARIES],
+                    feed=False,
+                    stdin=unpacker.stdout,
+                    stderr=subprocess.DEVNULL,
+                    cwd=tmpdir,
+                )
+            finally:
+                unpacker.stdout.close()
+            cpio.communicate()
+            unpacker.wait()
+        if cpio.returncode != 0:
             raise AgentError("cpio command failed")
         for name in _INITRD_BINARIES:
             binary = os.path.join(tmpdir, name)

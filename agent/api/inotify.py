@@ -77,6 +77,11 @@ def inotify_init(call: CallContext, maxevents: int) -> None:
     if maxevents < 0:
         raise AgentError("max_events < 0")
     if maxevents > 0:
+        if call.agent.devices is None:  # standalone: the kernel setting is the host's
+            raise AgentError(
+                f"{_MAX_QUEUED_EVENTS}: refused: the agent runs standalone on a host",
+                "EPERM",
+            )
         try:
             with open(_MAX_QUEUED_EVENTS, "w") as f:
                 f.write(f"{maxevents}\n")
