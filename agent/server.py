@@ -18,7 +18,15 @@ import traceback
 from typing import Any, TextIO
 
 from ..protocol import constants as C
-from ..protocol.messages import Header, decode_args, encode_error, encode_ret, frame, word
+from ..protocol.messages import (
+    Header,
+    decode_args,
+    encode_error,
+    encode_ret,
+    frame,
+    frame_reply,
+    word,
+)
 from ..protocol.procedures import BY_NUMBER, Procedure
 from ..protocol.stream import ByteStream, StreamClosed
 from ..protocol.types import ArgType
@@ -153,6 +161,9 @@ class Agent:
         if length < C.HEADER_SIZE:
             raise StreamOutOfSync(f"could not decode message header ({length}-byte message)")
         header = Header.unpack(body)
+        if not self.verbose:  # the common case: no clock, no log line
+            self._dispatch(header, memoryview(body)[C.HEADER_SIZE :])
+            return
         started = time.monotonic()
         outcome = self._dispatch(header, memoryview(body)[C.HEADER_SIZE :])
         if self.verbose:
@@ -284,8 +295,7 @@ class Agent:
         self.send_reply(ctx.header, payload)
 
     def send_reply(self, call: Header, payload: bytes) -> None:
-        reply = Header(proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY)
-        self._send(frame(reply.pack() + payload))
+        self._send(frame_reply(call.proc, call.serial, payload))
 
     def _send(self, message: bytes) -> None:
         """Send a reply; while the next request is already here (pipelined calls), hold
