@@ -128,7 +128,7 @@ def base64_in(ctx: CallContext, filename: str) -> None:
     assert proc.stdin is not None
     stdin = proc.stdin
 
-    def sink(data: bytes) -> None:
+    def sink(data: memoryview) -> None:
         try:
             stdin.write(data)
         except BrokenPipeError:

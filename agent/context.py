@@ -123,18 +123,27 @@ class CallContext:
         self.stream.write(encode_progress(self.header.proc, self.header.serial, position, total))
 
     # -- FileIn ----------------------------------------------------------------------------
-    def receive_file(self, sink: Callable[[memoryview], None], total: int | None = None) -> int:
+    def receive_file(
+        self,
+        sink: Callable[[memoryview], None],
+        total: int | None = None,
+        *,
+        per_chunk: bool = False,
+    ) -> int:
         """Feed the incoming file to ``sink`` until the end marker; returns the byte count.
         Raises TransferCancelled if the library cancels. ``sink`` may raise AgentError (a
         write error): the caller's error path then drains the rest.
 
         Chunks are read straight into one buffer of the connection (no copy, no
         allocation per chunk), and ``sink`` gets about 1 MiB at a time -- a view into
-        that buffer, valid only until it returns -- however small the chunks are."""
+        that buffer, valid only until it returns -- however small the chunks are, or
+        each chunk as it comes with ``per_chunk``."""
         received = 0
         total = total if total is not None else self.header.progress_hint
-        buf = self.agent.file_buffers.receive_buffer(self.agent.chunk_size)
         limit = self.agent.chunk_size
+        buf = self.agent.file_buffers.receive_buffer(limit)
+        if per_chunk:
+            buf = buf[:limit]  # full after every chunk: each one goes to the sink
         fill = 0
         while True:
             cancel, n = self._read_chunk_into(buf[fill:])
