@@ -101,7 +101,7 @@ def unpack_tar(
         assert tar.stdin is not None
         stdin = tar.stdin
 
-        def sink(data: bytes) -> None:
+        def sink(data: memoryview) -> None:
             try:
                 stdin.write(data)
             except BrokenPipeError:
