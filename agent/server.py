@@ -56,6 +56,8 @@ class Agent:
     ) -> None:
         self.stream = stream
         self.sysroot = sysroot
+        #: What API families keep for this connection (see connstate.PerConnection).
+        self.family_state: dict[str, Any] = {}
         self.verbose = verbose
         self.log = log or sys.stderr
         #: In the appliance, internal_autosync unmounts everything (not with -r standalone).
