@@ -271,16 +271,16 @@ def _customize(
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def _sha512_crypt(password: str, hashed: str) -> str:
-    """crypt(3) of ``password`` with the salt of ``hashed`` ($6$salt$...), by openssl."""
-    salt = hashed.split("$")[2]
-    return subprocess.run(
-        ["openssl", "passwd", "-6", "-salt", salt, "-stdin"],
-        input=password,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def _crypt(password: str, hashed: str) -> str:
+    """crypt(3) of ``password`` with the method and salt of ``hashed`` (yescrypt ``$y$``
+    or SHA-512 ``$6$``: virt-customize picks by distro), from the system's libcrypt."""
+    import ctypes
+
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    out = lib.crypt(password.encode(), hashed.encode())
+    return out.decode() if out else ""
 
 
 @pytest.fixture(scope="module")
@@ -302,8 +302,8 @@ def _agent_serves(name: str) -> bool:
 
 @pytest.mark.boot
 @pytest.mark.skipif(
-    any(shutil.which(t) is None for t in ("virt-customize", "debugfs", "openssl")),
-    reason="virt-customize (guestfs-tools), debugfs (e2fsprogs) and openssl are needed",
+    any(shutil.which(t) is None for t in ("virt-customize", "debugfs")),
+    reason="virt-customize (guestfs-tools) and debugfs (e2fsprogs) are needed",
 )
 @pytest.mark.timeout(2400)  # real tools, each a launch under TCG
 def test_virt_customize(fixed: Path, cachedir: str, tmp_path: Path) -> None:
@@ -338,8 +338,8 @@ def test_virt_customize(fixed: Path, cachedir: str, tmp_path: Path) -> None:
     for text in (ours["/etc/shadow"], real["/etc/shadow"]):
         lines = text.splitlines()
         root = lines[0].split(":")
-        assert root[0] == "root" and root[1].startswith("$6$")
-        assert _sha512_crypt("x", root[1]) == root[1]  # the password really is "x"
+        assert root[0] == "root" and root[1].startswith("$")
+        assert _crypt("x", root[1]) == root[1]  # the password really is "x"
         # Only root's password changed (and its last-change day).
         assert lines[1:] == SHADOW.splitlines()[1:]
     o, r = (files[n]["/etc/shadow"].splitlines()[0].split(":") for n in ("ours", "real"))
