@@ -82,6 +82,10 @@ class Agent:
         self.chunk_size = C.MAX_CHUNK_SIZE
         #: Checks and translates each argument by its kind (agent/resolve.py).
         self.resolver = Resolver(devices, sysroot)
+        #: What a family keeps open between calls (the inotify handle, the open
+        #: journal), by family name. Kept here, not in a weak map keyed by the agent:
+        #: the frozen appliance compiles this class, and its instances take no weakrefs.
+        self.family_state: dict[str, Any] = {}
 
     def say(self, message: str) -> None:
         print(f"pyguestfs-agent: {message}", file=self.log, flush=True)

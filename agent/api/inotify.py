@@ -9,17 +9,13 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..context import CallContext
 from ..errors import AgentError
 from ..registry import procedure, provides_group
 from ..resolve import GuestPath
-
-if TYPE_CHECKING:
-    from ..server import Agent
 
 #: ``struct inotify_event`` without its name: wd, mask, cookie, len.
 _EVENT = struct.Struct("iIII")
@@ -39,7 +35,6 @@ class _Watcher:
     pending: bytearray = field(default_factory=bytearray)
 
 
-_WATCHERS: weakref.WeakKeyDictionary[Agent, _Watcher] = weakref.WeakKeyDictionary()
 _LIBC: ctypes.CDLL | None = None
 
 
@@ -55,7 +50,9 @@ provides_group("inotify", lambda: True)
 
 
 def _watcher(call: CallContext) -> _Watcher:
-    return _WATCHERS.setdefault(call.agent, _Watcher())
+    w = call.agent.family_state.setdefault("inotify", _Watcher())
+    assert isinstance(w, _Watcher)
+    return w
 
 
 def _open_watcher(call: CallContext, func: str) -> _Watcher:

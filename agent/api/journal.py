@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import struct
-import weakref
-from typing import TYPE_CHECKING
 
 from ..context import CallContext
 from ..errors import AgentError
@@ -20,14 +18,11 @@ from ..guest import load_library
 from ..registry import procedure, provides_group, require_group
 from ..resolve import GuestPath
 
-if TYPE_CHECKING:
-    from ..server import Agent
-
 _SONAME = "libsystemd.so.0"
 _P = ctypes.c_void_p
 
-#: The open journal (an ``sd_journal *``) of each agent.
-_OPEN: weakref.WeakKeyDictionary[Agent, int] = weakref.WeakKeyDictionary()
+#: The key of the open journal (an ``sd_journal *``) in the agent's family state.
+_STATE = "journal"
 
 
 def _lib() -> ctypes.CDLL:
@@ -65,7 +60,7 @@ def _failed(r: int, what: str) -> AgentError:
 
 def _handle(call: CallContext, func: str) -> tuple[ctypes.CDLL, int]:
     lib = _lib()
-    j = _OPEN.get(call.agent)
+    j = call.agent.family_state.get(_STATE)
     if not j:
         raise AgentError(
             f"{func}: you must call 'journal-open' first to initialize the journal handle"
@@ -74,7 +69,7 @@ def _handle(call: CallContext, func: str) -> tuple[ctypes.CDLL, int]:
 
 
 def _close(lib: ctypes.CDLL, call: CallContext) -> None:
-    j = _OPEN.pop(call.agent, None)
+    j = call.agent.family_state.pop(_STATE, None)
     if j:
         lib.sd_journal_close(j)
 
@@ -91,7 +86,7 @@ def journal_open(call: CallContext, directory: GuestPath) -> None:
     if r < 0:
         raise _failed(r, f"sd_journal_open_directory: {directory}")
     assert j.value is not None
-    _OPEN[call.agent] = j.value
+    call.agent.family_state[_STATE] = j.value
 
 
 @procedure("journal_close")
