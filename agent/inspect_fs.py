@@ -4,15 +4,15 @@ The tests and their order are libguestfs 1.48's ``check_filesystem``
 (``daemon/inspect_fs.ml``): the first match decides the role. Roots get their distro,
 version, architecture, hostname and fstab; a Linux /usr gets what its os-release and
 binaries say (merged into its root later). Windows roots are recognised by their
-systemroot; their registry is not read (1.48 uses hivex for that), so the fields it would
-give stay unknown.
+systemroot and read by :mod:`.inspect_windows` (their registry, through libhivex).
 """
 
 from __future__ import annotations
 
 import sys
 
-from .inspect_files import GuestTree, file_architecture
+from . import inspect_windows
+from .inspect_files import GuestTree
 from .inspect_fstab import MAX_FSTAB_SIZE, DeviceView, check_fstab
 from .inspect_types import InspectionData, Role, package_format, package_management
 from .inspect_unix import (
@@ -29,9 +29,6 @@ from .inspect_unix import (
     parse_os_release,
     run_release_tests,
 )
-
-#: Where Windows keeps its systemroot, tried in 1.48's order (case does not matter).
-WINDOWS_SYSTEMROOTS = ("/windows", "/winnt", "/win32", "/win", "/reactos")
 
 
 def _debug(mountable: str, what: str) -> None:
@@ -59,32 +56,6 @@ def _is_dir_nocase(tree: GuestTree, path: str) -> bool:
 def _is_file_nocase(tree: GuestTree, path: str) -> bool:
     found = tree.case_sensitive_path(path)
     return found is not None and tree.is_file(found)
-
-
-def windows_systemroot(tree: GuestTree) -> str | None:
-    """The guest path of %SYSTEMROOT% if this volume has one."""
-    for candidate in WINDOWS_SYSTEMROOTS:
-        path = tree.case_sensitive_path(candidate)
-        if (
-            path is not None
-            and _is_dir_nocase(tree, f"{path}/system32")
-            and _is_dir_nocase(tree, f"{path}/system32/config")
-            and _is_file_nocase(tree, f"{path}/system32/cmd.exe")
-        ):
-            return path
-    return None
-
-
-def _check_windows_root(tree: GuestTree, systemroot: str, data: InspectionData) -> None:
-    data.os_type = "windows"
-    data.distro = "windows"
-    data.windows_systemroot = systemroot
-    cmd = tree.case_sensitive_path(f"{systemroot}/system32/cmd.exe")
-    data.arch = file_architecture(tree, cmd) if cmd else None
-    for hive, attr in (("software", "windows_software_hive"), ("system", "windows_system_hive")):
-        path = tree.case_sensitive_path(f"{systemroot}/system32/config/{hive}")
-        if path is not None and tree.is_file(path):
-            setattr(data, attr, path)
 
 
 def check_filesystem(
@@ -229,10 +200,10 @@ def check_filesystem(
         data.fstab = [(mountable, "/usr")]
     elif t.is_dir("/log") and t.is_dir("/run") and t.is_dir("/spool"):
         _debug(mountable, "Linux /var")
-    elif (systemroot := windows_systemroot(t)) is not None:
+    elif (systemroot := inspect_windows.systemroot(t)) is not None:
         _debug(mountable, "Windows root")
         role = Role.ROOT
-        _check_windows_root(t, systemroot, data)
+        inspect_windows.check_windows_root(t, systemroot, data, view)
     elif _is_dir_nocase(t, "/System Volume Information"):
         _debug(mountable, "Windows volume")
     elif _is_dir_nocase(t, "/FDOS") and _is_file_nocase(t, "/FDOS/FREEDOS.BSS"):

@@ -7,10 +7,6 @@ then the procedure's arguments by their libguestfs names, already checked and tr
 by their kind (:mod:`.resolve`: a ``Device`` carries its node, a ``Pathname`` is a
 ``GuestPath`` ...), then the optional arguments that the caller set, as keywords. Device
 names in its result are translated back to the user's names by the dispatcher.
-
-``@implements`` is the older form, still used by the modules not yet moved into
-:mod:`pyguestfs.agent.api`: its functions get the raw strings and do both translations
-themselves.
 """
 
 from __future__ import annotations
@@ -20,40 +16,24 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..protocol.procedures import BY_NAME
+from .errors import AgentError
 from .runner import ENV
 
 Impl = Callable[..., Any]
 F = TypeVar("F", bound=Impl)
 
 IMPLEMENTATIONS: dict[str, Impl] = {}
-#: The procedures whose implementation takes resolved arguments (``@procedure``).
-RESOLVED: set[str] = set()
-
-
-def _register(name: str, fn: Impl) -> None:
-    if name not in BY_NAME:
-        raise KeyError(f"{name} is not in the procedure table")
-    if name in IMPLEMENTATIONS:
-        raise KeyError(f"{name} is implemented twice")
-    IMPLEMENTATIONS[name] = fn
 
 
 def procedure(name: str) -> Callable[[F], F]:
     """Register the implementation of procedure ``name`` (resolved arguments)."""
 
     def register(fn: F) -> F:
-        _register(name, fn)
-        RESOLVED.add(name)
-        return fn
-
-    return register
-
-
-def implements(name: str) -> Callable[[F], F]:
-    """The older registration: the implementation resolves its own arguments."""
-
-    def register(fn: F) -> F:
-        _register(name, fn)
+        if name not in BY_NAME:
+            raise KeyError(f"{name} is not in the procedure table")
+        if name in IMPLEMENTATIONS:
+            raise KeyError(f"{name} is implemented twice")
+        IMPLEMENTATIONS[name] = fn
         return fn
 
     return register
@@ -86,3 +66,21 @@ def provides_group(name: str, test: Callable[[], bool]) -> None:
 def has_program(name: str) -> Callable[[], bool]:
     """A group test: true when ``name`` is on the agent's PATH (the appliance has it)."""
     return lambda: shutil.which(name, path=ENV["PATH"]) is not None
+
+
+def unavailable_feature(group: str) -> AgentError:
+    """guestfsd's ``reply_with_unavailable_feature``: the error of a procedure whose
+    optional group this appliance cannot serve (ENOTSUP, 1.48's words)."""
+    return AgentError(
+        f"feature '{group}' is not available in this\n"
+        "build of libguestfs.  Read 'AVAILABILITY' in the guestfs(3) man page for\n"
+        "how to check for the availability of features.",
+        "ENOTSUP",
+    )
+
+
+def require_group(group: str) -> None:
+    """The stub's check for an optional group: raise :func:`unavailable_feature` unless
+    the group's test (declared with :func:`provides_group`) passes."""
+    if not FEATURE_GROUPS.get(group, _never)():
+        raise unavailable_feature(group)

@@ -211,7 +211,8 @@ class Resolver:
             if dev is not None:
                 return f"btrfsvol:{self.devices.reverse(dev)}/{volume}"
             return node
-        return self.devices.reverse(node) if node.startswith("/dev/") else node
+        # Only a name directly in /dev can be a disk: /dev/VG/sda1 is an LV named sda1.
+        return self.devices.reverse(node) if os.path.dirname(node) == "/dev" else node
 
     # -- paths ---------------------------------------------------------------------------
     def need_root(self, stub: str) -> None:

@@ -56,6 +56,7 @@ from .freeze import (
 )
 from .kernel import KernelInfo, elf_complete, extract_vmlinux, find_kernel, has_pvh_note
 from .modules import module_bytes, resolve_modules, stage_on_demand_modules
+from .native import HOT_MODULES
 from .packages import (
     EXCLUDES,
     OPTIONAL_PACKAGES,
@@ -69,7 +70,8 @@ from .rootfs import Staging, add_host_files, make_ext2
 log = logging.getLogger(__name__)
 
 #: Bump when the layout or the way parts are made changes: every cached appliance rebuilds.
-BUILDER_FORMAT = 2  # 2: root carries a kernel module tree for loading on demand
+BUILDER_FORMAT = 4  # 2: root carries a kernel module tree for loading on demand
+# 4: glibc's gconv configuration, Latin-1 and UTF-16 modules kept (libhivex needs iconv)
 #: Where the frozen program lives in both images.
 APP_DIR = "usr/lib/pyguestfs/appliance"
 APP_NAME = "appliance"
@@ -198,13 +200,19 @@ def appliance_dir(cachedir: str | None = None) -> Path:
 
 #: The frozen program's entry script.
 APP_ENTRY = REPO / "initrd" / "appliance_main.py"
+#: How it is frozen: the defaults, with the agent's per-call path compiled to native code.
+APP_OPTIONS = FreezeOptions(compiled=HOT_MODULES)
 
 
 def _frozen_program(work: Path) -> Bundle:
     """The one frozen program: the inits, and our agent (with ``--daemon guestfsd`` the
     init execs guestfsd instead, but the program is the same)."""
     return freeze(
-        APP_ENTRY, APP_NAME, work / "frozen", packages={"pyguestfs": _guest_sources(work)}
+        APP_ENTRY,
+        APP_NAME,
+        work / "frozen",
+        options=APP_OPTIONS,
+        packages={"pyguestfs": _guest_sources(work)},
     )
 
 
@@ -228,7 +236,7 @@ def program_key(work: Path) -> str:
     without running PyInstaller: the appliance's cache key is known in milliseconds."""
     sources = _guest_sources(work)
     return manifest_key(
-        freeze_manifest(APP_ENTRY.resolve(), APP_NAME, FreezeOptions(), [sources], sys.executable)
+        freeze_manifest(APP_ENTRY.resolve(), APP_NAME, APP_OPTIONS, [sources], sys.executable)
     )
 
 

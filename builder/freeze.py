@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pyguestfs.builder import native
 from pyguestfs.builder.errors import BuildError, tool_error
 from pyguestfs.core import runner
 
@@ -115,6 +116,10 @@ class FreezeOptions:
     strip: bool = False
     #: drop PyInstaller's runtime hooks (pyi_rth_*), which import modules before main
     drop_runtime_hooks: bool = True
+    #: modules (dotted names) compiled to native code with mypyc and put in the bundle in
+    #: place of their byte-code (pyguestfs.builder.native); plain Python without a C
+    #: compiler
+    compiled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,11 +210,47 @@ def freeze(
                 runner.run(argv)
             except runner.CommandError as e:
                 raise tool_error(e, "freeze", hint=_not_found_hint(e)) from None
+            if options.compiled:
+                report = _add_compiled(out / name, stage, options.compiled, tmp / "native", python)
+                (out / "native.json").write_text(json.dumps(report, indent=1))
             (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
             os.rename(out, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return Bundle(folder=final / name, name=name, key=key, built=True)
+
+
+def _add_compiled(
+    folder: Path, stage: Path, modules: Sequence[str], work: Path, python: str
+) -> dict[str, object]:
+    """Compile ``modules`` with mypyc and put the extensions in the bundle in place of
+    their byte-code; without a toolchain, or if mypyc refuses the sources, say why and
+    leave the plain byte-code (the program works the same, only slower under TCG).
+    Returns what happened, for the bundle's ``native.json``."""
+    avail = native.availability(python)
+    if not avail.ok:
+        log.warning(
+            "freeze: %s: the agent's hot path stays plain Python, several times slower "
+            "per call under TCG (install gcc and python3-dev, and pyguestfs[build])",
+            avail.detail,
+        )
+        return {"compiled": [], "why_not": avail.detail}
+    log.info("compiling %d modules to native code with mypyc", len(modules))
+    try:
+        built = native.compile_modules(stage, modules, work, python=python)
+    except BuildError as e:
+        log.warning("freeze: %s; the agent's hot path stays plain Python", e)
+        return {"compiled": [], "why_not": str(e)}
+    internal = folder / "_internal"
+    for rel in built:
+        dest = internal / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(work / rel, dest)
+    for m in modules:
+        # The extension wins over byte-code in the same folder anyway; without the .pyc a
+        # failing extension is an ImportError that says so, never a silent slow agent.
+        internal.joinpath(*m.split(".")).with_suffix(".pyc").unlink(missing_ok=True)
+    return {"compiled": list(modules), "files": [r.as_posix() for r in built]}
 
 
 def prune(cache_dir: Path, keep: Bundle) -> list[Path]:
@@ -244,13 +285,19 @@ def freeze_manifest(
         for path in _source_files([root]):
             rel = path.relative_to(root) if root.is_dir() else Path(path.name)
             files[f"{root.name}/{rel.as_posix()}"] = _sha256(path)
+    toolchain = _toolchain(python)
+    if options.compiled:
+        # With a compiler or without, the bundles differ: a machine that gains one (or
+        # another one) rebuilds, and a bundle made without one is never taken for the
+        # compiled one.
+        toolchain["native"] = native.availability(python).detail
     return {
         "format": FREEZE_FORMAT,
         "name": name,
         "entry": entry.name,
         "files": files,
         "options": asdict(options),
-        "toolchain": _toolchain(python),
+        "toolchain": toolchain,
     }
 
 

@@ -62,9 +62,22 @@ OPTIONAL_PACKAGES = (
     "sed",
     "bsdextrautils",
     "file",
+    # cmp, for equal.
+    "diffutils",
+    # librpm, for internal_list_rpm_applications (inspecting RPM-based guests).
+    "librpm9",
+    # setfiles, for selinux_relabel (the selinuxrelabel group).
+    "policycoreutils",
+    # The aug_* procedures: libaugeas (loaded by the agent through ctypes) and its lenses
+    # (augeas-lenses, /usr/share/augeas/lenses/dist).
+    "libaugeas0",
+    "augeas-lenses",
+    # The hivex_* procedures and Windows inspection: libhivex, through ctypes.
+    "libhivex0",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.
+#: (Not libicu72, 35 MB: libxml2, which libaugeas links, cannot be loaded without it.)
 SKIP_PACKAGES = frozenset(
     {
         "debconf",
@@ -99,8 +112,6 @@ SKIP_PACKAGES = frozenset(
         "libpython3.11-stdlib",
         "libpython3.11-minimal",
         "media-types",
-        # 35 MB of Unicode tables used only by xfs_scrub (mkfs.xfs and xfs_repair do not).
-        "libicu72",
     }
 )
 
@@ -130,6 +141,17 @@ EXCLUDES = (
     "/usr/share/perl*",
     "/usr/include/*",
     "/usr/share/pkgconfig/*",
+)
+
+
+#: Files kept although an exclude matches them. libhivex converts key and value names
+#: between Latin-1, UTF-16LE and UTF-8 with iconv: glibc needs its module configuration,
+#: the ISO8859-1 module and the UTF-16 one (only UTF-8 and UCS are built in); without
+#: them hivex fails on every name with EBADF (iconv on a handle iconv_open could not make).
+KEEP = (
+    "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*",
+    "/usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so",
+    "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
 )
 
 
@@ -251,4 +273,9 @@ def package_files(
     patterns = tuple(excludes)
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         files = [line.rstrip("\n") for line in f if line.strip() and line.strip() != "/."]
-    return [p for p in files if not any(fnmatch.fnmatch(p, pat) for pat in patterns)]
+    return [
+        p
+        for p in files
+        if any(fnmatch.fnmatch(p, pat) for pat in KEEP)
+        or not any(fnmatch.fnmatch(p, pat) for pat in patterns)
+    ]

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --diff . | head -40; exit 1; }
 rm -rf .typecheck && mkdir -p .typecheck/pyguestfs
 cp __init__.py py.typed .typecheck/pyguestfs/
-for part in protocol agent core vm host builder initrd; do ln -s "../../$part" ".typecheck/pyguestfs/$part"; done
+for part in protocol agent core vm host builder initrd fleet fish; do ln -s "../../$part" ".typecheck/pyguestfs/$part"; done
 (cd .typecheck && ../.venv/bin/mypy -p pyguestfs)
 # A user's script under mypy --strict: the handle's methods are typed (host/calls.py).
 (cd .typecheck && ../.venv/bin/mypy --strict --no-incremental ../tests/typing/user_script.py)

@@ -15,9 +15,18 @@ APT_PACKAGES=(
   libguestfs-tools python3-guestfs supermin       # the reference: real libguestfs 1.48
   kmod lvm2 gdisk zerofree dosfstools xfsprogs btrfs-progs ntfs-3g  # appliance API tools
   grep sed bsdextrautils file                     # appliance: grep family, hexdump, file
+  policycoreutils                                 # appliance: setfiles (selinux_relabel)
+  systemd-journal-remote                          # tests: real journal files from export format
+  rpm                                             # tests: rpmbuild and rpm make an RPM database
+  libaugeas0 augeas-lenses libhivex0              # appliance: aug_*, hivex_*, Windows inspection
+  libwin-hivex-perl                               # hivexregedit: the tests' Windows registry hives
   cryptsetup-bin mdadm ldmtool                    # appliance: LUKS, md RAID, Windows LDM
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
+  libvirt-dev pkg-config gcc                      # pip builds libvirt-python (add_domain) on them
+  python3-libvirt                                 # the reference: python3-guestfs add_domain
+  fuse3 libfuse3-dev                              # mount_local/pyguestmount: pyfuse3 builds on
+                                                  # libfuse3; fusermount3 unmounts
 )
 
 missing=()
@@ -42,6 +51,6 @@ fi
 stamp=.venv/.pyguestfs-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test,build,cache]'
+  .venv/bin/python -m pip install -q -e '.[test,build,cache,libvirt,fuse,fleet]'
   touch "$stamp"
 fi

@@ -201,3 +201,10 @@ def _bytes(data: bytes | str | None) -> bytes:
     if data is None:
         return b""
     return data.encode() if isinstance(data, str) else data
+
+
+def c_compiler() -> list[str]:
+    """The C compiler a build would run, as setuptools picks it: the words of ``$CC``
+    (it may carry options: ``gcc -pthread``), else ``cc``. A toolchain variable, passed
+    through like ``PATH``, not a pyguestfs setting."""
+    return shlex.split(os.environ.get("CC", "")) or ["cc"]

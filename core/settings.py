@@ -217,8 +217,9 @@ class Settings:
     tmpdir: str | None = _setting(
         None,
         "Where scratch disks are made, and the cache's base when cachedir is unset "
-        "(unset: /var/tmp).",
+        "(unset: /var/tmp). get_tmpdir() returns the directory in use.",
         env="TMPDIR",
+        handle=True,
         used_by="launch, build",
     )
     runtime_dir: str | None = _setting(
@@ -226,6 +227,38 @@ class Settings:
         "Where the private directory of qemu's sockets goes; /tmp when unset, or when a "
         "socket path under it would pass the kernel's 108-byte limit.",
         env="XDG_RUNTIME_DIR",
+    )
+    backend: str = _setting(
+        "direct",
+        "How the appliance runs: direct (pyguestfs runs qemu itself; appliance is its old "
+        "name). libvirt and libvirt:URI are accepted, as 1.48 accepts them, but launch() "
+        "refuses them with ENOTSUP: pyguestfs has no libvirt backend.",
+        env="LIBGUESTFS_BACKEND",
+        handle=True,
+    )
+    program: str | None = _setting(
+        None,
+        "The program name in messages; unset: the name of the running program, as "
+        "libguestfs's program_invocation_short_name.",
+        handle=True,
+    )
+    identifier: str = _setting(
+        "",
+        "A name for the handle, shown in its trace lines (letters, digits, _ and - only).",
+        handle=True,
+    )
+    pgroup: bool = _setting(
+        False,
+        "Run qemu in a process group of its own, so that a ^C typed at the terminal "
+        "reaches the program but not the appliance.",
+        handle=True,
+    )
+    recovery_proc: bool = _setting(
+        True,
+        "Make sure qemu dies with the program. pyguestfs always ties qemu to the program "
+        "(PR_SET_PDEATHSIG) instead of forking 1.48's recovery process; the value is "
+        "kept for get_recovery_proc.",
+        handle=True,
     )
     launch_timeout: float = _setting(
         20 * 60.0, "Seconds launch() waits for the agent (pyguestfs extension).", handle=True
@@ -372,6 +405,31 @@ def read_environment(env: Mapping[str, str] | None = None) -> Settings:
         if value is not UNSET:
             values[s.name] = value
     return Settings(**values)
+
+
+#: The variables libguestfs 1.48's parse_environment reads (lib/handle.c).
+LIBGUESTFS_VARIABLES = (
+    "LIBGUESTFS_TRACE",
+    "LIBGUESTFS_DEBUG",
+    "LIBGUESTFS_TMPDIR",
+    "LIBGUESTFS_CACHEDIR",
+    "TMPDIR",
+    "LIBGUESTFS_PATH",
+    "LIBGUESTFS_HV",
+    "LIBGUESTFS_QEMU",
+    "LIBGUESTFS_APPEND",
+    "LIBGUESTFS_MEMSIZE",
+    "LIBGUESTFS_BACKEND",
+    "LIBGUESTFS_ATTACH_METHOD",
+    "LIBGUESTFS_BACKEND_SETTINGS",
+    "XDG_RUNTIME_DIR",
+)
+
+
+def libguestfs_environment() -> dict[str, str]:
+    """The variables of :data:`LIBGUESTFS_VARIABLES` set in this process's environment,
+    for ``GuestFS.parse_environment``."""
+    return {name: os.environ[name] for name in LIBGUESTFS_VARIABLES if name in os.environ}
 
 
 def add_argument(parser: argparse.ArgumentParser | Any, name: str, **extra: Any) -> None:

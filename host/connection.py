@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from ..protocol import constants as C
+from ..protocol.chunks import ChunkBatcher, read_chunk_into
 from ..protocol.messages import (
     Header,
-    decode_chunk,
     decode_error,
     decode_progress,
     decode_ret,
@@ -37,9 +37,6 @@ from ..protocol.xdr import XdrError
 from .errors import GuestFSError, ProtocolViolation
 
 ProgressCallback = Callable[[int, int, int, int], None]
-
-#: FileIn data read from the local file and written per system call (32 chunks).
-_SEND_BATCH = 32 * C.MAX_CHUNK_SIZE
 
 
 class Connection:
@@ -61,6 +58,12 @@ class Connection:
         self.chunk_size = C.MAX_CHUNK_SIZE
         #: The chunk size to ask for before the first file transfer (0: never ask).
         self.wanted_chunk_size = 0
+        #: Set by ``GuestFS.user_cancel`` (from any thread): the transfer in progress
+        #: stops at its next chunk. Reset as each transfer starts, as in 1.48.
+        self.user_cancel = False
+        #: File-transfer buffers, made at the first transfer and reused by the next ones.
+        self._batcher: ChunkBatcher | None = None
+        self._receive_buffer: memoryview | None = None
 
     @classmethod
     def connect_unix(cls, path: str, timeout: float = 10.0) -> Connection:
@@ -142,6 +145,8 @@ class Connection:
         if local_in is not None:
             st = os.fstat(local_in.fileno())
             hint = st.st_size if stat.S_ISREG(st.st_mode) else 0
+        if file_in is not None or file_out is not None:
+            self.user_cancel = False
         try:
             serial, message = self._message(proc, args, optargs, hint)
         except BaseException:
@@ -159,11 +164,15 @@ class Connection:
             except ProtocolViolation:
                 raise
             except GuestFSError:
+                if local_error is _CANCELLED:
+                    raise _cancelled() from None
                 if local_error:
                     # The daemon's reply only says "cancelled"; the cause is ours (as
                     # libguestfs, which reports the read error and discards the reply).
                     raise GuestFSError(f"{proc.name}: {local_error}") from None
                 raise
+            if local_error is _CANCELLED:
+                raise _cancelled()
             if local_error:
                 raise GuestFSError(f"{proc.name}: {local_error}")
             result = decode_ret(proc, payload)
@@ -294,28 +303,37 @@ class Connection:
     # -- FileIn ------------------------------------------------------------------------------
     def _send_file(self, proc: Procedure, f: BinaryIO) -> str | None:
         """Stream a local file as chunks. Returns a local error text, if reading failed
-        (the transfer is then cancelled and the daemon's error reply still read)."""
+        (the transfer is then cancelled and the daemon's error reply still read).
+
+        The file is read straight into the chunks' reused buffer (no copy, nothing
+        allocated per chunk) and each batch of chunks leaves in one write."""
         stream = self.stream
-        size = self.chunk_size
-        batch = max(_SEND_BATCH, size)
+        batcher = self._batcher_for(self.chunk_size)
+
+        def readinto(view: memoryview) -> int:
+            return f.readinto(view) or 0  # type: ignore[attr-defined]
+
         while True:
             if stream.readable(0) and self._daemon_cancelled():
                 stream.write(encode_chunk(b"", cancel=True))
                 return None  # the daemon's error reply explains why
+            if self.user_cancel:
+                stream.write(encode_chunk(b"", cancel=True))
+                return _CANCELLED
             try:
-                data = f.read(batch)
+                n = batcher.fill(readinto)
             except OSError as e:
                 stream.write(encode_chunk(b"", cancel=True))
                 return f"error reading {getattr(f, 'name', 'the local file')}: {e.strerror}"
-            if not data:
+            if not n:
                 stream.write(encode_chunk(b""))
                 return None
-            view = memoryview(data)
-            stream.write(
-                b"".join(
-                    encode_chunk(view[i : i + size], limit=size) for i in range(0, len(view), size)
-                )
-            )
+            stream.write(batcher.view())
+
+    def _batcher_for(self, size: int) -> ChunkBatcher:
+        if self._batcher is None or self._batcher.size != size:
+            self._batcher = ChunkBatcher(size)
+        return self._batcher
 
     def _daemon_cancelled(self) -> bool:
         """Consume progress messages waiting on the wire; True if a cancel flag came."""
@@ -338,37 +356,71 @@ class Connection:
     # -- FileOut -----------------------------------------------------------------------------
     def _receive_file(self, proc: Procedure, filename: str) -> None:
         try:
-            out: BinaryIO | None = open(filename, "wb")  # noqa: SIM115 - closed below
+            out: BinaryIO | None = _open_local_out(filename)
             local_error = None
         except OSError as e:
             out, local_error = None, f"open: {filename}: {e.strerror}"
             self.stream.write(word(C.CANCEL_FLAG))
+        # Each chunk's data is read straight into one reused buffer and written from it.
+        if self._receive_buffer is None or len(self._receive_buffer) < self.chunk_size:
+            self._receive_buffer = memoryview(bytearray(self.chunk_size))
+        buf = self._receive_buffer
         try:
             while True:
-                n = self._next_unit(proc.name)
-                cancel, data = decode_chunk(self.stream.read_exact(n), self.chunk_size)
+                length = self._next_unit(proc.name)
+                cancel, n = read_chunk_into(self.stream, length, buf, self.chunk_size)
                 if cancel:
+                    if local_error == _CANCELLED:
+                        raise _cancelled()
                     if local_error:
                         break
                     raise GuestFSError(
                         f"{proc.name}: the daemon cancelled the transfer "
                         "(a read error in the appliance; see the verbose log)"
                     )
-                if not data:
+                if not n:
                     break
                 if out is not None:
                     try:
-                        out.write(data)
+                        out.write(buf[:n])
                     except OSError as e:
                         local_error = f"write: {filename}: {e.strerror}"
                         out.close()
                         out = None
                         self.stream.write(word(C.CANCEL_FLAG))
+                if self.user_cancel and local_error is None:
+                    # As 1.48: tell the daemon, then discard what it still sends until
+                    # it acknowledges with a cancel chunk.
+                    local_error = _CANCELLED
+                    if out is not None:
+                        out.close()
+                        out = None
+                    self.stream.write(word(C.CANCEL_FLAG))
         finally:
             if out is not None:
                 out.close()
+        if local_error == _CANCELLED:
+            raise _cancelled()
         if local_error:
             raise GuestFSError(f"{proc.name}: {local_error}")
+
+
+#: The local "error" of a transfer stopped by user_cancel.
+_CANCELLED = "operation cancelled by user"
+
+
+def _cancelled() -> GuestFSError:
+    """1.48's error for a transfer stopped by ``user_cancel``: EINTR, no API name."""
+    return GuestFSError(_CANCELLED, "EINTR")
+
+
+def _open_local_out(filename: str) -> BinaryIO:
+    """The local file a download writes. /dev/stdout and /dev/stderr are a copy of the
+    process's descriptor, as libguestfs does (lib/proto.c): opening them by name would
+    truncate a regular file they are redirected to (guestfish's ``download FILE -``)."""
+    if filename in ("/dev/stdout", "/dev/stderr"):
+        return os.fdopen(os.dup(1 if filename == "/dev/stdout" else 2), "wb")
+    return open(filename, "wb")
 
 
 def _open_local_in(api: str, filename: str) -> BinaryIO:

@@ -1,56 +1,83 @@
 """``GuestFS``: the handle users import, a stand-in for python3-guestfs's.
 
 Every API of the procedure table becomes a method with libguestfs's name, argument names
-and optional keyword arguments (``g.is_file(path, followsymlinks=True)``). The conveniences
-that run in the C library rather than the daemon (``ls``, ``cat``, ``write``, ``find``,
-``stat`` ...) are written here on top of their daemon calls, as libguestfs writes them.
+and optional keyword arguments (``g.is_file(path, followsymlinks=True)``). The actions
+that run in the C library rather than the daemon (``ls``, ``cat``, ``copy_in``,
+``add_drive``, settings ...) are the mixins of :mod:`pyguestfs.host.library`; this module
+holds the handle's lifecycle and its call path.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal, overload
 
-from ..core.settings import DEFAULTS, SETTINGS, Settings, read_environment
+from ..core.settings import DEFAULTS, Settings, read_environment
 from ..protocol import constants as C
-from ..protocol.procedures import BY_NAME, Procedure
+from ..protocol.procedures import BY_NAME, LIBRARY_ACTIONS, Procedure
 from ..protocol.types import RetType
 from ..vm import snapshot
 from ..vm.machine import Machine
 from ..vm.qemu import Drive, MachineConfig
-from .calls import _H, Calls, Stat, Statns, StrPath, Version
+from .calls import _H, Calls, StrPath
 from .connection import Connection
 from .errors import ClosedHandle, GuestFSError
 from .events import (
     EVENT_APPLIANCE,
     EVENT_CLOSE,
+    EVENT_ENTER,
     EVENT_LAUNCH_DONE,
     EVENT_LIBRARY,
     EVENT_PROGRESS,
     EVENT_SUBPROCESS_QUIT,
     EVENT_TRACE,
-    EventCallback,
+    EVENT_WARNING,
     EventRegistry,
 )
+from .inspect_apps import InspectApps  # library-side inspect_list_applications*
+from .library import (
+    Control,
+    Disks,
+    Drives,
+    Files,
+    Inspection,
+    LibvirtDomains,
+    Mountables,
+    MountLocal,
+    Properties,
+)
+from .library.base import STATE_CONFIG as _STATE_CONFIG
+from .library.base import STATE_LAUNCHING as _STATE_LAUNCHING
+from .library.base import STATE_READY as _STATE_READY
+from .library.control import LIBGUESTFS_VERSION
 
-#: The libguestfs release whose API and protocol this package reproduces.
-LIBGUESTFS_VERSION = Version(major=1, minor=48, release=6, extra="pyguestfs")
-
-_STATE_CONFIG, _STATE_LAUNCHING, _STATE_READY = "CONFIG", "LAUNCHING", "READY"
+__all__ = ["LIBGUESTFS_VERSION", "GuestFS"]
 
 
-class GuestFS(Calls[_H]):
+class GuestFS(
+    InspectApps[_H],
+    Properties[_H],
+    Drives[_H],
+    Disks[_H],
+    Files[_H],
+    Mountables[_H],
+    Inspection[_H],
+    LibvirtDomains[_H],
+    MountLocal[_H],
+    Control[_H],
+):
     """A libguestfs handle.
 
     Every API of libguestfs 1.48 is a typed method (:class:`~pyguestfs.host.calls.Calls`,
     generated from the procedure table); one this library or the appliance's daemon
-    does not serve raises :class:`GuestFSError` with errno ``ENOTSUP``.
+    does not serve raises :class:`GuestFSError` with errno ``ENOTSUP``. The actions
+    libguestfs runs in its library are the mixins of :mod:`pyguestfs.host.library`; this
+    class holds the lifecycle (launch, shutdown, close) and the call path.
 
     ``python_return_dict=True`` makes hashtable results dicts (all new code should set it,
     as with python3-guestfs); otherwise they are lists of ``(key, value)`` pairs. Type
@@ -90,8 +117,13 @@ class GuestFS(Calls[_H]):
         #: Every setting of this handle (frozen; the set_ methods replace it).
         self._settings: Settings = read_environment() if environment else DEFAULTS
         self._drives: list[Drive] = []
+        self._drive_strings: list[str] = []
         self._scratch: list[str] = []
         self._machine: Machine | None = None
+        self._library: dict[str, Any] = {}
+        self._libvirt_creds: list[str] = []
+        self._libvirt_requested: list[list[Any]] | None = None
+        self._init_mount_local()
         #: Which daemon the launched appliance runs (set at launch; see builder --daemon).
         self._appliance_daemon = "pyguestfs"
         del close_on_exit  # handles are closed by __del__ or close(), as in python3-guestfs
@@ -181,100 +213,19 @@ class GuestFS(Calls[_H]):
                     pass
             self._events.fire(EVENT_CLOSE)
 
-    # -- drives and launch ---------------------------------------------------------------------
-    def add_drive(
-        self,
-        filename: str,
-        readonly: bool | None = None,
-        format: str | None = None,
-        iface: str | None = None,
-        name: str | None = None,
-        label: str | None = None,
-        protocol: str | None = None,
-        server: Sequence[str] | None = None,
-        username: str | None = None,
-        secret: str | None = None,
-        cachemode: str | None = None,
-        discard: str | None = None,
-        copyonread: bool | None = None,
-        blocksize: int | None = None,
-    ) -> None:
-        """Add a disk image; the guest sees drives as /dev/sda, /dev/sdb ... in order.
-
-        ``readonly=True`` lets the guest write only to a throwaway overlay, as libguestfs.
-        Network protocols (``protocol``, ``server``...) are not supported."""
-        self._check_not_closed()
-        if self._state != _STATE_CONFIG:
-            raise GuestFSError("add_drive: drives can only be added before launch")
-        if protocol not in (None, "file") or server or username or secret:
-            raise GuestFSError(f"add_drive: protocol {protocol!r} is not supported by pyguestfs")
-        if format is not None and not format.replace("-", "").isalnum():
-            raise GuestFSError(f"add_drive: bad format {format!r}")
-        if filename != "/dev/null" and not os.path.exists(filename):
-            raise GuestFSError(f"add_drive: {filename}: No such file or directory", "ENOENT")
-        if filename != "/dev/null" and not os.access(
-            filename, os.R_OK if readonly else os.R_OK | os.W_OK
-        ):
-            raise GuestFSError(f"add_drive: {filename}: Permission denied", "EACCES")
-        if len(self._drives) >= 255:
-            raise GuestFSError("add_drive: too many drives (255 at most)")
-        if cachemode not in (None, "writeback", "unsafe"):
-            raise GuestFSError(f"add_drive: bad cachemode {cachemode!r}")
-        del name  # libguestfs's "name" only hints the guest device name; ours are fixed
-        if filename == "/dev/null":
-            # libguestfs accepts /dev/null as a placeholder: give qemu an empty raw disk.
-            filename = self._scratch_disk(0)
-            format = "raw"
-        self._drives.append(
-            Drive(
-                filename=os.path.abspath(filename),
-                format=format,
-                readonly=bool(readonly),
-                iface=iface,
-                label=label,
-                cachemode=cachemode,
-                discard=discard,
-                copyonread=bool(copyonread),
-                blocksize=blocksize,
-            )
-        )
-
-    add_drive_opts = add_drive
-
-    def add_drive_ro(self, filename: str) -> None:
-        """Add a disk read-only (writes go to a throwaway overlay)."""
-        self.add_drive(filename, readonly=True)
-
-    def add_drive_scratch(
-        self,
-        size: int,
-        name: str | None = None,
-        label: str | None = None,
-        blocksize: int | None = None,
-    ) -> None:
-        """Add a temporary sparse disk of ``size`` bytes, deleted when the handle closes."""
-        if size < 0:
-            raise GuestFSError("add_drive_scratch: size must be >= 0")
-        path = self._scratch_disk(size)
-        self.add_drive(
-            path, format="raw", name=name, label=label, blocksize=blocksize, cachemode="unsafe"
-        )
-
-    def _scratch_disk(self, size: int) -> str:
-        fd, path = tempfile.mkstemp(
-            prefix="pyguestfs-scratch-", suffix=".img", dir=self._settings.temp_base()
-        )
-        os.ftruncate(fd, size)
-        os.close(fd)
-        self._scratch.append(path)
-        return path
-
+    # -- launch ---------------------------------------------------------------------------
     def launch(self) -> None:
         """Start the appliance (building it if needed) and wait for the agent."""
         self._check_not_closed()
         with self._lock:
             if self._state != _STATE_CONFIG:
                 raise GuestFSError("launch: the libguestfs handle has already been launched")
+            if self._settings.backend != "direct":
+                raise self._enotsup(
+                    "launch",
+                    f"backend {self._settings.backend!r}: pyguestfs runs qemu itself "
+                    "(the direct backend); it has no libvirt backend",
+                )
             self._state = _STATE_LAUNCHING
             try:
                 config, cache_dir = self._machine_config()
@@ -339,7 +290,7 @@ class GuestFS(Calls[_H]):
                         return Connection(
                             restored.stream, self._on_progress, serial=restored.next_serial
                         )
-        machine = Machine(config, on_console=self._console)
+        machine = Machine(config, on_console=self._console, pgroup=self._settings.pgroup)
         self._machine = machine
         stream = machine.start(timeout)
         if key is not None and cache_dir:
@@ -367,123 +318,7 @@ class GuestFS(Calls[_H]):
         elif self._settings.verbose:
             sys.stderr.write(line)
 
-    def get_pid(self) -> int:
-        """The qemu process id (launched handles only)."""
-        if self._machine is None or self._machine.pid is None:
-            raise GuestFSError("get_pid: no qemu subprocess (call launch first)")
-        return self._machine.pid
-
-    # -- settings (core/settings.py declares each; the docstrings come from there) -----------
-    def _set(self, name: str, value: object) -> None:
-        try:
-            self._settings = self._settings.replace(**{name: value})
-        except (TypeError, ValueError) as e:
-            raise GuestFSError(f"set_{name}: {e}") from None
-
-    def set_verbose(self, verbose: bool) -> None:
-        self._set("verbose", verbose)
-
-    def get_verbose(self) -> bool:
-        return self._settings.verbose
-
-    def set_trace(self, trace: bool) -> None:
-        self._set("trace", trace)
-
-    def get_trace(self) -> bool:
-        return self._settings.trace
-
-    def set_autosync(self, autosync: bool) -> None:
-        self._set("autosync", autosync)
-
-    def get_autosync(self) -> bool:
-        return self._settings.autosync
-
-    def set_backend_settings(self, settings: Sequence[str]) -> None:
-        self._set("backend_settings", settings)
-
-    def get_backend_settings(self) -> list[str]:
-        return list(self._settings.backend_settings)
-
-    def set_memsize(self, memsize: int) -> None:
-        self._set("memsize", memsize)
-
-    def get_memsize(self) -> int:
-        return self._settings.memsize
-
-    def set_smp(self, smp: int) -> None:
-        self._set("smp", smp)
-
-    def get_smp(self) -> int:
-        return self._settings.smp
-
-    def set_append(self, append: str | None) -> None:
-        self._set("append", append)
-
-    def get_append(self) -> str | None:
-        return self._settings.append
-
-    def set_network(self, network: bool) -> None:
-        self._set("network", network)
-
-    def get_network(self) -> bool:
-        return self._settings.network
-
-    def set_hv(self, hv: str) -> None:
-        self._set("hv", hv)
-
-    def get_hv(self) -> str:
-        return self._settings.hv
-
-    def set_path(self, searchpath: str | None) -> None:
-        self._set("path", searchpath)
-
-    def get_path(self) -> str:
-        """The fixed-appliance search path set by set_path or LIBGUESTFS_PATH; an empty
-        string when none is set (pyguestfs then builds and caches its own appliance)."""
-        return self._settings.path or ""
-
-    def set_cachedir(self, cachedir: str | None) -> None:
-        self._set("cachedir", cachedir)
-
-    def get_cachedir(self) -> str:
-        return self._settings.cache_base()
-
-    def set_launch_timeout(self, seconds: float) -> None:
-        self._set("launch_timeout", seconds)
-
-    def get_launch_timeout(self) -> float:
-        return self._settings.launch_timeout
-
-    def set_warm_launch(self, enabled: bool) -> None:
-        self._set("warm_launch", enabled)
-
-    def get_warm_launch(self) -> bool:
-        return self._settings.warm_launch
-
-    def get_state(self) -> int:
-        return {_STATE_CONFIG: 0, _STATE_LAUNCHING: 1, _STATE_READY: 2}[self._state]
-
-    def is_ready(self) -> bool:
-        return self._state == _STATE_READY
-
-    def is_config(self) -> bool:
-        return self._state == _STATE_CONFIG
-
-    def version(self) -> Version:
-        """The libguestfs version this library is compatible with."""
-        return Version(**LIBGUESTFS_VERSION)
-
     # -- events ------------------------------------------------------------------------------
-    def set_event_callback(self, cb: EventCallback, event_bitmask: int) -> int:
-        """Register ``cb(event, event_handle, buf, array)`` for the events in the bitmask;
-        returns a handle for :meth:`delete_event_callback`."""
-        self._check_not_closed()
-        return self._events.add(cb, event_bitmask)
-
-    def delete_event_callback(self, event_handle: int) -> None:
-        self._check_not_closed()
-        self._events.remove(event_handle)
-
     def _on_progress(self, proc: int, serial: int, position: int, total: int) -> None:
         self._events.fire(EVENT_PROGRESS, b"", (proc, serial, position, total))
 
@@ -493,12 +328,26 @@ class GuestFS(Calls[_H]):
         elif self._settings.verbose:
             print(f"libguestfs: {message}", file=sys.stderr)
 
+    def _warning(self, message: str) -> None:
+        """1.48's warning(): EVENT_WARNING callbacks, else stderr."""
+        if self._events.wants(EVENT_WARNING):
+            self._events.fire(EVENT_WARNING, message.encode())
+        else:
+            print(f"libguestfs: warning: {message}", file=sys.stderr)
+
+    def _enter(self, name: str) -> None:
+        """EVENT_ENTER, fired as each API call starts (buf: its name), as in 1.48."""
+        if self._events.wants(EVENT_ENTER):
+            self._events.fire(EVENT_ENTER, name.encode())
+
     def _trace_call(self, name: str, args: dict[str, Any], optargs: dict[str, Any]) -> None:
         shown: list[str] = [repr(v) for v in args.values()]
         shown += [f"{k}:{v!r}" for k, v in optargs.items()]
         self._trace_line(" ".join([name, *shown]))
 
     def _trace_line(self, line: str) -> None:
+        if self._settings.identifier:
+            line = f"{self._settings.identifier}: {line}"
         if self._events.wants(EVENT_TRACE):
             self._events.fire(EVENT_TRACE, line.encode())
         else:
@@ -516,6 +365,7 @@ class GuestFS(Calls[_H]):
     ) -> Any:
         self._check_not_closed()
         proc = BY_NAME[name]
+        self._enter(name)
         with self._lock:
             if self._state != _STATE_READY or self._conn is None:
                 raise GuestFSError(
@@ -600,136 +450,6 @@ class GuestFS(Calls[_H]):
         ``python_return_dict=True``, else the list of pairs."""
         return dict(pairs) if self._python_return_dict else pairs  # type: ignore[return-value]
 
-    # -- conveniences that run in the C library ------------------------------------------------
-    def _download_bytes(self, proc_name: str, path: str) -> bytes:
-        with _scratch_file() as tmp:
-            self._call(proc_name, {_first_arg(proc_name): path}, {}, file_out=tmp)
-            with open(tmp, "rb") as f:
-                return f.read()
-
-    def _names(self, proc_name: str, directory: str) -> list[str]:
-        data = self._download_bytes(proc_name, directory)
-        return sorted(os.fsdecode(n) for n in data.split(b"\0") if n)
-
-    def ls(self, directory: str) -> list[str]:
-        """The names in a directory, sorted, without ``.`` and ``..`` (via ls0)."""
-        return self._names("ls0", directory)
-
-    def find(self, directory: str) -> list[str]:
-        """Every name below a directory, relative to it, sorted (via find0)."""
-        return self._names("find0", directory)
-
-    def read_file(self, path: str) -> bytes:
-        """A whole file as bytes (via download)."""
-        return self._download_bytes("download", path)
-
-    def cat(self, path: str) -> str:
-        """A whole file as text (via download)."""
-        return self.read_file(path).decode("utf-8", "surrogateescape")
-
-    def read_lines(self, path: str) -> list[str]:
-        """A file as lines, without their LF or CRLF endings."""
-        text = self.cat(path)
-        if not text:
-            return []
-        lines = text.split("\n")
-        if lines[-1] == "":
-            lines.pop()
-        return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-    def write(self, path: str, content: bytes | str) -> None:
-        """Create or replace a file: internal_write up to 2 MiB, upload above."""
-        data = content.encode() if isinstance(content, str) else bytes(content)
-        if len(data) <= C.WRITE_INLINE_MAX:
-            self._call("internal_write", {"path": path, "content": data}, {})
-            return
-        with _scratch_file(data) as tmp:
-            self._call("upload", {"remotefilename": path}, {}, file_in=tmp)
-
-    def write_append(self, path: str, content: bytes | str) -> None:
-        """Append to a file: internal_write_append up to 2 MiB, filesize + upload_offset
-        above."""
-        data = content.encode() if isinstance(content, str) else bytes(content)
-        if len(data) <= C.WRITE_INLINE_MAX:
-            self._call("internal_write_append", {"path": path, "content": data}, {})
-            return
-        size = self._call("filesize", {"file": path}, {})
-        with _scratch_file(data) as tmp:
-            self._call("upload_offset", {"remotefilename": path, "offset": size}, {}, file_in=tmp)
-
-    def stat(self, path: str) -> Stat:
-        """Deprecated libguestfs ``stat``: statns without nanoseconds."""
-        return _old_stat(self.statns(path))
-
-    def lstat(self, path: str) -> Stat:
-        """Deprecated libguestfs ``lstat``: lstatns without nanoseconds."""
-        return _old_stat(self.lstatns(path))
-
-    def feature_available(self, groups: Sequence[str]) -> bool:
-        """True if every optional feature group named is available in the appliance;
-        an unknown group raises, as in libguestfs (lib/available.c)."""
-        for g in groups:
-            r = self._feature(g)
-            if r == 2:
-                raise GuestFSError(f"{g}: unknown group")
-            if r == 1:
-                return False
-        return True
-
-    def available(self, groups: Sequence[str]) -> None:
-        """Raise if any named group is unavailable or unknown, as libguestfs does. The
-        messages are the library's own, without the API name in front."""
-        for g in groups:
-            r = self._feature(g)
-            if r == 2:
-                raise GuestFSError(f"{g}: unknown group")
-            if r == 1:
-                raise GuestFSError(f"{g}: group not available")
-
-    def _feature(self, group: str) -> int:
-        if group not in self._features:
-            self._features[group] = self._call("internal_feature_available", {"group": group}, {})
-        return self._features[group]
-
-
-def _first_arg(proc_name: str) -> str:
-    return BY_NAME[proc_name].wire_args[0].name
-
-
-def _old_stat(ns: Statns) -> Stat:
-    return Stat(
-        dev=ns["st_dev"],
-        ino=ns["st_ino"],
-        mode=ns["st_mode"],
-        nlink=ns["st_nlink"],
-        uid=ns["st_uid"],
-        gid=ns["st_gid"],
-        rdev=ns["st_rdev"],
-        size=ns["st_size"],
-        blksize=ns["st_blksize"],
-        blocks=ns["st_blocks"],
-        atime=ns["st_atime_sec"],
-        mtime=ns["st_mtime_sec"],
-        ctime=ns["st_ctime_sec"],
-    )
-
-
-@contextmanager
-def _scratch_file(data: bytes | None = None) -> Iterator[str]:
-    fd, path = tempfile.mkstemp(prefix="pyguestfs-")
-    try:
-        if data is not None:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        else:
-            os.close(fd)
-        yield path
-    finally:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
 
 # -- methods derived from the table ------------------------------------------------------------
 
@@ -761,15 +481,23 @@ def _bind(
     return values, args, optargs
 
 
-def _document_settings() -> None:
-    """Give each settings method the doc of its row in the settings table."""
-    for setting in SETTINGS:
-        if not setting.handle:
+def _fire_enter(cls: type) -> None:
+    """Make each library action ``cls`` serves fire EVENT_ENTER as it starts, as every
+    API call of 1.48 does (daemon calls fire it in ``_call``)."""
+    for action in LIBRARY_ACTIONS:
+        if action.internal:
             continue
-        for verb in ("set", "get"):
-            method = getattr(GuestFS, f"{verb}_{setting.name}")
-            if not method.__doc__:
-                method.__doc__ = f"{verb.capitalize()} the {setting.name} setting: {setting.doc}"
+        method = getattr(cls, action.name)
+        if method is getattr(Calls, action.name):
+            continue
+
+        def wrapper(self: Any, *a: Any, _m: Any = method, _n: str = action.name, **kw: Any) -> Any:
+            self._enter(_n)
+            return _m(self, *a, **kw)
+
+        setattr(cls, action.name, functools.wraps(method)(wrapper))
+        for alias in action.aliases:
+            setattr(cls, alias, getattr(cls, action.name))
 
 
-_document_settings()
+_fire_enter(GuestFS)

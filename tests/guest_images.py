@@ -290,3 +290,347 @@ def debian_guest(cachedir: str | os.PathLike[str]) -> GuestImage:
                 meta_path.write_text(json.dumps(meta))
     meta = json.loads(meta_path.read_text())
     return GuestImage(path=image, **meta)
+
+
+# -- tiny guests for fleets ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TinyGuest:
+    """A small Debian-like guest and what its inspection should say."""
+
+    path: Path
+    hostname: str
+    #: name -> version ("EPOCH:UPSTREAM-RELEASE" as dpkg writes it) of its installed packages.
+    packages: dict[str, str]
+    root_uuid: str
+    os_release: dict[str, str]
+
+
+def dpkg_status(packages: dict[str, str], arch: str = "amd64") -> str:
+    """A dpkg status file listing ``packages`` as installed (and one removed package that
+    inspection must not list)."""
+    out = []
+    for name, version in packages.items():
+        out.append(
+            f"Package: {name}\nStatus: install ok installed\nPriority: optional\n"
+            f"Architecture: {arch}\nVersion: {version}\n"
+            f"Description: {name} for the fleet tests\n a longer description\n"
+        )
+    out.append("Package: removed-one\nStatus: deinstall ok config-files\nVersion: 1.0-1\n")
+    return "\n".join(out) + "\n"
+
+
+def tiny_debian_guest(path: Path, hostname: str, packages: dict[str, str]) -> TinyGuest:
+    """Write a one-partition Debian-like guest to ``path`` (about 17 MiB, sparse): the
+    host's release files and a few of its binaries (so inspection finds the distro,
+    version and architecture), the given hostname, an fstab naming the root by UUID, and
+    a dpkg database listing ``packages``. Takes well under a second; no root needed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        tree.mkdir()
+        _host_files_tree(tree)
+        root = Partition(16, "tinyroot", tree)
+        (tree / "etc" / "hostname").write_text(f"{hostname}\n")
+        (tree / "etc" / "fstab").write_text(f"UUID={root.fs_uuid}  /  ext4  defaults  0  1\n")
+        (tree / "var" / "lib" / "dpkg" / "status").write_text(dpkg_status(packages))
+        os_release = _read_os_release((tree / "etc" / "os-release").read_text())
+        make_disk(path, [root])
+    return TinyGuest(path, hostname, dict(packages), root.fs_uuid, os_release)
+
+
+# -- Windows registry hives ------------------------------------------------------------------
+
+
+def empty_hive(root_name: str = "ROOT") -> bytes:
+    """A valid, empty Windows Registry hive (8 KiB): the regf header, one hbin page with
+    the root key (nk), its security record (sk: a self-relative descriptor with a NULL
+    DACL) and one free cell. libhivex opens it, and ``hivexregedit --merge`` fills it, as
+    libguestfs's test data fills its ``minimal-hive``; written here so that the tests
+    carry no binary file. Offsets in cells are relative to the first hbin (0x1000)."""
+    name = root_name.encode("ascii")
+    nk_len = (80 + len(name) + 7) // 8 * 8
+    descriptor = struct.pack("<BBHIIII", 1, 0, 0x8004, 0, 0, 0, 0)
+    sk_len = (24 + len(descriptor) + 7) // 8 * 8
+    root_off, sk_off = 0x20, 0x20 + nk_len
+    nk = bytearray(nk_len)
+    # A used cell (negative size), "nk", flags: hive entry | no delete | ASCII name; no
+    # parent, no subkeys, no values (0xffffffff: no list), the sk, no class name.
+    struct.pack_into(
+        "<i2sHqIIIIIIIIIIHHIIIIHH",
+        nk,
+        0,
+        -nk_len,
+        b"nk",
+        0x2C,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0xFFFFFFFF,
+        0xFFFFFFFF,
+        0,
+        0xFFFFFFFF,
+        sk_off,
+        0xFFFFFFFF,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        len(name),
+        0,
+    )
+    nk[80 : 80 + len(name)] = name
+    sk = bytearray(sk_len)
+    # The only sk: its own next and previous in the circular list, one reference.
+    struct.pack_into("<i2sHIIII", sk, 0, -sk_len, b"sk", 0, sk_off, sk_off, 1, len(descriptor))
+    sk[24 : 24 + len(descriptor)] = descriptor
+    page = bytearray(0x1000)
+    struct.pack_into("<4sII", page, 0, b"hbin", 0, 0x1000)
+    cells = bytes(nk) + bytes(sk)
+    page[0x20 : 0x20 + len(cells)] = cells
+    struct.pack_into("<i", page, 0x20 + len(cells), 0x1000 - 0x20 - len(cells))  # free
+    header = bytearray(0x1000)
+    # Sequence numbers equal (a clean hive), version 1.3, primary file, root cell, size
+    # of the hbin data, then the checksum: XOR of the first 127 little-endian words.
+    struct.pack_into("<4sIIqIIIIIII", header, 0, b"regf", 1, 1, 0, 1, 3, 0, 1, root_off, 0x1000, 1)
+    checksum = 0
+    for (word,) in struct.iter_unpack("<I", bytes(header[:0x1FC])):
+        checksum ^= word
+    struct.pack_into("<I", header, 0x1FC, checksum)
+    return bytes(header) + bytes(page)
+
+
+def make_hive(path: Path, prefix: str, reg: str) -> None:
+    """Write a hive at ``path``: :func:`empty_hive` with ``reg`` (a .reg file's text whose
+    keys start with ``prefix``, such as ``HKEY_LOCAL_MACHINE\\SOFTWARE``) merged in by
+    hivexregedit, as libguestfs's test data makes its Windows hives."""
+    path.write_bytes(empty_hive())
+    with tempfile.NamedTemporaryFile("w", suffix=".reg", encoding="utf-8") as f:
+        f.write("Windows Registry Editor Version 5.00\n\n" + reg)
+        f.flush()
+        subprocess.run(
+            ["hivexregedit", "--merge", "--prefix", prefix, str(path), f.name],
+            check=True,
+            capture_output=True,
+        )
+
+
+def pe32_executable() -> bytes:
+    """The headers of a 32-bit x86 console program (file(1): "PE32 executable (console)
+    Intel 80386"): what inspection reads of a Windows guest's cmd.exe."""
+    dos = bytearray(64)
+    dos[0:2] = b"MZ"
+    struct.pack_into("<I", dos, 0x3C, len(dos))  # e_lfanew: the PE header follows
+    # "PE\0\0", COFF header: i386, no sections, optional header of 224 bytes, flags
+    # executable | 32-bit machine.
+    coff = struct.pack("<4sHHIIIHH", b"PE\0\0", 0x14C, 0, 0, 0, 0, 224, 0x0102)
+    optional = bytearray(224)
+    struct.pack_into("<H", optional, 0, 0x10B)  # PE32
+    struct.pack_into("<H", optional, 68, 3)  # subsystem: Windows console
+    return bytes(dos) + coff + bytes(optional)
+
+
+# -- a phony Windows 7 guest -----------------------------------------------------------------
+
+#: HKLM\SOFTWARE of the phony guest: what inspection reads (product, version, variant) and
+#: two installed programs.
+WINDOWS_SOFTWARE_REG = r"""[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft]
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT]
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion]
+"ProductName"=str(1):"Windows 7 Professional (pyguestfs test guest)"
+"CurrentVersion"=str(1):"6.1"
+"CurrentBuild"=str(1):"7601"
+"InstallationType"=str(1):"Client"
+"SystemRoot"=str(1):"C:\\Windows"
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows]
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion]
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall]
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\pyg-editor]
+"DisplayName"=str(1):"A text editor made up for the tests"
+"DisplayVersion"=str(1):"2.4.1"
+"Publisher"=str(1):"pyguestfs"
+"InstallLocation"=str(1):"C:\\Program Files\\Editor"
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\pyg-tool]
+"DisplayName"=str(1):"A command-line tool made up for the tests"
+"DisplayVersion"=str(1):"0.9"
+"""
+
+#: The MBR disk signature of the phony guest (4 bytes at 0x1b8), which the registry's
+#: MountedDevices entries name.
+WINDOWS_DISK_ID = b"PyGf"
+#: Partition starts in sectors: sda1 (a data volume) and sda2 (the system volume, C:).
+WINDOWS_PARTITIONS = (64, 524288)
+
+#: HKLM\SYSTEM: the current control set (2, so ControlSet002 is the live one), the
+#: hostname there, and drive letters mapped to (disk signature, partition offset) blobs.
+WINDOWS_SYSTEM_REG = (
+    r"""[HKEY_LOCAL_MACHINE\SYSTEM\Select]
+"Current"=dword:00000002
+"Default"=dword:00000002
+"Failed"=dword:00000000
+"LastKnownGood"=dword:00000001
+
+[HKEY_LOCAL_MACHINE\SYSTEM\MountedDevices]
+"\\DosDevices\\C:"=hex(3):"""
+    + ",".join(f"{b:02x}" for b in WINDOWS_DISK_ID + struct.pack("<Q", 524288 * 512))
+    + r"""
+"\\DosDevices\\E:"=hex(3):"""
+    + ",".join(f"{b:02x}" for b in WINDOWS_DISK_ID + struct.pack("<Q", 64 * 512))
+    + r"""
+"\\DosDevices\\F:"=hex(3):"""
+    + ",".join(f"{b:02x}" for b in b"nope" + struct.pack("<Q", 64 * 512))
+    + r"""
+"\??\Volume{00000000-0000-0000-0000-000000000000}"=hex(3):00,00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services\Tcpip]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services\Tcpip\Parameters]
+"Hostname"=str(1):"stale-controlset"
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet002]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet002\Services]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet002\Services\Tcpip]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet002\Services\Tcpip\Parameters]
+"Hostname"=str(1):"win7-phony"
+"Domain"=str(1):"test.invalid"
+"""
+)
+
+
+@dataclass(frozen=True)
+class WindowsImage:
+    """The phony Windows disk and what inspection must find on it."""
+
+    path: Path
+    product_name: str = "Windows 7 Professional (pyguestfs test guest)"
+    hostname: str = "win7-phony"
+    control_set: str = "ControlSet002"
+    version: tuple[int, int] = (6, 1)
+
+
+def _windows_fish(workdir: Path, image: Path) -> str:
+    """The guestfish script of libguestfs's make-windows-img.sh, with our files."""
+    sw, sys_, cmd = workdir / "software", workdir / "system", workdir / "cmd.exe"
+    disk_id = WINDOWS_DISK_ID.decode("ascii")
+    return f"""
+sparse {image} 512M
+run
+part-init /dev/sda mbr
+part-add /dev/sda p {WINDOWS_PARTITIONS[0]} {WINDOWS_PARTITIONS[1] - 1}
+part-add /dev/sda p {WINDOWS_PARTITIONS[1]} -64
+pwrite-device /dev/sda "{disk_id}" 0x01b8
+mkfs ntfs /dev/sda1
+mkfs ntfs /dev/sda2
+mount /dev/sda2 /
+mkdir-p /Windows/System32/Config
+mkdir-p /Windows/System32/Drivers
+upload {sw} /Windows/System32/Config/SOFTWARE
+upload {sys_} /Windows/System32/Config/SYSTEM
+upload {cmd} /Windows/System32/cmd.exe
+mkdir "/Program Files"
+touch /autoexec.bat
+write /Windows/win.ini "[fonts]\\r\\n"
+umount /
+mount /dev/sda1 /
+mkdir "/System Volume Information"
+write /data.txt "a data volume\\r\\n"
+"""
+
+
+def windows_guest(cachedir: str | os.PathLike[str]) -> WindowsImage:
+    """A phony Windows 7 disk made as libguestfs 1.48's test data makes its own
+    (``test-data/phony-guests/make-windows-img.sh``): an MBR disk with a signature, two
+    NTFS partitions, the system on the second with SOFTWARE and SYSTEM hives (merged
+    into empty hives by hivexregedit) and a PE32 cmd.exe. Built once with the real
+    guestfish, cached in the test cache directory under a name that changes with its
+    recipe."""
+    import hashlib
+
+    base = Path(cachedir) / "guest-images"
+    base.mkdir(parents=True, exist_ok=True)
+    recipe = (
+        "\n".join(
+            [WINDOWS_SOFTWARE_REG, WINDOWS_SYSTEM_REG, _windows_fish(Path("W"), Path("I"))]
+        ).encode()
+        + empty_hive()
+        + pe32_executable()
+    )
+    image = base / f"windows7-phony-{hashlib.sha256(recipe).hexdigest()[:12]}.img"
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not image.exists():
+            with tempfile.TemporaryDirectory(dir=base) as tmp:
+                work = Path(tmp)
+                make_hive(work / "software", r"HKEY_LOCAL_MACHINE\SOFTWARE", WINDOWS_SOFTWARE_REG)
+                make_hive(work / "system", r"HKEY_LOCAL_MACHINE\SYSTEM", WINDOWS_SYSTEM_REG)
+                (work / "cmd.exe").write_bytes(pe32_executable())
+                partial = work / "windows.img"
+                env = dict(
+                    os.environ,
+                    LIBGUESTFS_BACKEND="direct",
+                    LIBGUESTFS_BACKEND_SETTINGS="force_tcg",
+                    LANG="C",
+                )
+                env.pop("LIBGUESTFS_PATH", None)
+                subprocess.run(
+                    ["guestfish"],
+                    input=_windows_fish(work, partial),
+                    text=True,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                os.replace(partial, image)
+    return WindowsImage(image)
+
+
+def tiny_rpm_guest(path: Path, hostname: str) -> TinyGuest | None:
+    """A one-partition Fedora-like guest: the host's binaries (for the architecture), an
+    os-release saying Fedora 39, and the real RPM database of config_data.rpm_guest_tar
+    (two packages: alpha 0.1-3 and zeta-tools 7:1.2-3). None where rpm is missing."""
+    import io
+    import tarfile
+
+    from config_data import rpm_guest_tar
+
+    data = rpm_guest_tar()
+    if not data:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        tree.mkdir()
+        _host_files_tree(tree)
+        for name in ("debian_version", "os-release"):
+            (tree / "etc" / name).unlink(missing_ok=True)
+        shutil.rmtree(tree / "var" / "lib" / "dpkg")
+        os_release = {"NAME": "Fedora Linux", "ID": "fedora", "VERSION_ID": "39"}
+        (tree / "etc" / "os-release").write_text(
+            "".join(f'{k}="{v}"\n' for k, v in os_release.items())
+        )
+        (tree / "etc" / "fedora-release").write_text("Fedora release 39 (Thirty Nine)\n")
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            tf.extractall(tree)  # our own tar, made above
+        root = Partition(16, "rpmroot", tree)
+        (tree / "etc" / "hostname").write_text(f"{hostname}\n")
+        (tree / "etc" / "fstab").write_text(f"UUID={root.fs_uuid}  /  ext4  defaults  0  1\n")
+        make_disk(path, [root])
+    packages = {"alpha": "0.1-3", "zeta-tools": "7:1.2-3"}
+    return TinyGuest(path, hostname, packages, root.fs_uuid, os_release)

@@ -492,7 +492,7 @@ CASES: list[Case] = [
     _case("tar_out-excludes-newline", "tar_out", "/arch", OUT, excludes=["a\nb"]),
     _case("tar_out-excludes-empty", "tar_out", "/arch", OUT, excludes=[]),
     _case("tar_in-xattrs", "tar_in", LocalIn(TAR), "/arch/sub", xattrs=True, acls=True),
-    _case("tar_in-xattrs-check", "find", "/arch/sub/"),  # "/": see _FIND_SLASH
+    _case("tar_in-xattrs-check", "find", "/arch/sub/"),
     _case("cpio_out", "cpio_out", "/arch", OUT),
     _case("cpio_out-crc", "cpio_out", "/arch", OUT, format="crc"),
     _case("cpio_out-bad-format", "cpio_out", "/arch", OUT, format="odc"),
@@ -948,10 +948,6 @@ _HOST_PATH = (
     "external program's message names the agent's host sysroot path where "
     "guestfsd's names /sysroot/..."
 )
-_FIND_SLASH = (
-    'guestfsd 1.48 find0 strips only strlen("/sysroot" + dir), so below a directory '
-    'given without a trailing slash every name keeps a leading "/"; ours does not'
-)
 _ABS_OUTSIDE = (
     'guestfsd runs this outside the chroot on "/sysroot" + path, so an absolute '
     "symlink resolves against the appliance's root (not found there); ours resolves "
@@ -970,9 +966,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "cp-through-link-dest": _ABS_OUTSIDE + " (cp: not writing through dangling symlink)",
     "abs-mv-through": "both fail; ours names the resolved path (/sysroot/abs/w2), guestfsd "
     "the link (/sysroot/abs-link/w2)",
-    "find": _FIND_SLASH,
-    "find0": _FIND_SLASH,
-    "tar_in-check": _FIND_SLASH,
     "find-symlink": _ABS_OUTSIDE,
     "upload_offset-negative": _SUCCESS + "; and guestfsd does not drain the FileIn chunks "
     "(no cancel_receive), reads them as a request and exits",

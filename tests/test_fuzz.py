@@ -158,8 +158,10 @@ def safe_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server, "IMPLEMENTATIONS", safe)
 
 
-def _implemented(proc: Procedure) -> bool:
-    return proc.name in server.IMPLEMENTATIONS
+def _reads_chunks(proc: Procedure) -> bool:
+    """After a valid header of any FileIn procedure of the table, the agent reads its
+    chunks: to run it, or to drain them before its error (ENOTSUP when not served)."""
+    return proc.file_in
 
 
 class AgentUnderTest:
@@ -424,7 +426,7 @@ def structured_call(rng: random.Random, serial: int) -> Call:
         and proc.file_in
         and header_is_valid(h)
         and proc_nr in BY_NUMBER
-        and _implemented(proc)
+        and _reads_chunks(proc)
     ):
         # The agent reads chunks after any valid FileIn header (on an error it drains them).
         size = rng.choice((0, 1, 100, 8192, 20000))
@@ -582,7 +584,7 @@ def test_agent_resynchronises_after_each_structured_batch_of_garbage_headers(
         agent.sock.sendall(frame(body))
         h = Header.unpack(body)
         proc = BY_NUMBER.get(h.proc)
-        if header_is_valid(h) and proc is not None and proc.file_in and _implemented(proc):
+        if header_is_valid(h) and proc is not None and proc.file_in and _reads_chunks(proc):
             agent.sock.sendall(encode_chunk(b"", cancel=True))
         agent.reply(serial)
         serial += 1

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import launch_vm, needs_qemu
 
+from pyguestfs.agent.errors import AgentError
 from pyguestfs.agent.inspect_files import GuestTree, binary_architecture
 from pyguestfs.agent.inspect_fs import check_filesystem
 from pyguestfs.agent.inspect_fstab import check_fstab
@@ -224,20 +225,20 @@ def _pe32plus() -> bytes:
     return bytes(header)
 
 
-def test_windows_root_without_registry(tmp_path: Path) -> None:
-    # The registry is not read (1.48 needs hivex for it): what it would give is unknown.
+def test_windows_root_with_a_corrupt_registry(tmp_path: Path) -> None:
+    # The registry is read with libhivex; a hive it cannot open fails the inspection (as
+    # in 1.48), with an error naming the hive and the reason. (tests/test_windows.py reads
+    # real hives.)
     for d in ("Windows/System32/config",):
         (tmp_path / d).mkdir(parents=True)
     (tmp_path / "Windows/System32/cmd.exe").write_bytes(_pe32plus())
     (tmp_path / "Windows/System32/config/SOFTWARE").write_bytes(b"regf")
     (tmp_path / "Windows/System32/config/SYSTEM").write_bytes(b"regf")
-    role, data = check_filesystem(GuestTree(str(tmp_path)), "/dev/sda2", FakeView())
-    assert role is Role.ROOT
-    assert (data.os_type, data.distro, data.arch) == ("windows", "windows", "x86_64")
-    assert data.windows_systemroot == "/Windows"
-    assert data.windows_software_hive == "/Windows/System32/config/SOFTWARE"
-    assert data.windows_system_hive == "/Windows/System32/config/SYSTEM"
-    assert data.product_name is None and data.package_format is None
+    with pytest.raises(AgentError) as e:
+        check_filesystem(GuestTree(str(tmp_path)), "/dev/sda2", FakeView())
+    assert e.value.message == (
+        "hivex: /Windows/System32/config/SOFTWARE: Invalid argument"  # too small a file
+    )
 
 
 def test_fstab_resolution() -> None:
@@ -430,6 +431,48 @@ def test_errors_for_roots_inspection_did_not_return(vm: GuestFS) -> None:
     ):
         err = _error(getattr(vm, api), "/dev/sda1")
         assert str(err) == f"{api}: not a Windows guest, or {what}"
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real PNG image (grey, 8 bits), as ``file`` recognises it."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + bytes(width) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@needs_qemu
+def test_osinfo_and_icon(vm: GuestFS) -> None:
+    """1.48's library-side mapping to a libosinfo id, and the icon search (favicon first;
+    a file must be a PNG of sane geometry to count)."""
+    assert vm.inspect_os() == ["/dev/sda1"]
+    major = vm.inspect_get_major_version("/dev/sda1")
+    assert vm.inspect_get_osinfo("/dev/sda1") == f"debian{major}"
+    vm.mount("/dev/sda1", "/")  # a read-only drive: the writes go to its overlay
+    try:
+        assert vm.inspect_get_icon("/dev/sda1") == b""  # minbase Debian has no logo
+        icon = _png(32, 32)
+        vm.write("/etc/favicon.png", icon)
+        assert vm.inspect_get_icon("/dev/sda1") == icon
+        assert vm.inspect_get_icon("/dev/sda1", favicon=False) == b""
+        assert vm.inspect_get_icon("/dev/sda1", highquality=True) == b""
+        vm.write("/etc/favicon.png", _png(8, 8))  # too small to be an icon
+        assert vm.inspect_get_icon("/dev/sda1") == b""
+        vm.write("/etc/favicon.png", b"not a png")
+        assert vm.inspect_get_icon("/dev/sda1") == b""
+    finally:
+        vm.rm_f("/etc/favicon.png")
+        vm.umount_all()
 
 
 @needs_qemu

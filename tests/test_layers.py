@@ -4,6 +4,8 @@
     agent     protocol                          vm    protocol, core
     initrd    protocol, agent (its hand-over)   builder  core, vm (never the host)
     host      protocol, core, vm, builder (never the agent)
+    fleet     protocol, core, vm, builder, host (nothing imports the fleet)
+    fish      protocol, core, host (the shell on the library)
 
 Every import in every module of each part is resolved (relative ones included, and those
 inside functions) and checked against that table. The root package ``pyguestfs`` (its
@@ -28,6 +30,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "vm": frozenset({"protocol", "core"}),
     "builder": frozenset({"core", "vm"}),
     "host": frozenset({"protocol", "core", "vm", "builder"}),
+    "fleet": frozenset({"protocol", "core", "vm", "builder", "host"}),
+    "fish": frozenset({"protocol", "core", "host"}),
 }
 
 

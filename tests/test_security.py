@@ -185,9 +185,15 @@ def _python_files() -> list[Path]:
 
 
 #: Functions whose contract *is* a shell command line: libguestfs's ``sh`` and ``sh_lines``
-#: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance.
+#: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance;
+#: ``debug sh`` to one in the appliance itself.
 #: Nothing else may build one.
-SHELL_BY_CONTRACT = {("agent/api_commands.py", "sh"), ("agent/api_commands.py", "sh_lines")}
+SHELL_BY_CONTRACT = {
+    ("agent/api/commands.py", "sh"),
+    ("agent/api/commands.py", "sh_lines"),
+    # guestfsd's "debug sh": a shell in the appliance (refused when standalone on a host).
+    ("agent/api/daemon.py", "_debug_sh"),
+}
 
 
 def _allowed_lines(path: Path, tree: ast.Module) -> set[int]:
@@ -249,6 +255,10 @@ def test_host_never_unpacks_guest_data() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             names = [n for n in names if n.split(".")[0] in forbidden or n in forbidden]
+            if path.relative_to(SOURCE).as_posix() == "host/library/libvirt_dom.py":
+                # libvirt's domain XML is the host's own configuration (from libvirt),
+                # never bytes from a guest: it is parsed with ElementTree.
+                names = [n for n in names if n != "xml.etree.ElementTree"]
             if names:
                 found.append(f"{path.relative_to(SOURCE)}:{node.lineno}: import {names}")
             if isinstance(node, ast.Call) and ast.unparse(node.func) in (

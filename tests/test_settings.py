@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -110,10 +111,10 @@ def test_readme_settings_section_is_current() -> None:
 
 
 def _handle_settings_methods() -> set[str]:
-    """The set_X/get_X pairs written in GuestFS's class body (the daemon's procedures,
+    """The set_X/get_X pairs written in the handle's settings mixin (the daemon's procedures,
     generated from the procedure table, are not settings)."""
-    tree = ast.parse((REPO / "host" / "handle.py").read_text())
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "GuestFS")
+    tree = ast.parse((REPO / "host" / "library" / "properties.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Properties")
     defs = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
     return {name[4:] for name in defs if name.startswith("set_") and f"get_{name[4:]}" in defs}
 
@@ -130,6 +131,10 @@ def test_the_handles_setters_and_getters_are_the_tables() -> None:
         value = getattr(g, f"get_{s.name}")()
         if s.name == "cachedir":
             assert value == DEFAULTS.cache_base()
+        elif s.name == "tmpdir":
+            assert value == DEFAULTS.temp_base()
+        elif s.name == "program":  # 1.48: the running program's name when unset
+            assert value == os.path.basename(sys.argv[0])
         elif s.name == "path":
             assert value == ""  # 1.48's get_path never returns NULL
         else:

@@ -10,6 +10,9 @@ import pytest
 from conftest import RunningAgent
 from rawclient import CANCEL_FLAG, LAUNCH_FLAG, RawClient, chunk, header, xdr_string
 
+from pyguestfs.agent.server import IMPLEMENTATIONS
+from pyguestfs.protocol.procedures import PROCEDURES
+
 
 @pytest.fixture
 def raw(agent: RunningAgent) -> Iterator[RawClient]:
@@ -90,8 +93,17 @@ def test_unknown_procedure_is_named(raw: RawClient) -> None:
     raw.call(9999)
     _errno, message = raw.error()
     assert "unknown procedure number 9999" in message
-    raw.call(16)  # aug_init: a real 1.48 number this agent does not serve
-    assert "unknown procedure number 16" in raw.error()[1]
+    assert raw.ping()
+
+
+def test_procedure_not_served_is_enotsup(raw: RawClient) -> None:
+    """A 1.48 procedure the agent does not serve is named, with ENOTSUP, not "unknown"."""
+    unserved = [
+        p for p in PROCEDURES if p.name not in IMPLEMENTATIONS and not (p.file_in or p.file_out)
+    ]
+    for proc in unserved[:3]:
+        raw.call(proc.proc_nr)  # no arguments at all: the agent refuses before decoding
+        assert raw.error() == ("ENOTSUP", f"{proc.name}: not implemented by the pyguestfs agent")
     assert raw.ping()
 
 

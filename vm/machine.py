@@ -161,9 +161,13 @@ class Machine:
         *,
         on_console: Callable[[str], None] | None = None,
         tmpdir: str | None = None,
+        pgroup: bool = False,
     ) -> None:
         self.config = config
         self.plan = plan
+        #: qemu in a process group of its own (libguestfs's set_pgroup): a ^C at the
+        #: terminal then reaches only the program, which decides what to cancel.
+        self.pgroup = pgroup
         self.on_console = on_console
         self._tail: collections.deque[str] = collections.deque()
         self._tail_size = 0
@@ -257,6 +261,7 @@ class Machine:
                 stdout=write_end,
                 stderr=write_end,
                 env=env,
+                process_group=0 if self.pgroup else None,
             )
         except OSError as e:
             listener.close()

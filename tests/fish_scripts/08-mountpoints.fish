@@ -1,0 +1,4 @@
+# RHashtable: key: value lines
+mountpoints
+mounts
+list-filesystems

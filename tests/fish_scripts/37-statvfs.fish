@@ -1,0 +1,3 @@
+# statvfs on the first disk's filesystem
+mkdir /s37
+statvfs /s37

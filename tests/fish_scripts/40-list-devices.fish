@@ -1,0 +1,5 @@
+# devices
+list-devices
+list-filesystems
+is-whole-device /dev/sda
+is-whole-device /dev/sda1

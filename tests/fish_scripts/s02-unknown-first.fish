@@ -1,0 +1,3 @@
+# mode: standalone
+# an unknown first command adds the "did you mean" hint
+nosuchcommand arg

@@ -1,0 +1,5 @@
+# mode: standalone
+# help refusals
+-help a b
+-help nosuchcommand
+echo end

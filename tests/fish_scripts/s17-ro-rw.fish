@@ -1,0 +1,2 @@
+# mode: standalone
+# args: --ro --rw
