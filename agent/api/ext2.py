@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
@@ -301,10 +302,10 @@ def mke2fs(call: CallContext, device: Device, **opts: int | str | bool | None) -
         # device name is translated here; LABEL= and UUID= pass as they are.
         resolver = call.agent.resolver
         target = journaldevice
-        if journaldevice.startswith("/dev/"):
+        if resolver.is_device_parameter(journaldevice):
             target = resolver.translate(journaldevice)
-            if not resolver.is_device_parameter(target):
-                raise AgentError(f"{journaldevice}: device not found")
+            if not os.path.exists(target):
+                raise AgentError.from_errno(errno.ENOENT, journaldevice)
         argv += ["-J", f"device={target}"]
     if isinstance(opts.get("label"), str):
         argv += ["-L", str(opts["label"])]
