@@ -9,9 +9,10 @@ import stat
 
 from ..context import CallContext
 from ..errors import AgentError
-from ..registry import procedure
+from ..fstools import command
+from ..registry import has_program, procedure, provides_group
 from ..resolve import Device, GuestPath
-from ..runner import DEVNULL, start
+from ..runner import DEVNULL, literal, start
 from ..streams import stream_program
 
 
@@ -179,3 +180,67 @@ def base64_out(call: CallContext, filename: GuestPath) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise AgentError(f"{filename}: is a directory")
     stream_program(call, ["base64", host], filename)
+
+
+# -- rsync (daemon/rsync.c): the appliance's rsync between two paths, or to/from a server -----
+
+provides_group("rsync", has_program("rsync"))
+
+
+def _rsync_path(path: GuestPath) -> str:
+    # A trailing slash means "the directory's contents" to rsync: keep it.
+    host = path.host()
+    return host + "/" if path.endswith("/") and not host.endswith("/") else host
+
+
+def _rsync(
+    call: CallContext,
+    src: str,
+    shown_src: str,
+    dest: str,
+    shown_dest: str,
+    archive: bool | None,
+    deletedest: bool | None,
+) -> None:
+    argv = ["rsync"]
+    if archive:
+        argv.append("--archive")
+    if deletedest:
+        argv.append("--delete")
+    command(call, [*argv, src, dest], literal(f"'{shown_src}' to '{shown_dest}'") + ": {err}")
+
+
+@procedure("rsync")
+def rsync(
+    call: CallContext,
+    src: GuestPath,
+    dest: GuestPath,
+    *,
+    archive: bool | None = None,
+    deletedest: bool | None = None,
+) -> None:
+    _rsync(call, _rsync_path(src), src, _rsync_path(dest), dest, archive, deletedest)
+
+
+@procedure("rsync_in")
+def rsync_in(
+    call: CallContext,
+    remote: str,
+    dest: GuestPath,
+    *,
+    archive: bool | None = None,
+    deletedest: bool | None = None,
+) -> None:
+    _rsync(call, remote, remote, _rsync_path(dest), dest, archive, deletedest)
+
+
+@procedure("rsync_out")
+def rsync_out(
+    call: CallContext,
+    src: GuestPath,
+    remote: str,
+    *,
+    archive: bool | None = None,
+    deletedest: bool | None = None,
+) -> None:
+    _rsync(call, _rsync_path(src), src, remote, remote, archive, deletedest)
