@@ -22,7 +22,7 @@ from ..context import CallContext
 from ..errors import AgentError
 from ..registry import FEATURE_GROUPS, procedure
 from ..resolve import Device, GuestPath
-from ..runner import DEVNULL, ENV, start
+from ..runner import DEVNULL, ENV, pipe, start
 from ..streams import error_text, stream_program
 
 #: The characters of guestfsd's random_name.
@@ -340,7 +340,7 @@ def compress_device_out(
 
 @procedure("initrd_list")
 def initrd_list(call: CallContext, path: GuestPath) -> list[str]:
-    done = call.run(["sh", "-c", 'zcat -- "$1" | cpio --quiet -it', "sh", path.host()], check=False)
+    done = pipe(["zcat", "--", path.host()], ["cpio", "--quiet", "-it"])
     if done.status != 0:
         raise AgentError(f"pclose: command failed with return code {done.status}")
     return done.out.splitlines()
@@ -351,11 +351,9 @@ def initrd_cat(call: CallContext, initrdpath: GuestPath, filename: str) -> bytes
     with tempfile.TemporaryDirectory(prefix="initrd-cat-") as work:
         # cpio extracts the named member under the current directory, making its parents;
         # it says nothing when the member is not in the archive.
-        done = call.run(
-            ["sh", "-c", 'cd "$1" && zcat -- "$2" | cpio --quiet -id -- "$3"', "sh",
-             work, initrdpath.host(), filename],
-            check=False,
-        )  # fmt: skip
+        done = pipe(
+            ["zcat", "--", initrdpath.host()], ["cpio", "--quiet", "-id", "--", filename], cwd=work
+        )
         if done.status != 0:
             raise AgentError(f"command failed with return code {done.status}")
         member = os.path.join(work, filename)

@@ -7,6 +7,7 @@ import errno
 import os
 import re
 
+from .. import runner
 from ..context import CallContext
 from ..errors import AgentError
 from ..fstools import (
@@ -415,7 +416,10 @@ def set_e2generation(call: CallContext, file: GuestPath, generation: int) -> Non
 
 @procedure("mklost_and_found")
 def mklost_and_found(call: CallContext, mountpoint: GuestPath) -> None:
-    # mklost+found works in the current directory; guestfsd runs it through a shell.
-    done = call.run(["sh", "-c", 'cd "$1" && mklost+found', "sh", mountpoint.host()], check=False)
-    if done.status != 0:
+    # mklost+found works in the current directory (guestfsd cds there through a shell).
+    try:
+        done = runner.run(["mklost+found"], cwd=mountpoint.host(), check=False)
+    except OSError:  # the directory itself is missing: the shell's cd would have failed
+        done = None
+    if done is None or done.status != 0:
         raise AgentError(f"cd '{mountpoint.display()}' && mklost+found: command failed")
