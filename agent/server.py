@@ -18,30 +18,23 @@ import traceback
 from typing import Any, TextIO
 
 from ..protocol import constants as C
-from ..protocol.messages import Header, decode_args, encode_error, encode_ret, frame, word
+from ..protocol.messages import (
+    Header,
+    decode_args,
+    encode_error,
+    encode_ret,
+    frame,
+    frame_reply,
+    word,
+)
 from ..protocol.procedures import BY_NUMBER, Procedure
 from ..protocol.stream import ByteStream, StreamClosed
-from ..protocol.types import ArgType
 from ..protocol.xdr import XdrError
-from . import (  # noqa: F401  (each module registers its APIs)
-    api,
-    api_archives,
-    api_block,
-    api_commands,
-    api_daemon,
-    api_disks,
-    api_fileops,
-    api_files,
-    api_filesystems,
-    api_inspect,
-    api_lvm,
-    api_snapshot,
-    api_transfer,
-)
-from .context import CallContext, FileOutCancelled
+from . import api  # noqa: F401  (importing the families registers their procedures)
+from .context import CallContext, FileBuffers, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
-from .registry import IMPLEMENTATIONS, RESOLVED
+from .registry import IMPLEMENTATIONS
 from .resolve import Resolver
 from .sysroot import Sysroot
 from .uevents import DiskAnnouncements
@@ -63,6 +56,8 @@ class Agent:
     ) -> None:
         self.stream = stream
         self.sysroot = sysroot
+        #: What API families keep for this connection (see connstate.PerConnection).
+        self.family_state: dict[str, Any] = {}
         self.verbose = verbose
         self.log = log or sys.stderr
         #: In the appliance, internal_autosync unmounts everything (not with -r standalone).
@@ -80,6 +75,8 @@ class Agent:
         #: FileIn/FileOut chunk size on this connection: 1.48's 8 KiB until our host asks
         #: for more (internal_pyguestfs_set_chunk_size); back to 8 KiB for each new host.
         self.chunk_size = C.MAX_CHUNK_SIZE
+        #: Reused by every FileIn/FileOut transfer on this connection.
+        self.file_buffers = FileBuffers()
         #: Checks and translates each argument by its kind (agent/resolve.py).
         self.resolver = Resolver(devices, sysroot)
 
@@ -151,6 +148,9 @@ class Agent:
         if length < C.HEADER_SIZE:
             raise StreamOutOfSync(f"could not decode message header ({length}-byte message)")
         header = Header.unpack(body)
+        if not self.verbose:  # the common case: no clock, no log line
+            self._dispatch(header, memoryview(body)[C.HEADER_SIZE :])
+            return
         started = time.monotonic()
         outcome = self._dispatch(header, memoryview(body)[C.HEADER_SIZE :])
         if self.verbose:
@@ -185,12 +185,8 @@ class Agent:
             )
         try:
             args, optargs = self._decode(proc, header, payload)
-            if proc.name in RESOLVED:
-                args = self.resolver.resolve(proc, args)
-                result = self.resolver.reverse_result(proc, impl(ctx, **args, **optargs))
-            else:
-                self._legacy_checks(proc, args)
-                result = impl(ctx, **args, **optargs)
+            args = self.resolver.resolve(proc, args)
+            result = self.resolver.reverse_result(proc, impl(ctx, **args, **optargs))
             if proc.file_out:
                 ctx.end_file_out()
             else:
@@ -253,21 +249,6 @@ class Agent:
             args, optargs = {}, {}
         return args, optargs
 
-    def _legacy_checks(self, proc: Procedure, args: dict[str, Any]) -> None:
-        """The path checks for implementations registered with ``@implements``, which
-        translate devices themselves; ``@procedure`` ones get :class:`Resolver`'s."""
-        for a in proc.wire_args:
-            value = args[a.name]
-            is_path = a.type is ArgType.PATHNAME or (
-                a.type is ArgType.DEV_OR_PATH and not value.startswith("/dev/")
-            )
-            if is_path:
-                self.sysroot.check_mounted(proc.name)
-                if not args[a.name].startswith("/"):
-                    raise AgentError(f"{proc.name}_stub: path must start with a / character")
-            elif a.type is ArgType.FILENAME and "/" in args[a.name]:
-                raise AgentError(f"{proc.name}_stub: '{args[a.name]}' is not a file name")
-
     # -- replies -----------------------------------------------------------------------------
     def _send_result(self, ctx: CallContext, result: Any) -> None:
         try:
@@ -282,8 +263,7 @@ class Agent:
         self.send_reply(ctx.header, payload)
 
     def send_reply(self, call: Header, payload: bytes) -> None:
-        reply = Header(proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY)
-        self._send(frame(reply.pack() + payload))
+        self._send(frame_reply(call.proc, call.serial, payload))
 
     def _send(self, message: bytes) -> None:
         """Send a reply; while the next request is already here (pipelined calls), hold
