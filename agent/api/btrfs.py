@@ -1,8 +1,6 @@
-"""The ``btrfs`` family (``daemon/btrfs.c`` of 1.48): making a btrfs filesystem.
-
-Also subvolumes and snapshots, devices, quota groups, balance, scrub,
-tuning and rescue, with btrfs-progs as guestfsd's ``daemon/btrfs.c`` and ``btrfs.ml`` run
-them, and their output read the same way.
+"""The ``btrfs`` family: making a btrfs filesystem, subvolumes and snapshots, devices, quota
+groups, balance, scrub, tuning and rescue, with btrfs-progs as guestfsd's ``daemon/btrfs.c``
+and ``btrfs.ml`` run them, and their output read the same way.
 
 Procedures given a ``Mountable`` (a device or ``btrfsvol:DEV/VOL``) mount it on a
 temporary directory outside the sysroot for the one command, then unmount it; given a
@@ -16,11 +14,14 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
+from ...protocol.procedures import BY_NAME
 from .. import runner
 from ..context import CallContext
 from ..errors import AgentError
 from ..fstools import command, commandr, literal, power_of_2, wipefs_argv
+from ..guest import split_lines
 from ..registry import has_program, procedure, provides_group
 from ..resolve import Device, GuestPath, Mountable
 
@@ -186,16 +187,6 @@ def btrfs_filesystem_resize(
     _run(call, ["btrfs", "filesystem", "resize", target, _host(mountpoint)], mountpoint)
 
 
-@procedure("btrfs_filesystem_sync")
-def btrfs_filesystem_sync(call: CallContext, fs: GuestPath) -> None:
-    _run(call, ["btrfs", "filesystem", "sync", _host(fs)], fs)
-
-
-@procedure("btrfs_filesystem_balance")
-def btrfs_filesystem_balance(call: CallContext, fs: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", _host(fs)], fs)
-
-
 @procedure("btrfs_filesystem_defragment")
 def btrfs_filesystem_defragment(
     call: CallContext, path: GuestPath, flush: bool | None = None, compress: str | None = None
@@ -218,7 +209,7 @@ def btrfs_filesystem_show(call: CallContext, device: Device) -> list[str]:
     if done.status != 0:
         raise AgentError(f"{device}: {call.sysroot.hide(call.user_names(done.err))}")
     out = done.out
-    lines = _split_lines(out)
+    lines = split_lines(out)
     if len(lines) < 3:
         raise AgentError("truncated output from 'btrfs filesystem show' command")
     found: list[str] = []
@@ -239,15 +230,6 @@ def btrfs_filesystem_show(call: CallContext, device: Device) -> list[str]:
     return found
 
 
-def _split_lines(text: str) -> list[str]:
-    if not text:
-        return []
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 # -- subvolumes ------------------------------------------------------------------------------
 
 
@@ -265,11 +247,6 @@ def btrfs_subvolume_snapshot(
     if qgroupid is not None:
         argv += ["-i", qgroupid]
     _run(call, [*argv, _host(source), _host(dest)], f"{source}: {dest}")
-
-
-@procedure("btrfs_subvolume_delete")
-def btrfs_subvolume_delete(call: CallContext, subvolume: GuestPath) -> None:
-    _run(call, ["btrfs", "subvolume", "delete", _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_subvolume_create")
@@ -420,16 +397,6 @@ def btrfstune_seeding(call: CallContext, device: Device, seeding: bool) -> None:
     _run(call, [*argv, device.node], device)
 
 
-@procedure("btrfstune_enable_extended_inode_refs")
-def btrfstune_enable_extended_inode_refs(call: CallContext, device: Device) -> None:
-    _run(call, ["btrfstune", "-r", device.node], device)
-
-
-@procedure("btrfstune_enable_skinny_metadata_extent_refs")
-def btrfstune_enable_skinny_metadata_extent_refs(call: CallContext, device: Device) -> None:
-    _run(call, ["btrfstune", "-x", device.node], device)
-
-
 @procedure("btrfs_fsck")
 def btrfs_fsck(
     call: CallContext, device: Device, superblock: int | None = None, repair: bool | None = None
@@ -442,16 +409,6 @@ def btrfs_fsck(
     if repair:
         argv.append("--repair")
     _run(call, [*argv, device.node], device)
-
-
-@procedure("btrfs_rescue_chunk_recover")
-def btrfs_rescue_chunk_recover(call: CallContext, device: Device) -> None:
-    _run(call, ["btrfs", "rescue", "chunk-recover", "-y", device.node], device)
-
-
-@procedure("btrfs_rescue_super_recover")
-def btrfs_rescue_super_recover(call: CallContext, device: Device) -> None:
-    _run(call, ["btrfs", "rescue", "super-recover", "-y", device.node], device)
 
 
 @procedure("btrfs_image")
@@ -520,7 +477,7 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
         out = call.run(["btrfs", "qgroup", "show", "--help"], check=False).out
         _QGROUP_RAW.append("--raw" in out)
     argv = ["btrfs", "qgroup", "show", *(["--raw"] if _QGROUP_RAW[0] else []), _host(path)]
-    lines = _split_lines(_run(call, argv, path))
+    lines = split_lines(_run(call, argv, path))
     groups: list[dict[str, object]] = []
     # Two heading lines (names, dashes), then one qgroup a line.
     for line in lines[2:]:
@@ -540,21 +497,7 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
 # -- balance and scrub -----------------------------------------------------------------------
 
 
-@procedure("btrfs_balance_pause")
-def btrfs_balance_pause(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "pause", _host(path)], path)
-
-
-@procedure("btrfs_balance_cancel")
-def btrfs_balance_cancel(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "cancel", _host(path)], path)
-
-
-@procedure("btrfs_balance_resume")
-def btrfs_balance_resume(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "resume", _host(path)], path)
-
-
+_BALANCE_FIELDS = [f for f, _ in BY_NAME["btrfs_balance_status"].struct.fields]
 _BALANCE_STATE = re.compile(r"Balance on '.*' is (.*)")
 _BALANCE_COUNTS = re.compile(
     r"\s*(\d+) out of about\s*(\d+) chunks balanced \(\s*(\d+) considered\),\s*(\d+)% left"
@@ -563,16 +506,11 @@ _BALANCE_COUNTS = re.compile(
 
 @procedure("btrfs_balance_status")
 def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object]:
-    lines = _split_lines(_run(call, ["btrfs", "balance", "status", _host(path)], path))
+    lines = split_lines(_run(call, ["btrfs", "balance", "status", _host(path)], path))
     if not lines:
         raise AgentError("No balance status output")
-    status: dict[str, object] = {
-        "btrfsbalance_status": "",
-        "btrfsbalance_total": 0,
-        "btrfsbalance_balanced": 0,
-        "btrfsbalance_considered": 0,
-        "btrfsbalance_left": 0,
-    }
+    status: dict[str, object] = dict.fromkeys(_BALANCE_FIELDS, 0)
+    status["btrfsbalance_status"] = ""
     if "No balance found on" in lines[0]:
         status["btrfsbalance_status"] = "none"
         return status
@@ -595,44 +533,15 @@ def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object
     return status
 
 
-@procedure("btrfs_scrub_start")
-def btrfs_scrub_start(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "start", _host(path)], path)
-
-
-@procedure("btrfs_scrub_cancel")
-def btrfs_scrub_cancel(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "cancel", _host(path)], path)
-
-
-@procedure("btrfs_scrub_resume")
-def btrfs_scrub_resume(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "resume", _host(path)], path)
-
-
-#: The counters of ``btrfs scrub status -R``, in the struct's order.
-_SCRUB_COUNTERS = (
-    "data_extents_scrubbed",
-    "tree_extents_scrubbed",
-    "data_bytes_scrubbed",
-    "tree_bytes_scrubbed",
-    "read_errors",
-    "csum_errors",
-    "verify_errors",
-    "no_csum",
-    "csum_discards",
-    "super_errors",
-    "malloc_errors",
-    "uncorrectable_errors",
-    "unverified_errors",
-    "corrected_errors",
-    "last_physical",
+#: The counters of ``btrfs scrub status -R``, as the struct names them (less the prefix).
+_SCRUB_COUNTERS = tuple(
+    f.removeprefix("btrfsscrub_") for f, _ in BY_NAME["btrfs_scrub_status"].struct.fields
 )
 
 
 @procedure("btrfs_scrub_status")
 def btrfs_scrub_status(call: CallContext, path: GuestPath) -> dict[str, object]:
-    lines = _split_lines(_run(call, ["btrfs", "scrub", "status", "-R", _host(path)], path))
+    lines = split_lines(_run(call, ["btrfs", "scrub", "status", "-R", _host(path)], path))
     if len(lines) < 2:
         raise AgentError("truncated output from 'btrfs scrub status -R' command")
     counters: dict[str, object] = {f"btrfsscrub_{name}": 0 for name in _SCRUB_COUNTERS}
@@ -651,3 +560,48 @@ def btrfs_scrub_status(call: CallContext, path: GuestPath) -> dict[str, object]:
     if len(lines) < 17:
         raise AgentError("truncated output from 'btrfs scrub status -R' command")
     return counters
+
+
+# -- the procedures that run one command on one path or device ----------------------------
+
+#: name -> (argument name, btrfs subcommand): "btrfs SUBCOMMAND /sysroot/PATH", and a
+#: failure reads "PATH: <stderr>".
+_ON_PATH = {
+    "btrfs_filesystem_sync": ("fs", ["filesystem", "sync"]),
+    "btrfs_filesystem_balance": ("fs", ["balance"]),
+    "btrfs_subvolume_delete": ("subvolume", ["subvolume", "delete"]),
+    "btrfs_balance_pause": ("path", ["balance", "pause"]),
+    "btrfs_balance_cancel": ("path", ["balance", "cancel"]),
+    "btrfs_balance_resume": ("path", ["balance", "resume"]),
+    "btrfs_scrub_start": ("path", ["scrub", "start"]),
+    "btrfs_scrub_cancel": ("path", ["scrub", "cancel"]),
+    "btrfs_scrub_resume": ("path", ["scrub", "resume"]),
+}
+#: name -> argv before the device: a failure reads "DEVICE: <stderr>".
+_ON_DEVICE = {
+    "btrfstune_enable_extended_inode_refs": ["btrfstune", "-r"],
+    "btrfstune_enable_skinny_metadata_extent_refs": ["btrfstune", "-x"],
+    "btrfs_rescue_chunk_recover": ["btrfs", "rescue", "chunk-recover", "-y"],
+    "btrfs_rescue_super_recover": ["btrfs", "rescue", "super-recover", "-y"],
+}
+
+
+def _register_simple() -> None:
+    for name, (arg, sub) in _ON_PATH.items():
+
+        def on_path(call: CallContext, _arg: str = arg, _sub: list[str] = sub, **a: Any) -> None:
+            path: GuestPath = a[_arg]
+            _run(call, ["btrfs", *_sub, _host(path)], path)
+
+        on_path.__name__ = on_path.__qualname__ = name
+        procedure(name)(on_path)
+    for name, argv in _ON_DEVICE.items():
+
+        def on_device(call: CallContext, device: Device, _argv: list[str] = argv) -> None:
+            _run(call, [*_argv, device.node], device)
+
+        on_device.__name__ = on_device.__qualname__ = name
+        procedure(name)(on_device)
+
+
+_register_simple()
