@@ -1,8 +1,6 @@
-"""The ``btrfs`` family (``daemon/btrfs.c`` of 1.48): making a btrfs filesystem.
-
-Also subvolumes and snapshots, devices, quota groups, balance, scrub,
-tuning and rescue, with btrfs-progs as guestfsd's ``daemon/btrfs.c`` and ``btrfs.ml`` run
-them, and their output read the same way.
+"""The ``btrfs`` family: making a btrfs filesystem, subvolumes and snapshots, devices, quota
+groups, balance, scrub, tuning and rescue, with btrfs-progs as guestfsd's ``daemon/btrfs.c``
+and ``btrfs.ml`` run them, and their output read the same way.
 
 Procedures given a ``Mountable`` (a device or ``btrfsvol:DEV/VOL``) mount it on a
 temporary directory outside the sysroot for the one command, then unmount it; given a
@@ -11,24 +9,20 @@ path, they work on the sysroot's mount.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import tempfile
+from collections.abc import Iterator
+from typing import Any
 
+from ...protocol.procedures import BY_NAME
 from .. import runner
-from ..btrfsrun import (
-    analyze_line,
-    btrfs_available,
-    c_command,
-    host_path,
-    mounted_c,
-    mounted_ocaml,
-    ocaml_command,
-    run_tool,
-)
 from ..context import CallContext
 from ..errors import AgentError
 from ..fstools import command, commandr, literal, power_of_2, wipefs_argv
 from ..guest import split_lines
-from ..registry import procedure, provides_group
+from ..registry import has_program, procedure, provides_group
 from ..resolve import Device, GuestPath, Mountable
 
 
@@ -83,7 +77,96 @@ def mkfs_btrfs(
     command(call, [*argv, *nodes], literal(devices[0]) + ": {err}")
 
 
-provides_group("btrfs", btrfs_available)
+def _btrfs_available() -> bool:
+    """guestfsd's test: the btrfs tool, and a kernel that knows the filesystem (built in,
+    or a module modprobe can load)."""
+    if not has_program("btrfs")():
+        return False
+    try:
+        with open("/proc/filesystems") as f:
+            if any(line.split()[-1:] == ["btrfs"] for line in f):
+                return True
+    except OSError:
+        return False
+    release = os.uname().release
+    return any(
+        os.path.exists(f"/lib/modules/{release}/kernel/fs/btrfs/btrfs.ko{ext}")
+        for ext in ("", ".xz", ".zst", ".gz")
+    )
+
+
+provides_group("btrfs", _btrfs_available)
+
+
+def _command(call: CallContext, argv: list[str], prefix: str = "", fold: bool = False) -> str:
+    """A program run as guestfsd's C ``command()`` runs it: on failure the message is
+    ``prefix`` and the program's stderr exactly (empty if it printed nothing)."""
+    done = call.run(argv, check=False, fold=fold)
+    if done.status != 0:
+        raise AgentError(prefix + done.err)
+    return done.out
+
+
+def _run(call: CallContext, argv: list[str], what: str) -> str:
+    """Run a btrfs-progs command; a failure reads "<what>: <its stderr>"."""
+    return _command(call, argv, f"{what}: ")
+
+
+def _ocaml_command(call: CallContext, argv: list[str]) -> str:
+    """A program run as the OCaml half of guestfsd runs it: a failure reads
+    "<prog> exited with status N: <stderr>"."""
+    done = call.run(argv, check=False)
+    if done.status != 0:
+        raise AgentError(f"{argv[0]} exited with status {done.status}: {done.err}")
+    return done.out
+
+
+@contextlib.contextmanager
+def _mounted_c(call: CallContext, fs: Mountable) -> Iterator[str]:
+    """btrfs.c's ``mount``/``umount`` pair: a path is used in the sysroot; a device or a
+    subvolume is mounted on a temporary directory for the duration."""
+    if fs.path is not None:
+        yield _host(fs.path)
+        return
+    assert fs.device is not None
+    tmp = tempfile.mkdtemp(prefix="btrfs.", dir="/tmp")
+    options = f"subvol={fs.volume}" if fs.volume is not None else ""
+    done = call.run(["mount", "-o", options, fs.device.node, tmp], check=False)
+    if done.status != 0:
+        with contextlib.suppress(OSError):
+            os.rmdir(tmp)
+        raise AgentError(f"{fs.device} on <internal> (options: ''): {done.err}")
+    try:
+        yield tmp
+    finally:
+        _command(call, ["umount", tmp], "umount: ")
+        with contextlib.suppress(FileNotFoundError):
+            os.rmdir(tmp)
+
+
+@contextlib.contextmanager
+def _mounted_ocaml(call: CallContext, fs: Mountable) -> Iterator[str]:
+    """btrfs.ml's ``with_mounted``: the same, with the OCaml daemon's wording."""
+    if fs.path is not None:
+        yield _host(fs.path)
+        return
+    assert fs.device is not None
+    tmp = tempfile.mkdtemp(prefix="btrfs", dir="/tmp")
+    try:
+        opts = ["-o", f"subvol={fs.volume}"] if fs.volume is not None else []
+        _ocaml_command(call, ["mount", *opts, fs.device.node, tmp])
+        yield tmp
+    finally:
+        call.run(["umount", tmp], check=False)
+        with contextlib.suppress(OSError):
+            os.rmdir(tmp)
+
+
+def _host(path: GuestPath) -> str:
+    """The path handed to btrfs-progs. guestfsd prefixes ``/sysroot`` to the path as given,
+    so a trailing slash stays (``/`` is ``/sysroot/``) and shows in the tools' messages."""
+    host = path.host()
+    return host + "/" if path.endswith("/") and not host.endswith("/") else host
 
 
 def _shown(call: CallContext, text: str) -> str:
@@ -101,17 +184,7 @@ def btrfs_filesystem_resize(
     if size is not None and size <= 0:
         raise AgentError("size is zero or negative")
     target = str(size) if size is not None else "max"
-    run_tool(call, ["btrfs", "filesystem", "resize", target, host_path(mountpoint)], mountpoint)
-
-
-@procedure("btrfs_filesystem_sync")
-def btrfs_filesystem_sync(call: CallContext, fs: GuestPath) -> None:
-    run_tool(call, ["btrfs", "filesystem", "sync", host_path(fs)], fs)
-
-
-@procedure("btrfs_filesystem_balance")
-def btrfs_filesystem_balance(call: CallContext, fs: GuestPath) -> None:
-    run_tool(call, ["btrfs", "balance", host_path(fs)], fs)
+    _run(call, ["btrfs", "filesystem", "resize", target, _host(mountpoint)], mountpoint)
 
 
 @procedure("btrfs_filesystem_defragment")
@@ -125,7 +198,7 @@ def btrfs_filesystem_defragment(
         if compress not in ("zlib", "lzo"):
             raise AgentError(f"unknown compress method: {compress}")
         argv.append(f"-c{compress}")
-    run_tool(call, [*argv, host_path(path)], path)
+    _run(call, [*argv, _host(path)], path)
 
 
 @procedure("btrfs_filesystem_show")
@@ -173,12 +246,7 @@ def btrfs_subvolume_snapshot(
         argv.append("-r")
     if qgroupid is not None:
         argv += ["-i", qgroupid]
-    run_tool(call, [*argv, host_path(source), host_path(dest)], f"{source}: {dest}")
-
-
-@procedure("btrfs_subvolume_delete")
-def btrfs_subvolume_delete(call: CallContext, subvolume: GuestPath) -> None:
-    run_tool(call, ["btrfs", "subvolume", "delete", host_path(subvolume)], subvolume)
+    _run(call, [*argv, _host(source), _host(dest)], f"{source}: {dest}")
 
 
 @procedure("btrfs_subvolume_create")
@@ -186,7 +254,7 @@ def btrfs_subvolume_create(call: CallContext, dest: GuestPath, qgroupid: str | N
     argv = ["btrfs", "subvolume", "create"]
     if qgroupid is not None:
         argv += ["-i", qgroupid]
-    run_tool(call, [*argv, host_path(dest)], dest)
+    _run(call, [*argv, _host(dest)], dest)
 
 
 _SUBVOLUME_LINE = re.compile(r"ID\s+(\d+).*\stop level\s+(\d+).*\spath\s(.*)")
@@ -194,8 +262,8 @@ _SUBVOLUME_LINE = re.compile(r"ID\s+(\d+).*\stop level\s+(\d+).*\spath\s(.*)")
 
 @procedure("btrfs_subvolume_list")
 def btrfs_subvolume_list(call: CallContext, fs: Mountable) -> list[dict[str, object]]:
-    with mounted_ocaml(call, fs) as mp:
-        out = ocaml_command(call, ["btrfs", "subvolume", "list", mp])
+    with _mounted_ocaml(call, fs) as mp:
+        out = _ocaml_command(call, ["btrfs", "subvolume", "list", mp])
     found: list[dict[str, object]] = []
     for line in filter(None, out.split("\n")):
         m = _SUBVOLUME_LINE.search(line)
@@ -213,22 +281,35 @@ def btrfs_subvolume_list(call: CallContext, fs: Mountable) -> list[dict[str, obj
 
 @procedure("btrfs_subvolume_set_default")
 def btrfs_subvolume_set_default(call: CallContext, id: int, fs: GuestPath) -> None:
-    run_tool(call, ["btrfs", "subvolume", "set-default", str(id), host_path(fs)], fs)
+    _run(call, ["btrfs", "subvolume", "set-default", str(id), _host(fs)], fs)
 
 
 @procedure("btrfs_subvolume_get_default")
 def btrfs_subvolume_get_default(call: CallContext, fs: Mountable) -> int:
-    with mounted_ocaml(call, fs) as mp:
-        out = ocaml_command(call, ["btrfs", "subvolume", "get-default", mp])
+    with _mounted_ocaml(call, fs) as mp:
+        out = _ocaml_command(call, ["btrfs", "subvolume", "get-default", mp])
     m = re.match(r"ID\s*([+-]?\d+)", out)
     if m is None:
         raise AgentError(f"scanf: bad input at char number 0: looking for 'I', found {out[:1]!r}")
     return int(m.group(1))
 
 
+def _analyze(line: str, delimiter: str = ":") -> tuple[str | None, str | None]:
+    """btrfs.c's ``analyze_line``: ``key: value`` with leading blanks dropped; a line
+    without the delimiter is a key alone, a line starting with it a value alone."""
+    p = line.lstrip(" \t\n\v\f\r")
+    key: str | None = None if p.startswith(delimiter) else p
+    at = p.find(delimiter)
+    if at < 0:
+        return key, None
+    if key is not None:
+        key = p[:at]
+    return key, p[at + 1 :].lstrip(" \t\n\v\f\r")
+
+
 @procedure("btrfs_subvolume_show")
 def btrfs_subvolume_show(call: CallContext, subvolume: GuestPath) -> list[tuple[str, str]]:
-    out = run_tool(call, ["btrfs", "subvolume", "show", host_path(subvolume)], subvolume)
+    out = _run(call, ["btrfs", "subvolume", "show", _host(subvolume)], subvolume)
     if "is btrfs root" in out or "is toplevel subvolume" in out:
         raise AgentError(f"{subvolume} is btrfs root")
     if "\n" not in out:
@@ -238,7 +319,7 @@ def btrfs_subvolume_show(call: CallContext, subvolume: GuestPath) -> list[tuple[
     lines = out.split("\n")
     lines.pop()
     pairs: list[tuple[str, str]] = []
-    key, value = analyze_line(lines[0])
+    key, value = _analyze(lines[0])
     # The first line is the subvolume's path.
     if key is not None and value is None:
         pairs.append(("path", key))
@@ -251,7 +332,7 @@ def btrfs_subvolume_show(call: CallContext, subvolume: GuestPath) -> list[tuple[
         if i >= len(lines):
             return None, None
         i += 1
-        return analyze_line(lines[i - 1])
+        return _analyze(lines[i - 1])
 
     key, value = next_line()
     while key is not None:
@@ -280,36 +361,27 @@ def btrfs_device_add(call: CallContext, devices: list[Device], fs: GuestPath) ->
     if not devices:
         return
     if not _DEVICE_ADD_FORCE:
-        help_text = c_command(
+        help_text = _command(
             call, ["btrfs", "device", "add", "--help"], "btrfs device add --help: "
         )
         _DEVICE_ADD_FORCE.append("--force" in help_text)
     argv = ["btrfs", "device", "add", *(["--force"] if _DEVICE_ADD_FORCE[0] else [])]
-    run_tool(call, [*argv, *(d.node for d in devices), host_path(fs)], fs)
+    _run(call, [*argv, *(d.node for d in devices), _host(fs)], fs)
 
 
 @procedure("btrfs_device_delete")
 def btrfs_device_delete(call: CallContext, devices: list[Device], fs: GuestPath) -> None:
     if not devices:
         return
-    run_tool(call, ["btrfs", "device", "delete", *(d.node for d in devices), host_path(fs)], fs)
+    _run(call, ["btrfs", "device", "delete", *(d.node for d in devices), _host(fs)], fs)
 
 
 @procedure("btrfs_replace")
 def btrfs_replace(
     call: CallContext, srcdev: Device, targetdev: Device, mntpoint: GuestPath
 ) -> None:
-    argv = [
-        "btrfs",
-        "replace",
-        "start",
-        "-B",
-        "-f",
-        srcdev.node,
-        targetdev.node,
-        host_path(mntpoint),
-    ]
-    run_tool(call, argv, mntpoint)
+    argv = ["btrfs", "replace", "start", "-B", "-f", srcdev.node, targetdev.node, _host(mntpoint)]
+    _run(call, argv, mntpoint)
 
 
 @procedure("btrfs_set_seeding")
@@ -322,17 +394,7 @@ def btrfs_set_seeding(call: CallContext, device: Device, seeding: bool) -> None:
 def btrfstune_seeding(call: CallContext, device: Device, seeding: bool) -> None:
     # Clearing the flag needs -f: btrfstune asks for confirmation otherwise.
     argv = ["btrfstune", "-S", "1" if seeding else "0", *([] if seeding else ["-f"])]
-    run_tool(call, [*argv, device.node], device)
-
-
-@procedure("btrfstune_enable_extended_inode_refs")
-def btrfstune_enable_extended_inode_refs(call: CallContext, device: Device) -> None:
-    run_tool(call, ["btrfstune", "-r", device.node], device)
-
-
-@procedure("btrfstune_enable_skinny_metadata_extent_refs")
-def btrfstune_enable_skinny_metadata_extent_refs(call: CallContext, device: Device) -> None:
-    run_tool(call, ["btrfstune", "-x", device.node], device)
+    _run(call, [*argv, device.node], device)
 
 
 @procedure("btrfs_fsck")
@@ -346,17 +408,7 @@ def btrfs_fsck(
         argv += ["--super", str(superblock)]
     if repair:
         argv.append("--repair")
-    run_tool(call, [*argv, device.node], device)
-
-
-@procedure("btrfs_rescue_chunk_recover")
-def btrfs_rescue_chunk_recover(call: CallContext, device: Device) -> None:
-    run_tool(call, ["btrfs", "rescue", "chunk-recover", "-y", device.node], device)
-
-
-@procedure("btrfs_rescue_super_recover")
-def btrfs_rescue_super_recover(call: CallContext, device: Device) -> None:
-    run_tool(call, ["btrfs", "rescue", "super-recover", "-y", device.node], device)
+    _run(call, [*argv, device.node], device)
 
 
 @procedure("btrfs_image")
@@ -370,8 +422,8 @@ def btrfs_image(
         argv += ["-c", str(compresslevel)]
     # guestfsd 1.48 passes the path as it is, so the image lands in the appliance's own
     # root, not in the guest; it is written under the sysroot here (compatibility.md).
-    argv += [*(d.node for d in source), host_path(image)]
-    run_tool(call, argv, f"{source[0]} {image}")
+    argv += [*(d.node for d in source), _host(image)]
+    _run(call, argv, f"{source[0]} {image}")
 
 
 # -- quota groups ----------------------------------------------------------------------------
@@ -379,39 +431,39 @@ def btrfs_image(
 
 @procedure("btrfs_quota_enable")
 def btrfs_quota_enable(call: CallContext, fs: Mountable, enable: bool) -> None:
-    with mounted_c(call, fs) as mp:
-        run_tool(call, ["btrfs", "quota", "enable" if enable else "disable", mp], _shown(call, mp))
+    with _mounted_c(call, fs) as mp:
+        _run(call, ["btrfs", "quota", "enable" if enable else "disable", mp], _shown(call, mp))
 
 
 @procedure("btrfs_quota_rescan")
 def btrfs_quota_rescan(call: CallContext, fs: Mountable) -> None:
-    with mounted_c(call, fs) as mp:
-        run_tool(call, ["btrfs", "quota", "rescan", mp], _shown(call, mp))
+    with _mounted_c(call, fs) as mp:
+        _run(call, ["btrfs", "quota", "rescan", mp], _shown(call, mp))
 
 
 @procedure("btrfs_qgroup_limit")
 def btrfs_qgroup_limit(call: CallContext, subvolume: GuestPath, size: int) -> None:
-    run_tool(call, ["btrfs", "qgroup", "limit", str(size), host_path(subvolume)], subvolume)
+    _run(call, ["btrfs", "qgroup", "limit", str(size), _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_create")
 def btrfs_qgroup_create(call: CallContext, qgroupid: str, subvolume: GuestPath) -> None:
-    run_tool(call, ["btrfs", "qgroup", "create", qgroupid, host_path(subvolume)], subvolume)
+    _run(call, ["btrfs", "qgroup", "create", qgroupid, _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_destroy")
 def btrfs_qgroup_destroy(call: CallContext, qgroupid: str, subvolume: GuestPath) -> None:
-    run_tool(call, ["btrfs", "qgroup", "destroy", qgroupid, host_path(subvolume)], subvolume)
+    _run(call, ["btrfs", "qgroup", "destroy", qgroupid, _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_assign")
 def btrfs_qgroup_assign(call: CallContext, src: str, dst: str, path: GuestPath) -> None:
-    run_tool(call, ["btrfs", "qgroup", "assign", src, dst, host_path(path)], path)
+    _run(call, ["btrfs", "qgroup", "assign", src, dst, _host(path)], path)
 
 
 @procedure("btrfs_qgroup_remove")
 def btrfs_qgroup_remove(call: CallContext, src: str, dst: str, path: GuestPath) -> None:
-    run_tool(call, ["btrfs", "qgroup", "remove", src, dst, host_path(path)], path)
+    _run(call, ["btrfs", "qgroup", "remove", src, dst, _host(path)], path)
 
 
 _QGROUP_RAW: list[bool] = []
@@ -424,8 +476,8 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
         # --raw keeps sizes in bytes (btrfs-progs >= 3.18.2 print KiB ... by default).
         out = call.run(["btrfs", "qgroup", "show", "--help"], check=False).out
         _QGROUP_RAW.append("--raw" in out)
-    argv = ["btrfs", "qgroup", "show", *(["--raw"] if _QGROUP_RAW[0] else []), host_path(path)]
-    lines = split_lines(run_tool(call, argv, path))
+    argv = ["btrfs", "qgroup", "show", *(["--raw"] if _QGROUP_RAW[0] else []), _host(path)]
+    lines = split_lines(_run(call, argv, path))
     groups: list[dict[str, object]] = []
     # Two heading lines (names, dashes), then one qgroup a line.
     for line in lines[2:]:
@@ -445,21 +497,7 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
 # -- balance and scrub -----------------------------------------------------------------------
 
 
-@procedure("btrfs_balance_pause")
-def btrfs_balance_pause(call: CallContext, path: GuestPath) -> None:
-    run_tool(call, ["btrfs", "balance", "pause", host_path(path)], path)
-
-
-@procedure("btrfs_balance_cancel")
-def btrfs_balance_cancel(call: CallContext, path: GuestPath) -> None:
-    run_tool(call, ["btrfs", "balance", "cancel", host_path(path)], path)
-
-
-@procedure("btrfs_balance_resume")
-def btrfs_balance_resume(call: CallContext, path: GuestPath) -> None:
-    run_tool(call, ["btrfs", "balance", "resume", host_path(path)], path)
-
-
+_BALANCE_FIELDS = [f for f, _ in BY_NAME["btrfs_balance_status"].struct.fields]
 _BALANCE_STATE = re.compile(r"Balance on '.*' is (.*)")
 _BALANCE_COUNTS = re.compile(
     r"\s*(\d+) out of about\s*(\d+) chunks balanced \(\s*(\d+) considered\),\s*(\d+)% left"
@@ -468,16 +506,11 @@ _BALANCE_COUNTS = re.compile(
 
 @procedure("btrfs_balance_status")
 def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object]:
-    lines = split_lines(run_tool(call, ["btrfs", "balance", "status", host_path(path)], path))
+    lines = split_lines(_run(call, ["btrfs", "balance", "status", _host(path)], path))
     if not lines:
         raise AgentError("No balance status output")
-    status: dict[str, object] = {
-        "btrfsbalance_status": "",
-        "btrfsbalance_total": 0,
-        "btrfsbalance_balanced": 0,
-        "btrfsbalance_considered": 0,
-        "btrfsbalance_left": 0,
-    }
+    status: dict[str, object] = dict.fromkeys(_BALANCE_FIELDS, 0)
+    status["btrfsbalance_status"] = ""
     if "No balance found on" in lines[0]:
         status["btrfsbalance_status"] = "none"
         return status
@@ -500,44 +533,15 @@ def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object
     return status
 
 
-@procedure("btrfs_scrub_start")
-def btrfs_scrub_start(call: CallContext, path: GuestPath) -> None:
-    run_tool(call, ["btrfs", "scrub", "start", host_path(path)], path)
-
-
-@procedure("btrfs_scrub_cancel")
-def btrfs_scrub_cancel(call: CallContext, path: GuestPath) -> None:
-    run_tool(call, ["btrfs", "scrub", "cancel", host_path(path)], path)
-
-
-@procedure("btrfs_scrub_resume")
-def btrfs_scrub_resume(call: CallContext, path: GuestPath) -> None:
-    run_tool(call, ["btrfs", "scrub", "resume", host_path(path)], path)
-
-
-#: The counters of ``btrfs scrub status -R``, in the struct's order.
-_SCRUB_COUNTERS = (
-    "data_extents_scrubbed",
-    "tree_extents_scrubbed",
-    "data_bytes_scrubbed",
-    "tree_bytes_scrubbed",
-    "read_errors",
-    "csum_errors",
-    "verify_errors",
-    "no_csum",
-    "csum_discards",
-    "super_errors",
-    "malloc_errors",
-    "uncorrectable_errors",
-    "unverified_errors",
-    "corrected_errors",
-    "last_physical",
+#: The counters of ``btrfs scrub status -R``, as the struct names them (less the prefix).
+_SCRUB_COUNTERS = tuple(
+    f.removeprefix("btrfsscrub_") for f, _ in BY_NAME["btrfs_scrub_status"].struct.fields
 )
 
 
 @procedure("btrfs_scrub_status")
 def btrfs_scrub_status(call: CallContext, path: GuestPath) -> dict[str, object]:
-    lines = split_lines(run_tool(call, ["btrfs", "scrub", "status", "-R", host_path(path)], path))
+    lines = split_lines(_run(call, ["btrfs", "scrub", "status", "-R", _host(path)], path))
     if len(lines) < 2:
         raise AgentError("truncated output from 'btrfs scrub status -R' command")
     counters: dict[str, object] = {f"btrfsscrub_{name}": 0 for name in _SCRUB_COUNTERS}
@@ -556,3 +560,48 @@ def btrfs_scrub_status(call: CallContext, path: GuestPath) -> dict[str, object]:
     if len(lines) < 17:
         raise AgentError("truncated output from 'btrfs scrub status -R' command")
     return counters
+
+
+# -- the procedures that run one command on one path or device ----------------------------
+
+#: name -> (argument name, btrfs subcommand): "btrfs SUBCOMMAND /sysroot/PATH", and a
+#: failure reads "PATH: <stderr>".
+_ON_PATH = {
+    "btrfs_filesystem_sync": ("fs", ["filesystem", "sync"]),
+    "btrfs_filesystem_balance": ("fs", ["balance"]),
+    "btrfs_subvolume_delete": ("subvolume", ["subvolume", "delete"]),
+    "btrfs_balance_pause": ("path", ["balance", "pause"]),
+    "btrfs_balance_cancel": ("path", ["balance", "cancel"]),
+    "btrfs_balance_resume": ("path", ["balance", "resume"]),
+    "btrfs_scrub_start": ("path", ["scrub", "start"]),
+    "btrfs_scrub_cancel": ("path", ["scrub", "cancel"]),
+    "btrfs_scrub_resume": ("path", ["scrub", "resume"]),
+}
+#: name -> argv before the device: a failure reads "DEVICE: <stderr>".
+_ON_DEVICE = {
+    "btrfstune_enable_extended_inode_refs": ["btrfstune", "-r"],
+    "btrfstune_enable_skinny_metadata_extent_refs": ["btrfstune", "-x"],
+    "btrfs_rescue_chunk_recover": ["btrfs", "rescue", "chunk-recover", "-y"],
+    "btrfs_rescue_super_recover": ["btrfs", "rescue", "super-recover", "-y"],
+}
+
+
+def _register_simple() -> None:
+    for name, (arg, sub) in _ON_PATH.items():
+
+        def on_path(call: CallContext, _arg: str = arg, _sub: list[str] = sub, **a: Any) -> None:
+            path: GuestPath = a[_arg]
+            _run(call, ["btrfs", *_sub, _host(path)], path)
+
+        on_path.__name__ = on_path.__qualname__ = name
+        procedure(name)(on_path)
+    for name, argv in _ON_DEVICE.items():
+
+        def on_device(call: CallContext, device: Device, _argv: list[str] = argv) -> None:
+            _run(call, [*_argv, device.node], device)
+
+        on_device.__name__ = on_device.__qualname__ = name
+        procedure(name)(on_device)
+
+
+_register_simple()
