@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import shlex
 import shutil
 import sys
 import sysconfig
@@ -71,10 +70,7 @@ class Availability:
 def availability(python: str = sys.executable) -> Availability:
     """Can ``python`` compile with mypyc here? Cheap (no subprocess for the running
     interpreter): it is part of every cache-key computation."""
-    # What setuptools runs: CC's program if set (CC may carry options: "gcc -pthread"),
-    # else cc.
-    words = shlex.split(os.environ.get("CC", "")) or ["cc"]
-    cc = shutil.which(words[0])
+    cc = shutil.which("cc")  # what setuptools calls unless CC is set
     if cc is None:
         return Availability(False, "no C compiler (cc) is installed")
     if python != sys.executable:
