@@ -14,8 +14,8 @@ import sys
 
 from ..protocol.constants import DEFAULT_CHANNEL
 from .channel import ChannelError, listen_once, open_channel
-from .commands import environ_for_agent
 from .devices import DeviceMap
+from .runner import environ_for_agent
 from .server import Agent
 from .sysroot import Sysroot
 

@@ -89,6 +89,7 @@ class CallContext:
         fold: bool = False,
         check: bool = True,
         error: str = "{err}",
+        chroot: str | None = None,
     ) -> runner.Completed:
         """:func:`pyguestfs.agent.runner.run` for this call: disk names in the program's
         messages and output become the user's, our host path of the sysroot becomes
@@ -98,7 +99,9 @@ class CallContext:
         def rewrite(text: str) -> str:
             return sysroot.hide(self.user_names(text))
 
-        return runner.run(argv, stdin=stdin, fold=fold, check=check, error=error, rewrite=rewrite)
+        return runner.run(
+            argv, stdin=stdin, fold=fold, check=check, error=error, rewrite=rewrite, chroot=chroot
+        )
 
     # -- progress ------------------------------------------------------------------------
     def progress(self, position: int, total: int) -> None:

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import runner
+from .errors import AgentError
+
 if TYPE_CHECKING:
     from .devices import DeviceMap
 
@@ -73,6 +76,34 @@ def user_device_names(devices: DeviceMap | None, text: str) -> str:
     names = "|".join(re.escape(d) for d in sorted(disks, key=len, reverse=True))
     pattern = rf"/dev/(?:{names})(?:p?\d+)?(?![\w])"
     return re.sub(pattern, lambda m: devices.reverse(m.group(0)), text)
+
+
+def umount_all(root: str) -> None:
+    """Unmount everything at or below ``root`` (the sysroot), deepest first: what
+    ``umount_all`` does, and what ``internal_autosync`` and inspection do before they
+    hand the disks back."""
+    for entry in sorted(mounts_under(root), key=lambda m: -len(m.target)):
+        runner.run(["umount", entry.target], error="umount: {err}")
+
+
+def open_directory(host: str, what: str) -> str:
+    """``host`` once guestfsd's ``open(O_DIRECTORY)`` of it would have succeeded (for
+    the batch calls that read many names of one directory); else "<what>: <strerror>"."""
+    try:
+        os.close(os.open(host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+    except OSError as e:
+        raise AgentError.from_os(e, what) from None
+    return host
+
+
+def child_in(root: str, directory: str, name: str) -> str | None:
+    """Host path of ``name`` in ``directory`` as ``fstatat(dirfd, name)`` sees it inside
+    guestfsd's chroot at ``root``: "" names nothing, and ".." of the root is the root."""
+    if name == "":
+        return None
+    if name == ".." and directory == root:
+        return directory
+    return os.path.join(directory, name)
 
 
 _DM_NAME_PART = r"((?:[^-]|--)+)"

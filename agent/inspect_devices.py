@@ -17,9 +17,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
-from .commands import ENV, run
 from .devices import DeviceMap
 from .errors import AgentError
+from .runner import ENV, run
 
 
 @dataclass
@@ -45,7 +45,7 @@ def blkid_tags(nodes: list[str]) -> dict[str, dict[str, str]]:
     if not nodes:
         return {}
     try:
-        out = run(["blkid", "-c", "/dev/null", "-o", "export", *nodes])
+        out = run(["blkid", "-c", "/dev/null", "-o", "export", *nodes]).out
     except AgentError:
         return {}  # exit 2: nothing recognised on any of them
     result: dict[str, dict[str, str]] = {}
@@ -86,7 +86,7 @@ def list_lvs() -> list[str]:
                 "--separator",
                 "/",
             ]
-        )
+        ).out
     except AgentError:
         return []
     return [f"/dev/{line.strip()}" for line in out.splitlines() if line.strip()]

@@ -3,20 +3,20 @@
 Two copies of that reader live in 1.48 and they fail differently: the OCaml one
 (``parted.ml``, behind part_list and part_get_parttype) and the C one (``parted.c``, behind
 part_get_bootable and part_get_name). Both are here, chosen by ``c_style``, so each API
-keeps its own error texts. Also the small checks every partition API shares, and the one
-way tools are run here (guestfsd's ``commandr``, optionally with stdout folded into
-stderr as parted's error messages need).
+keeps its own error texts. Also the small checks every partition API shares.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import subprocess
-from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from .commands import ENV
 from .errors import AgentError
+
+if TYPE_CHECKING:
+    from .context import CallContext
+    from .resolve import Device
 
 #: parted's label names and the aliases libguestfs accepts (``check_parttype``).
 _TABLE_TYPES = {
@@ -40,39 +40,15 @@ def check_partnum(partnum: int) -> None:
         raise AgentError("partition number must be >= 1")
 
 
-def run_tool(argv: Sequence[str], *, fold: bool = False) -> tuple[int, str, str]:
-    """Run a program: (exit status, stdout, stderr without its trailing newlines). With
-    ``fold`` its stdout goes into the stderr text (COMMAND_FLAG_FOLD_STDOUT_ON_STDERR)."""
-    try:
-        proc = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT if fold else subprocess.PIPE,
-            env=ENV,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise AgentError(f"{argv[0]}: command not found in the appliance", "ENOENT") from None
-    out = proc.stdout.decode("utf-8", "surrogateescape")
-    err = out if fold else (proc.stderr or b"").decode("utf-8", "surrogateescape")
-    if proc.returncode < 0:
-        # guestfsd's own wording, typographic quotes included.
-        raise AgentError(
-            f"external command ‘{argv[0]}’ killed by signal {-proc.returncode}"  # noqa: RUF001
-        )
-    return proc.returncode, ("" if fold else out), err.rstrip("\n")
-
-
 def parted_print(
-    device: str, node: str, *, rewrite: Callable[[str], str], c_style: bool = False
+    call: CallContext, device: Device, *, c_style: bool = False
 ) -> tuple[str, list[str]]:
     """(the device line, the partition rows) of parted's machine-readable listing.
 
-    A disk with no table fails with EINVAL, as in guestfsd; ``rewrite`` turns the kernel's
-    names in parted's output into the user's."""
-    rc, out, err = run_tool(["parted", "-m", "-s", "--", node, "unit", "b", "print"])
-    out, err = rewrite(out), rewrite(err)
+    A disk with no table fails with EINVAL, as in guestfsd; the kernel's names in
+    parted's output are the user's (``call.run``)."""
+    done = call.run(["parted", "-m", "-s", "--", device.node, "unit", "b", "print"], check=False)
+    rc, out, err = done.status, done.out, done.err
     if rc != 0:
         unlabelled = "unrecognised disk label" in err
         if c_style:

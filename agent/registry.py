@@ -7,10 +7,6 @@ then the procedure's arguments by their libguestfs names, already checked and tr
 by their kind (:mod:`.resolve`: a ``Device`` carries its node, a ``Pathname`` is a
 ``GuestPath`` ...), then the optional arguments that the caller set, as keywords. Device
 names in its result are translated back to the user's names by the dispatcher.
-
-``@implements`` is the older form, still used by the modules not yet moved into
-:mod:`pyguestfs.agent.api`: its functions get the raw strings and do both translations
-themselves.
 """
 
 from __future__ import annotations
@@ -27,34 +23,17 @@ Impl = Callable[..., Any]
 F = TypeVar("F", bound=Impl)
 
 IMPLEMENTATIONS: dict[str, Impl] = {}
-#: The procedures whose implementation takes resolved arguments (``@procedure``).
-RESOLVED: set[str] = set()
-
-
-def _register(name: str, fn: Impl) -> None:
-    if name not in BY_NAME:
-        raise KeyError(f"{name} is not in the procedure table")
-    if name in IMPLEMENTATIONS:
-        raise KeyError(f"{name} is implemented twice")
-    IMPLEMENTATIONS[name] = fn
 
 
 def procedure(name: str) -> Callable[[F], F]:
     """Register the implementation of procedure ``name`` (resolved arguments)."""
 
     def register(fn: F) -> F:
-        _register(name, fn)
-        RESOLVED.add(name)
-        return fn
-
-    return register
-
-
-def implements(name: str) -> Callable[[F], F]:
-    """The older registration: the implementation resolves its own arguments."""
-
-    def register(fn: F) -> F:
-        _register(name, fn)
+        if name not in BY_NAME:
+            raise KeyError(f"{name} is not in the procedure table")
+        if name in IMPLEMENTATIONS:
+            raise KeyError(f"{name} is implemented twice")
+        IMPLEMENTATIONS[name] = fn
         return fn
 
     return register

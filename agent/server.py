@@ -29,27 +29,12 @@ from ..protocol.messages import (
 )
 from ..protocol.procedures import BY_NUMBER, Procedure
 from ..protocol.stream import ByteStream, StreamClosed
-from ..protocol.types import ArgType
 from ..protocol.xdr import XdrError
-from . import (  # noqa: F401  (each module registers its APIs)
-    api,
-    api_archives,
-    api_block,
-    api_commands,
-    api_daemon,
-    api_disks,
-    api_fileops,
-    api_files,
-    api_filesystems,
-    api_inspect,
-    api_lvm,
-    api_snapshot,
-    api_transfer,
-)
+from . import api  # noqa: F401  (importing the families registers their procedures)
 from .context import CallContext, FileBuffers, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
-from .registry import IMPLEMENTATIONS, RESOLVED
+from .registry import IMPLEMENTATIONS
 from .resolve import Resolver
 from .sysroot import Sysroot
 from .uevents import DiskAnnouncements
@@ -71,6 +56,8 @@ class Agent:
     ) -> None:
         self.stream = stream
         self.sysroot = sysroot
+        #: What API families keep for this connection (see connstate.PerConnection).
+        self.family_state: dict[str, Any] = {}
         self.verbose = verbose
         self.log = log or sys.stderr
         #: In the appliance, internal_autosync unmounts everything (not with -r standalone).
@@ -198,12 +185,8 @@ class Agent:
             )
         try:
             args, optargs = self._decode(proc, header, payload)
-            if proc.name in RESOLVED:
-                args = self.resolver.resolve(proc, args)
-                result = self.resolver.reverse_result(proc, impl(ctx, **args, **optargs))
-            else:
-                self._legacy_checks(proc, args)
-                result = impl(ctx, **args, **optargs)
+            args = self.resolver.resolve(proc, args)
+            result = self.resolver.reverse_result(proc, impl(ctx, **args, **optargs))
             if proc.file_out:
                 ctx.end_file_out()
             else:
@@ -265,21 +248,6 @@ class Agent:
         else:
             args, optargs = {}, {}
         return args, optargs
-
-    def _legacy_checks(self, proc: Procedure, args: dict[str, Any]) -> None:
-        """The path checks for implementations registered with ``@implements``, which
-        translate devices themselves; ``@procedure`` ones get :class:`Resolver`'s."""
-        for a in proc.wire_args:
-            value = args[a.name]
-            is_path = a.type is ArgType.PATHNAME or (
-                a.type is ArgType.DEV_OR_PATH and not value.startswith("/dev/")
-            )
-            if is_path:
-                self.sysroot.check_mounted(proc.name)
-                if not args[a.name].startswith("/"):
-                    raise AgentError(f"{proc.name}_stub: path must start with a / character")
-            elif a.type is ArgType.FILENAME and "/" in args[a.name]:
-                raise AgentError(f"{proc.name}_stub: '{args[a.name]}' is not a file name")
 
     # -- replies -----------------------------------------------------------------------------
     def _send_result(self, ctx: CallContext, result: Any) -> None:

@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 
 #: The agent's per-call path: the stream and framing, the XDR codec and messages, the
 #: serving loop and dispatch, the call context (FileIn/FileOut chunks), path resolution
-#: in the sysroot, and the file and path procedures. Everything else stays byte-code
-#: (inspection, LVM, mkfs ... run external programs whose cost dwarfs the Python).
+#: in the sysroot, and the families of file and path procedures. Everything else stays
+#: byte-code (inspection, LVM, mkfs ... run external programs whose cost dwarfs the
+#: Python; agent/resolve.py's values subclass str, which mypyc cannot compile).
 HOT_MODULES: tuple[str, ...] = (
     "pyguestfs.protocol.xdr",
     "pyguestfs.protocol.messages",
@@ -48,9 +49,12 @@ HOT_MODULES: tuple[str, ...] = (
     "pyguestfs.agent.context",
     "pyguestfs.agent.channel",
     "pyguestfs.agent.sysroot",
-    "pyguestfs.agent.api_files",
-    "pyguestfs.agent.api_fileops",
-    "pyguestfs.agent.api_transfer",
+    "pyguestfs.agent.api.files",
+    "pyguestfs.agent.api.paths",
+    "pyguestfs.agent.api.dirs",
+    "pyguestfs.agent.api.content",
+    "pyguestfs.agent.api.xattr",
+    "pyguestfs.agent.api.transfer",
 )
 
 #: The name of the one shared library holding every compiled module's code (mypyc's
@@ -70,7 +74,7 @@ class Availability:
 def availability(python: str = sys.executable) -> Availability:
     """Can ``python`` compile with mypyc here? Cheap (no subprocess for the running
     interpreter): it is part of every cache-key computation."""
-    cc = shutil.which("cc")  # what setuptools calls unless CC is set
+    cc = shutil.which(runner.c_compiler())
     if cc is None:
         return Availability(False, "no C compiler (cc) is installed")
     if python != sys.executable:

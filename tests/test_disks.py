@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningAgent, needs_qemu
 
-from pyguestfs.agent.api_disks import _split_device_partition
+from pyguestfs.agent.api.devices import _split_device_partition
 from pyguestfs.agent.parted import partition_row, table_field
 from pyguestfs.host import GuestFS, GuestFSError
 

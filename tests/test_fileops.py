@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from conftest import RunningAgent, launch_vm, needs_qemu
 
-from pyguestfs.agent.api_fileops import find_strings, split_lines
+from pyguestfs.agent.api.content import find_strings
+from pyguestfs.agent.guest import split_lines
 from pyguestfs.host import GuestFS, GuestFSError
 from pyguestfs.protocol.procedures import BY_NAME
 

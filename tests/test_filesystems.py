@@ -107,7 +107,7 @@ realtime =none                   extsz=4096   blocks=0, rtextents=0
 
 
 def test_xfs_info_parsing() -> None:
-    from pyguestfs.agent.api_filesystems import _parse_xfs_info
+    from pyguestfs.agent.fstools import parse_xfs_info as _parse_xfs_info
 
     info = _parse_xfs_info(XFS_INFO_SAMPLE)
     assert info["xfs_mntpoint"] == "/dev/sda"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from guest_images import TinyGuest, tiny_debian_guest
+from guest_images import TinyGuest, tiny_debian_guest, tiny_rpm_guest
 from test_bindings_compat import REAL_PYTHON, needs_real_libguestfs
 
 pytestmark = pytest.mark.boot
@@ -42,10 +42,14 @@ class FleetImages:
     not_a_disk: Path
     missing: Path
     fifo: Path
+    #: A Fedora-like guest with a real RPM database (None where rpm is not installed).
+    rpm: TinyGuest | None
 
     def all(self) -> list[str]:
         broken = [self.corrupt, self.not_a_disk, self.missing, self.fifo]
         paths = [str(g.path) for g in self.good]
+        if self.rpm is not None:
+            paths.append(str(self.rpm.path))
         # Broken ones spread among the good ones, as in a real fleet.
         for i, b in enumerate(broken):
             paths.insert(2 + 3 * i, str(b))
@@ -76,7 +80,8 @@ def fleet_images(tmp_path_factory: pytest.TempPathFactory) -> FleetImages:
     not_a_disk.write_text("these are not the droids\n" * 200)
     fifo = d / "stuck.img"
     os.mkfifo(fifo)
-    return FleetImages(good, corrupt, not_a_disk, d / "missing.img", fifo)
+    rpm = tiny_rpm_guest(d / "fedora.img", "fleet-rpm-host")
+    return FleetImages(good, corrupt, not_a_disk, d / "missing.img", fifo, rpm)
 
 
 @dataclass
@@ -230,6 +235,27 @@ def test_good_images_are_inspected_as_their_guests_say(
             "minor_version", "arch", "hostname", "package_format", "package_management",
             "mountpoints", "filesystems", "applications",
         }  # fmt: skip
+
+
+def test_rpm_guest_lists_its_rpm_packages(first_run: FirstRun, fleet_images: FleetImages) -> None:
+    guest = fleet_images.rpm
+    if guest is None:
+        pytest.skip("rpm and rpmbuild are not installed (ci/setup.sh installs them)")
+    (line,) = [x for x in first_run.lines if x["image"] == str(guest.path)]
+    assert line["ok"], line
+    (root,) = line["roots"]
+    assert (root["distro"], root["hostname"], root["package_format"]) == (
+        "fedora",
+        guest.hostname,
+        "rpm",
+    )
+    assert "warnings" not in root, root["warnings"]
+    apps = {
+        a["name"]: (f"{a['epoch']}:" if a["epoch"] else "") + f"{a['version']}-{a['release']}"
+        for a in root["applications"]
+    }
+    assert apps == guest.packages
+    assert {a["arch"] for a in root["applications"]} == {"noarch"}
 
 
 def test_broken_images_fail_with_their_reason(

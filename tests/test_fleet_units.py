@@ -229,3 +229,34 @@ def test_run_task_reports_a_missing_image_without_raising(monkeypatch: pytest.Mo
     assert line["ok"] is False and line["retry"] is False
     assert line["error"] == "/nonexistent.img: No such file or directory"
     assert {"image", "ok", "error", "seconds", "worker"} <= line.keys() == RESERVED | {"retry"}
+
+
+def test_worker_gets_the_appliance_from_the_image_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prepare() hands --cache-from/--cache-from-archive to the builder (which imports the
+    appliance instead of building it), then makes the snapshot once per process."""
+    built: list[Any] = []
+    snapshots: list[Any] = []
+
+    class FakeBuild:
+        built = False
+
+    class FakeHandle:
+        def get_launch_timeout(self) -> float:
+            return 60.0
+
+        def make_snapshot(self) -> bool:
+            snapshots.append(1)
+            return True
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(worker, "build", lambda options: built.append(options) or FakeBuild())
+    monkeypatch.setattr(worker, "new_handle", lambda options: FakeHandle())
+    monkeypatch.setattr(worker._Prepared, "done", None)
+    options = worker.WorkerOptions(cachedir="/c", cache_from_archive="/ci/appliance.oci.tar")
+    assert worker.prepare(options) is True
+    assert worker.prepare(options) is False  # once per process
+    (b,) = built
+    assert (b.cachedir, b.cache_from, b.cache_from_archive) == ("/c", None, "/ci/appliance.oci.tar")
+    assert snapshots == [1]

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from conftest import launch_vm, needs_qemu
 
-from pyguestfs.agent import api_lvm
+from pyguestfs.agent import lvmconf
+from pyguestfs.agent.api import lvm as api_lvm
 from pyguestfs.agent.errors import AgentError
 from pyguestfs.host import GuestFS, GuestFSError
 from pyguestfs.protocol.messages import decode_ret, encode_ret
@@ -84,7 +85,7 @@ def _ctx(devices: object | None) -> Any:
 
 
 def test_config_sees_only_the_users_disks() -> None:
-    text = api_lvm._config_text(_ctx(_Devices()), None)
+    text = lvmconf.config_text(_ctx(_Devices()), None)
     assert "obtain_device_list_from_udev = 0" in text and "udev_rules = 0" in text
     assert (
         'global_filter = [ "a|^/dev/sda$|", "a|^/dev/sda[0-9]+$|", "a|^/dev/nvme0n1$|", '
@@ -92,14 +93,14 @@ def test_config_sees_only_the_users_disks() -> None:
     ) in text
     assert 'filter = [ "a|.*|" ]' in text
     # Standalone on a host: nothing at all.
-    assert 'global_filter = [ "r|.*|" ]' in api_lvm._config_text(_ctx(None), ["r|.*|"])
+    assert 'global_filter = [ "r|.*|" ]' in lvmconf.config_text(_ctx(None), ["r|.*|"])
 
 
 def test_names_are_trimmed_sorted_and_unknown_devices_dropped() -> None:
     out = "  /dev/sdb1 \n  unknown device\n\n  /dev/sda1   \n"
     assert api_lvm._lines(out) == ["/dev/sda1", "/dev/sdb1"]
     assert api_lvm._lines("  VG/LV\n", prefix="/dev/") == ["/dev/VG/LV"]
-    assert api_lvm._regex_quote("/dev/VG/a+b.c") == r"/dev/VG/a\+b\.c"
+    assert lvmconf.regex_quote("/dev/VG/a+b.c") == r"/dev/VG/a\+b\.c"
 
 
 def test_standalone_agent_refuses_devices(g: GuestFS) -> None:

@@ -189,8 +189,6 @@ def _python_files() -> list[Path]:
 #: ``debug sh`` to one in the appliance itself.
 #: Nothing else may build one.
 SHELL_BY_CONTRACT = {
-    ("agent/api_commands.py", "sh"),
-    ("agent/api_commands.py", "sh_lines"),
     ("agent/api/commands.py", "sh"),
     ("agent/api/commands.py", "sh_lines"),
     # guestfsd's "debug sh": a shell in the appliance (refused when standalone on a host).

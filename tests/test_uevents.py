@@ -1,4 +1,4 @@
-"""Warm launch's wait for hot-plugged disks (agent/api_snapshot.py, agent/uevents.py):
+"""Warm launch's wait for hot-plugged disks (agent/warm.py, agent/uevents.py):
 a disk counts only once the kernel has announced it, which it does after reading the
 partition table; without announcements, presence in sysfs and an open() stand in.
 Real hot-plugs are in test_snapshot.py; these use a fake sysfs and scripted uevents."""
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyguestfs.agent import api_snapshot
+from pyguestfs.agent import warm
 from pyguestfs.agent.devices import DeviceMap
 from pyguestfs.agent.errors import AgentError
 from pyguestfs.agent.uevents import DiskAnnouncements, UeventsLost, disk_added
@@ -77,29 +77,29 @@ def test_present_disks_wait_for_their_announcement(devices: DeviceMap) -> None:
     # sysfs and /dev show both disks from the start, as while their partitions are
     # still being read; only the announcements say they are ready.
     events = _Scripted([set(), {"sda"}, {"sdc"}, {"sdb"}])
-    how = api_snapshot.wait_for_hotplugged_disks(devices, 2, events)  # type: ignore[arg-type]
+    how = warm.wait_for_hotplugged_disks(devices, 2, events)  # type: ignore[arg-type]
     assert how == "announced by the kernel" and events.waits == 4
     assert devices.kernel_disks() == ["sda", "sdb"]
 
 
 def test_lost_announcements_fall_back_to_sysfs(devices: DeviceMap) -> None:
     events = _Scripted([{"sda"}, UeventsLost("No buffer space available")])
-    how = api_snapshot.wait_for_hotplugged_disks(devices, 2, events)  # type: ignore[arg-type]
+    how = warm.wait_for_hotplugged_disks(devices, 2, events)  # type: ignore[arg-type]
     assert how == "seen in sysfs, no uevents" and events.closed and events.waits == 2
 
 
 def test_without_a_uevent_socket_presence_is_enough(devices: DeviceMap) -> None:
-    how = api_snapshot.wait_for_hotplugged_disks(devices, 2, None)
+    how = warm.wait_for_hotplugged_disks(devices, 2, None)
     assert how == "seen in sysfs, no uevents"
 
 
 def test_a_disk_never_announced_times_out_with_etimedout(
     devices: DeviceMap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api_snapshot, "DISK_WAIT", 0.05)
+    monkeypatch.setattr(warm, "DISK_WAIT", 0.05)
     events = _Scripted([{"sda"}])
     with pytest.raises(AgentError, match="did not finish adding sdb") as err:
-        api_snapshot.wait_for_hotplugged_disks(devices, 2, events)  # type: ignore[arg-type]
+        warm.wait_for_hotplugged_disks(devices, 2, events)  # type: ignore[arg-type]
     assert err.value.errno_name == "ETIMEDOUT"
 
 

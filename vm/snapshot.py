@@ -2,7 +2,7 @@
 
 Booting the appliance under TCG takes tens of seconds; restoring qemu's migration stream
 of a VM that has already booted takes a fraction of one. The snapshot is made of an
-appliance-only VM (no user disks) whose agent has *parked* (agent/api_snapshot.py), and
+appliance-only VM (no user disks) whose agent has *parked* (agent/warm.py), and
 is stored in the appliance cache as these files:
 
 * ``ram``: the guest's RAM. The snapshot VM's memory *is* this (sparse) file, mapped

@@ -1,4 +1,6 @@
-"""Warm launch, the agent's side: park before the VM is saved, wake up fresh after a restore.
+"""Warm launch, the agent's side: what a restored snapshot does to wake up fresh (the
+procedures themselves, ``internal_pyguestfs_park`` and ``internal_pyguestfs_restored``,
+are in :mod:`pyguestfs.agent.api.extensions`).
 
 A saved appliance is restored many times, so everything a restore copies must be made
 unique or current again before the first user call: the kernel's random state (two
@@ -14,10 +16,8 @@ import os
 import struct
 import time
 
-from .context import CallContext
 from .devices import DeviceMap
 from .errors import AgentError
-from .registry import implements
 from .uevents import DiskAnnouncements, UeventsLost
 
 # <linux/random.h>: RNDADDENTROPY = _IOW('R', 0x03, int[2]), RNDRESEEDCRNG = _IO('R', 0x07).
@@ -26,41 +26,6 @@ _RNDRESEEDCRNG = 0x5207
 
 #: How long the hot-plugged disks may take to appear (the SCSI scan runs in the guest).
 DISK_WAIT = 30.0
-
-
-@implements("internal_pyguestfs_park")
-def park(ctx: CallContext) -> None:
-    # Nothing the user did may leak into a snapshot; the host parks only a fresh agent,
-    # but make sure of the parts that would survive: mounts and unwritten data.
-    if ctx.agent.devices is not None and os.path.ismount(ctx.agent.sysroot.root):
-        raise AgentError("park: filesystems are mounted; a snapshot must not contain them")
-    os.sync()
-    if ctx.agent.devices is not None and ctx.agent.disk_announcements is None:
-        # Opened now, it is in every restore of this snapshot, already listening when
-        # the host hot-plugs the user's disks (before it wakes the agent).
-        ctx.agent.disk_announcements = DiskAnnouncements.open()
-    ctx.agent.park_requested = True  # the loop parks after this reply has gone out
-
-
-@implements("internal_pyguestfs_restored")
-def restored(ctx: CallContext, seed: bytes, sec: int, nsec: int, ndisks: int) -> None:
-    reseed_kernel_rng(seed)
-    time.clock_settime(time.CLOCK_REALTIME, sec + nsec / 1e9)
-    devices = ctx.agent.devices
-    if devices is None:
-        return
-    announcements, ctx.agent.disk_announcements = ctx.agent.disk_announcements, None
-    started = time.monotonic()
-    try:
-        how = wait_for_hotplugged_disks(devices, ndisks, announcements)
-    finally:
-        if announcements is not None:
-            announcements.close()
-    if ctx.agent.verbose:
-        ctx.agent.say(
-            f"restored: {ndisks} hot-plugged disks ready after "
-            f"{time.monotonic() - started:.3f} s ({how})"
-        )
 
 
 def wait_for_hotplugged_disks(

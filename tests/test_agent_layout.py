@@ -1,0 +1,108 @@
+"""The agent's layout (docs/architecture.md, "Inside the agent"): one module of
+``agent/api/`` per family of the procedure table, each procedure in its family's module,
+no family importing another, and no agent module too long to read in one sitting.
+
+The rules are read from the source (imports) and from the registry (where each
+registered function was defined), so a procedure moved to the wrong module, or a helper
+borrowed from another family, fails here before review.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from pyguestfs.agent import api
+from pyguestfs.agent.registry import IMPLEMENTATIONS
+from pyguestfs.protocol.procedures import FAMILY_OF
+from pyguestfs.protocol.table import FAMILIES
+
+SOURCE = Path(__file__).resolve().parent.parent
+AGENT = SOURCE / "agent"
+API = AGENT / "api"
+
+#: Lines an agent module may have: about what one reads in one sitting (~600).
+MAX_LINES = 650
+
+
+def _family_modules() -> list[Path]:
+    return sorted(p for p in API.glob("*.py") if p.name != "__init__.py")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, as dotted names relative to the ``pyguestfs``
+    package (``agent.guest``, ``agent.api.files`` ...)."""
+    return _imports_of(path.read_text(), path.relative_to(SOURCE).with_suffix("").parts[:-1])
+
+
+def _imports_of(text: str, package: tuple[str, ...]) -> set[str]:
+    """The modules that source ``text`` of a module in ``package`` imports."""
+    tree = ast.parse(text)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            if not node.level and not (node.module or "").startswith("pyguestfs"):
+                continue
+            module = [*base, *(node.module.split(".") if node.module else [])]
+            if not node.level:
+                module = module[1:]  # drop "pyguestfs"
+            found.add(".".join(module))
+            # "from . import files" imports the module agent.api.files itself.
+            found.update(".".join([*module, alias.name]) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("pyguestfs."):
+                    found.add(alias.name.removeprefix("pyguestfs."))
+    return found
+
+
+def test_every_family_module_is_named_after_a_table_family() -> None:
+    modules = _family_modules()
+    assert modules, "agent/api/ holds no family module"
+    strays = [p.name for p in modules if p.stem not in FAMILIES]
+    assert strays == [], f"modules of agent/api/ that name no table family: {strays}"
+
+
+def test_every_family_module_is_imported_by_the_package() -> None:
+    # The package's imports are what registers the procedures (and what the freezer sees).
+    imported = {m.removeprefix("agent.api.") for m in _imported_modules(API / "__init__.py")}
+    missing = [p.stem for p in _family_modules() if p.stem not in imported]
+    assert missing == []
+
+
+def test_no_family_module_imports_another() -> None:
+    families = {f"agent.api.{p.stem}" for p in _family_modules()}
+    crossings = []
+    for path in _family_modules():
+        me = f"agent.api.{path.stem}"
+        others = (_imported_modules(path) & families) - {me}
+        crossings += [f"{path.name} imports {other}" for other in sorted(others)]
+    assert crossings == []
+
+
+def test_each_procedure_sits_in_its_familys_module() -> None:
+    assert IMPLEMENTATIONS, "no procedure registered"
+    misplaced = []
+    for name, fn in IMPLEMENTATIONS.items():
+        module = fn.__module__
+        expected = f"{api.__name__}.{FAMILY_OF[name]}"
+        if module != expected:
+            misplaced.append(f"{name}: in {module}, its family is {FAMILY_OF[name]}")
+    assert misplaced == []
+
+
+def test_the_checker_sees_a_crossing_import() -> None:
+    # The import reader itself: relative imports of sibling families are seen.
+    text = "from . import files\nfrom ..guest import split_lines\nfrom .dirs import x\n"
+    found = _imports_of(text, ("agent", "api"))
+    assert {"agent.api.files", "agent.guest", "agent.api.dirs"} <= found
+
+
+def test_no_agent_module_is_too_long_to_read() -> None:
+    long = [
+        f"{p.relative_to(SOURCE)}: {n} lines"
+        for p in sorted(AGENT.rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    ]
+    assert long == []
