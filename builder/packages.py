@@ -144,6 +144,17 @@ EXCLUDES = (
 )
 
 
+#: Files kept although an exclude matches them. libhivex converts key and value names
+#: between Latin-1, UTF-16LE and UTF-8 with iconv: glibc needs its module configuration,
+#: the ISO8859-1 module and the UTF-16 one (only UTF-8 and UCS are built in); without
+#: them hivex fails on every name with EBADF (iconv on a handle iconv_open could not make).
+KEEP = (
+    "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*",
+    "/usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so",
+    "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
+)
+
+
 @dataclass(frozen=True)
 class Package:
     name: str
@@ -262,4 +273,9 @@ def package_files(
     patterns = tuple(excludes)
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         files = [line.rstrip("\n") for line in f if line.strip() and line.strip() != "/."]
-    return [p for p in files if not any(fnmatch.fnmatch(p, pat) for pat in patterns)]
+    return [
+        p
+        for p in files
+        if any(fnmatch.fnmatch(p, pat) for pat in KEEP)
+        or not any(fnmatch.fnmatch(p, pat) for pat in patterns)
+    ]

@@ -104,10 +104,50 @@ def getopt_long(args: list[str]) -> tuple[list[tuple[str, str | None]], list[str
 
 @dataclass
 class Drive:
-    kind: str  # "a", "d" or "N"
+    kind: str  # "a", "uri", "d" or "N"
     arg: str
     format: str | None = None
     prepared: Prepared | None = None
+    #: A network disk's add_drive arguments (protocol, server, username, secret).
+    uri: dict[str, Any] = field(default_factory=dict)
+
+
+def is_uri(arg: str) -> bool:
+    """Whether ``-a`` was given a URI: a scheme of at most 8 lower-case letters before
+    ``://`` (guestfish's ``is_uri``)."""
+    scheme, sep, _ = arg.partition("://")
+    return bool(sep) and len(scheme) <= 8 and all("a" <= c <= "z" for c in scheme)
+
+
+def parse_uri(arg: str) -> dict[str, Any]:
+    """A disk URI as add_drive's arguments (``parse_uri`` of guestfish): the protocol,
+    ``tcp:HOST[:PORT]`` or ``unix:SOCKET`` (``?socket=``), user and password, and the
+    path (the export name, without its leading ``/`` for nbd and the like)."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(arg)
+    if not parts.scheme:
+        raise ValueError(f"{arg}: scheme of URI is NULL or empty")
+    socket = parse_qs(parts.query, keep_blank_values=True).get("socket", [None])[0]
+    host = parts.hostname or ""
+    if host and socket is not None:
+        raise ValueError(f"{arg}: cannot have both a server name and a socket query parameter")
+    server: list[str] | None = None
+    if host:
+        server = [f"tcp:{host}:{parts.port}" if parts.port else f"tcp:{host}"]
+    elif socket is not None:
+        server = [f"unix:{socket}"]
+    path = unquote(parts.path)
+    if path.startswith("/") and parts.scheme in ("gluster", "iscsi", "nbd", "rbd", "sheepdog"):
+        path = path[1:]
+    out: dict[str, Any] = {"protocol": parts.scheme, "path": path}
+    if server:
+        out["server"] = server
+    if parts.username:
+        out["username"] = unquote(parts.username)
+    if parts.password:
+        out["secret"] = unquote(parts.password)
+    return out
 
 
 @dataclass
@@ -220,10 +260,17 @@ def configure(g: Any, prog: str, args: list[str]) -> tuple[Config, list[str]]:
     for opt, value in opts:
         if opt == "a":
             assert value is not None
-            if not os.access(value, os.R_OK):
-                err = os.strerror(2 if not os.path.lexists(value) else 13)
-                raise _fatal(f"access: {value}: {err}")
-            cfg.drives.append(Drive("a", value, fmt))
+            if is_uri(value):
+                try:
+                    uri = parse_uri(value)
+                except ValueError as e:
+                    raise _die(prog, str(e)) from None
+                cfg.drives.append(Drive("uri", uri.pop("path"), fmt, uri=uri))
+            else:
+                if not os.access(value, os.R_OK):
+                    err = os.strerror(2 if not os.path.lexists(value) else 13)
+                    raise _fatal(f"access: {value}: {err}")
+                cfg.drives.append(Drive("a", value, fmt))
             format_consumed = True
         elif opt == "c":
             cfg.libvirt_uri = value
@@ -335,6 +382,14 @@ def add_drives(g: Any, cfg: Config) -> list[tuple[Drive, int]]:
         placed.append((d, index))
         if d.kind == "a":
             opts: dict[str, Any] = {}
+            if cfg.read_only:
+                opts["readonly"] = True
+            if d.format:
+                opts["format"] = d.format
+            g.add_drive(d.arg, **opts)
+            index += 1
+        elif d.kind == "uri":
+            opts = dict(d.uri)
             if cfg.read_only:
                 opts["readonly"] = True
             if d.format:

@@ -190,28 +190,22 @@ def run_man(shell: Shell, cmd: str, argv: list[str]) -> int:
 
 
 def alloc_disk(shell: Shell, filename: str, size_text: str, add: bool, sparse: bool) -> int:
-    """Create a raw disk image of the given size (sparse, or fully allocated) and, with
-    ``add``, add it to the handle (``alloc_disk`` of guestfish)."""
+    """Create a raw disk image of the given size (sparse, or fully allocated) through
+    the library's ``disk_create`` and, with ``add``, add it to the handle (guestfish's
+    ``alloc_disk``)."""
     try:
         size = parse_size(size_text)
     except IntError as e:
         shell.err(f"parse_size: invalid integer parameter (xstrtoull returned {e.code})")
         return -1
     try:
-        fd = os.open(filename, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            if sparse:
-                os.ftruncate(fd, size)
-            elif size:
-                os.posix_fallocate(fd, 0, size)
-        finally:
-            os.close(fd)
-    except OSError as e:
-        shell.lib_error(f"disk_create: {filename}: {e.strerror}")
+        shell.g.disk_create(filename, "raw", size, preallocation="sparse" if sparse else "full")
+    except GuestFSError as e:
+        shell.lib_error(str(e))
         return -1
     if add:
         try:
-            shell.g.add_drive(filename, format="raw")
+            shell.g.add_drive_opts(filename, format="raw")
         except GuestFSError as e:
             shell.lib_error(str(e))
             os.unlink(filename)

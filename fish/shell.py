@@ -24,6 +24,11 @@ from .parse import LineKind, ParseError, parse_line
 PROMPT = "><fs> "
 
 
+def _pairs(table: Any) -> list[tuple[str, str]]:
+    """A hashtable result as (key, value) pairs, whichever form the handle returns."""
+    return list(table.items()) if isinstance(table, dict) else list(table)
+
+
 class FishExit(Exception):
     """Ends the program with ``status`` (guestfish's ``exit (EXIT_FAILURE)`` paths)."""
 
@@ -141,22 +146,61 @@ class Shell:
         return os.fsdecode(line[:-1] if line.endswith(b"\n") else line)
 
     def tmpdir(self) -> str:
-        return os.environ.get("TMPDIR") or "/tmp"
+        """Where local temporary files go: the library's tmpdir, as guestfish's."""
+        try:
+            return str(self.g.get_tmpdir())
+        except GuestFSError:
+            return os.environ.get("TMPDIR") or "/tmp"
 
     def win_prefix(self, path: str) -> str | None:
-        """A ``win:`` path (``win:c:\\windows``) as a guest path; others unchanged."""
+        """A ``win:`` path as a guest path (guestfish's ``win_prefix``): a drive letter
+        is looked up in the inspected guest's drive mappings and mountpoints,
+        backslashes become slashes, and the case is resolved in the guest. Other paths
+        are unchanged."""
         if path[:4].lower() != "win:":
             return path
         rest = path[4:]
-        if len(rest) >= 2 and rest[0].isalpha() and rest[1] == ":":
-            self.err(f"{self.prog}: drive letters in win: paths are not supported by pyguestfish")
-            return None
-        rest = (rest or "/").replace("\\", "/")
         try:
-            return str(self.g.case_sensitive_path(rest))
+            if len(rest) >= 2 and rest[0].isalpha() and rest[1] == ":":
+                found = self._drive_letter(rest[0].lower(), rest[2:])
+                if found is None:
+                    return None
+                rest = found
+            elif not rest:
+                rest = "/"
+            return str(self.g.case_sensitive_path(rest.replace("\\", "/")))
         except GuestFSError as e:
             self.lib_error(str(e))
             return None
+
+    def _drive_letter(self, letter: str, path: str) -> str | None:
+        g = self.g
+        roots = g.inspect_get_roots()
+        if not roots:
+            self.err(
+                f"{self.prog}: to use Windows drive letters, you must inspect the guest "
+                '("-i" option or run "inspect-os" command)'
+            )
+            return None
+        mappings = _pairs(g.inspect_get_drive_mappings(roots[0]))
+        if not mappings:
+            self.err(f"{self.prog}: to use Windows drive letters, this must be a Windows guest")
+            return None
+        device = next((d for k, d in mappings if k.lower() == letter), None)
+        if device is None:
+            self.err(
+                f"{self.prog}: drive '{letter}:' not found.  To list available drives do:\n"
+                f"  inspect-get-drive-mappings {roots[0]}"
+            )
+            return None
+        mountpoint = next((m for d, m in _pairs(g.mountpoints()) if d == device), None)
+        if mountpoint is None:
+            self.err(
+                f"{self.prog}: to access '{letter}:', mount {device} first.  One way to do "
+                f"this is:\n  umount-all\n  mount {device} /"
+            )
+            return None
+        return mountpoint + ("/" if mountpoint != "/" else "") + path
 
     # -- running -------------------------------------------------------------------------
     def run_script(self) -> None:

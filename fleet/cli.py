@@ -160,7 +160,14 @@ def image_list(args: argparse.Namespace) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # IMAGE... may come after options (run MODULE:FUNCTION --local 2 a.img b.img); argparse
+    # has already taken run's positionals by then, so what is left over is images.
+    args, extra = parser.parse_known_args(argv)
+    unknown = [a for a in extra if a.startswith("-") and a != "-"]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.images = [*args.images, *extra]
     try:
         return _main(args)
     except UsageError as e:

@@ -600,3 +600,37 @@ def windows_guest(cachedir: str | os.PathLike[str]) -> WindowsImage:
                 )
                 os.replace(partial, image)
     return WindowsImage(image)
+
+
+def tiny_rpm_guest(path: Path, hostname: str) -> TinyGuest | None:
+    """A one-partition Fedora-like guest: the host's binaries (for the architecture), an
+    os-release saying Fedora 39, and the real RPM database of config_data.rpm_guest_tar
+    (two packages: alpha 0.1-3 and zeta-tools 7:1.2-3). None where rpm is missing."""
+    import io
+    import tarfile
+
+    from config_data import rpm_guest_tar
+
+    data = rpm_guest_tar()
+    if not data:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        tree.mkdir()
+        _host_files_tree(tree)
+        for name in ("debian_version", "os-release"):
+            (tree / "etc" / name).unlink(missing_ok=True)
+        shutil.rmtree(tree / "var" / "lib" / "dpkg")
+        os_release = {"NAME": "Fedora Linux", "ID": "fedora", "VERSION_ID": "39"}
+        (tree / "etc" / "os-release").write_text(
+            "".join(f'{k}="{v}"\n' for k, v in os_release.items())
+        )
+        (tree / "etc" / "fedora-release").write_text("Fedora release 39 (Thirty Nine)\n")
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            tf.extractall(tree)  # our own tar, made above
+        root = Partition(16, "rpmroot", tree)
+        (tree / "etc" / "hostname").write_text(f"{hostname}\n")
+        (tree / "etc" / "fstab").write_text(f"UUID={root.fs_uuid}  /  ext4  defaults  0  1\n")
+        make_disk(path, [root])
+    packages = {"alpha": "0.1-3", "zeta-tools": "7:1.2-3"}
+    return TinyGuest(path, hostname, packages, root.fs_uuid, os_release)

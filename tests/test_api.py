@@ -198,11 +198,12 @@ def test_readdir_ls_find_ll(g: GuestFS, agent: RunningAgent) -> None:
     assert entries == {".": "d", "..": "d", "sub": "d", "file": "r", "link": "l", "fifo": "f"}
     assert g.ls("/d") == ["fifo", "file", "link", "sub"]
     g.write("/d/sub/deep", b"")
-    # 1.48 strips "/sysroot" + the directory as given from find's output, so names below a
-    # directory written without a trailing slash keep their leading "/" (daemon/find.c).
-    assert g.find("/d") == ["/fifo", "/file", "/link", "/sub", "/sub/deep"]
+    # 1.48's names: relative below "DIR/", with a leading "/" below "DIR" (its find0 cuts
+    # strlen("/sysroot" + DIR) off each name find prints).
     assert g.find("/d/") == ["fifo", "file", "link", "sub", "sub/deep"]
+    assert g.find("/d") == ["/fifo", "/file", "/link", "/sub", "/sub/deep"]
     assert g.find("/d/sub") == ["/deep"]
+    assert g.find("/") == ["d", "d/fifo", "d/file", "d/link", "d/sub", "d/sub/deep"]
     with _raises("", "/d/file: not a directory"):
         g.find("/d/file")
     with pytest.raises(GuestFSError, match="opendir: /nope"):

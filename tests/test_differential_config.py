@@ -41,6 +41,8 @@ from test_differential import (
     tree_difference,
 )
 
+from pyguestfs.host import GuestFSError
+
 JOURNAL = journal_file()
 RPM_GUEST = rpm_guest_tar()
 GZ = gzip.compress(b"plain text inside gzip\n" * 20, mtime=0)
@@ -423,3 +425,31 @@ def test_report(config_run: ConfigRun) -> None:
     """Print each case's replies (run with -s to see them)."""
     for c in CASES:
         print(f"{c.id}: {config_run.detail(c.id)}")
+
+
+def test_standalone_agent_keeps_to_its_sysroot(tmp_path: Path) -> None:
+    """Run standalone on a host, the agent refuses what 1.48 does to the appliance
+    outside the sysroot (there it would be the host): a shell, uploads to any path,
+    kernel settings. guestfsd -r would do them all on the host."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\necho hi\n")
+    target = tmp_path / "uploaded"
+    with our_agent(scratch) as daemon:
+        g = daemon.handle()
+        refused = {
+            "debug sh": lambda: g.debug("sh", ["touch", str(tmp_path / "shell-ran")]),
+            "debug ls": lambda: g.debug("ls", [str(tmp_path)]),
+            "debug_upload": lambda: g.debug_upload(str(script), str(target), 0o755),
+            "drop_caches": lambda: g.drop_caches(1),
+            "dmesg": g.dmesg,
+            "inotify_init": lambda: g.inotify_init(100),
+        }
+        for what, call in refused.items():
+            with pytest.raises(GuestFSError) as e:
+                call()
+            assert e.value.errno_name == "EPERM", what
+            assert "standalone" in str(e.value), what
+        assert g.echo_daemon(["still", "serving"]) == "still serving"
+    assert not (tmp_path / "shell-ran").exists() and not target.exists()

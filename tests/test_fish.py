@@ -377,3 +377,19 @@ def test_interactive_session_on_a_terminal(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"Welcome to pyguestfish" in out
     assert (tmp_path / ".guestfish").exists()  # readline history, as guestfish keeps it
+
+
+def test_disk_uris_as_guestfish_reads_them() -> None:
+    from pyguestfs.fish.cli import is_uri, parse_uri
+
+    assert is_uri("nbd://host") and not is_uri("./a://b") and not is_uri("Nbd://x")
+    assert parse_uri("nbd://example.com:10809/exp") == {
+        "protocol": "nbd",
+        "path": "exp",
+        "server": ["tcp:example.com:10809"],
+    }
+    assert parse_uri("nbd:///exp?socket=/run/s.sock")["server"] == ["unix:/run/s.sock"]
+    ssh = parse_uri("ssh://user:pw@host/disk.img")
+    assert (ssh["path"], ssh["username"], ssh["secret"]) == ("/disk.img", "user", "pw")
+    with pytest.raises(ValueError, match="cannot have both"):
+        parse_uri("nbd://h/e?socket=/s")

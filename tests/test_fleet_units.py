@@ -100,6 +100,27 @@ def test_command_line_images_and_params(tmp_path: Path, monkeypatch: pytest.Monk
         cli._params(["no-equals"])
 
 
+def test_images_may_follow_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+
+    def fake_main(args: Any) -> int:
+        seen["args"] = args
+        return 0
+
+    monkeypatch.setattr(cli, "_main", fake_main)
+    argv = ["run", "pyguestfs.fleet.jobs:inspect", "/a.img", "--timeout", "5", "/b.img", "--quiet"]
+    assert cli.main(argv) == 0
+    args = seen["args"]
+    assert (args.job, args.images, args.timeout, args.quiet) == (
+        "pyguestfs.fleet.jobs:inspect",
+        ["/a.img", "/b.img"],
+        5.0,
+        True,
+    )
+    with pytest.raises(SystemExit):
+        cli.main(["inspect", "--no-such-option", "/a.img"])
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["inspect"]) == 2
     assert "no images given" in capsys.readouterr().err
@@ -208,3 +229,34 @@ def test_run_task_reports_a_missing_image_without_raising(monkeypatch: pytest.Mo
     assert line["ok"] is False and line["retry"] is False
     assert line["error"] == "/nonexistent.img: No such file or directory"
     assert {"image", "ok", "error", "seconds", "worker"} <= line.keys() == RESERVED | {"retry"}
+
+
+def test_worker_gets_the_appliance_from_the_image_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prepare() hands --cache-from/--cache-from-archive to the builder (which imports the
+    appliance instead of building it), then makes the snapshot once per process."""
+    built: list[Any] = []
+    snapshots: list[Any] = []
+
+    class FakeBuild:
+        built = False
+
+    class FakeHandle:
+        def get_launch_timeout(self) -> float:
+            return 60.0
+
+        def make_snapshot(self) -> bool:
+            snapshots.append(1)
+            return True
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(worker, "build", lambda options: built.append(options) or FakeBuild())
+    monkeypatch.setattr(worker, "new_handle", lambda options: FakeHandle())
+    monkeypatch.setattr(worker._Prepared, "done", None)
+    options = worker.WorkerOptions(cachedir="/c", cache_from_archive="/ci/appliance.oci.tar")
+    assert worker.prepare(options) is True
+    assert worker.prepare(options) is False  # once per process
+    (b,) = built
+    assert (b.cachedir, b.cache_from, b.cache_from_archive) == ("/c", None, "/ci/appliance.oci.tar")
+    assert snapshots == [1]

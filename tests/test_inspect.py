@@ -433,6 +433,48 @@ def test_errors_for_roots_inspection_did_not_return(vm: GuestFS) -> None:
         assert str(err) == f"{api}: not a Windows guest, or {what}"
 
 
+def _png(width: int, height: int) -> bytes:
+    """A real PNG image (grey, 8 bits), as ``file`` recognises it."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + bytes(width) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@needs_qemu
+def test_osinfo_and_icon(vm: GuestFS) -> None:
+    """1.48's library-side mapping to a libosinfo id, and the icon search (favicon first;
+    a file must be a PNG of sane geometry to count)."""
+    assert vm.inspect_os() == ["/dev/sda1"]
+    major = vm.inspect_get_major_version("/dev/sda1")
+    assert vm.inspect_get_osinfo("/dev/sda1") == f"debian{major}"
+    vm.mount("/dev/sda1", "/")  # a read-only drive: the writes go to its overlay
+    try:
+        assert vm.inspect_get_icon("/dev/sda1") == b""  # minbase Debian has no logo
+        icon = _png(32, 32)
+        vm.write("/etc/favicon.png", icon)
+        assert vm.inspect_get_icon("/dev/sda1") == icon
+        assert vm.inspect_get_icon("/dev/sda1", favicon=False) == b""
+        assert vm.inspect_get_icon("/dev/sda1", highquality=True) == b""
+        vm.write("/etc/favicon.png", _png(8, 8))  # too small to be an icon
+        assert vm.inspect_get_icon("/dev/sda1") == b""
+        vm.write("/etc/favicon.png", b"not a png")
+        assert vm.inspect_get_icon("/dev/sda1") == b""
+    finally:
+        vm.rm_f("/etc/favicon.png")
+        vm.umount_all()
+
+
 @needs_qemu
 def test_inspection_leaves_no_mount_behind(vm: GuestFS) -> None:
     # Had inspection left its read-only mount, this read-write mount would be refused.

@@ -185,12 +185,13 @@ def _python_files() -> list[Path]:
 
 
 #: Functions whose contract *is* a shell command line: libguestfs's ``sh`` and ``sh_lines``
-#: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance.
+#: hand the caller's string to ``/bin/sh -c`` inside the guest's chroot, in the appliance;
+#: ``debug sh`` to one in the appliance itself.
 #: Nothing else may build one.
-#: The APIs whose contract is to run a shell command line: sh, sh_lines and debug's "sh".
 SHELL_BY_CONTRACT = {
     ("agent/api/commands.py", "sh"),
     ("agent/api/commands.py", "sh_lines"),
+    # guestfsd's "debug sh": a shell in the appliance (refused when standalone on a host).
     ("agent/api/daemon.py", "_debug_sh"),
 }
 

@@ -352,6 +352,7 @@ needs_virt_tools = pytest.mark.skipif(
 
 @needs_qemu
 @needs_virt_tools
+@pytest.mark.timeout(2400)  # real tools, each a launch under TCG
 def test_virt_inspector_same_on_both_appliances(
     windows: WindowsImage, fixed: Path, cachedir: str, tmp_path: Path
 ) -> None:
@@ -366,6 +367,7 @@ def test_virt_inspector_same_on_both_appliances(
 
 @needs_qemu
 @needs_virt_tools
+@pytest.mark.timeout(2400)  # real tools, each a launch under TCG
 def test_virt_win_reg_and_virt_cat_on_our_appliance(
     windows: WindowsImage, fixed: Path, cachedir: str, tmp_path: Path
 ) -> None:

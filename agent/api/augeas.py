@@ -9,9 +9,9 @@ sysroot: the handle's root is the guest directory, resolved inside the sysroot.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
+from ..connstate import PerConnection
 from ..context import CallContext
 from ..errors import AgentError
 from ..libaugeas import INIT_FAILED, Augeas, AugeasError, AugeasUnavailable, available
@@ -19,11 +19,11 @@ from ..registry import procedure, provides_group
 from ..resolve import GuestPath
 
 if TYPE_CHECKING:
-    from ..server import Agent
+    pass
 
 provides_group("augeas", available)
 
-_HANDLES: weakref.WeakKeyDictionary[Agent, Augeas] = weakref.WeakKeyDictionary()
+_HANDLES: PerConnection[Augeas] = PerConnection("augeas")
 
 
 def _need(call: CallContext, api: str) -> Augeas:

@@ -97,9 +97,18 @@ def _btrfs_available() -> bool:
 provides_group("btrfs", _btrfs_available)
 
 
+def _command(call: CallContext, argv: list[str], prefix: str = "", fold: bool = False) -> str:
+    """A program run as guestfsd's C ``command()`` runs it: on failure the message is
+    ``prefix`` and the program's stderr exactly (empty if it printed nothing)."""
+    done = call.run(argv, check=False, fold=fold)
+    if done.status != 0:
+        raise AgentError(prefix + done.err)
+    return done.out
+
+
 def _run(call: CallContext, argv: list[str], what: str) -> str:
     """Run a btrfs-progs command; a failure reads "<what>: <its stderr>"."""
-    return call.run(argv, error=f"{what}: {{err}}").out
+    return _command(call, argv, f"{what}: ")
 
 
 def _ocaml_command(call: CallContext, argv: list[str]) -> str:
@@ -116,7 +125,7 @@ def _mounted_c(call: CallContext, fs: Mountable) -> Iterator[str]:
     """btrfs.c's ``mount``/``umount`` pair: a path is used in the sysroot; a device or a
     subvolume is mounted on a temporary directory for the duration."""
     if fs.path is not None:
-        yield fs.path.host()
+        yield _host(fs.path)
         return
     assert fs.device is not None
     tmp = tempfile.mkdtemp(prefix="btrfs.", dir="/tmp")
@@ -129,7 +138,7 @@ def _mounted_c(call: CallContext, fs: Mountable) -> Iterator[str]:
     try:
         yield tmp
     finally:
-        call.run(["umount", tmp], error="umount: {err}")
+        _command(call, ["umount", tmp], "umount: ")
         with contextlib.suppress(FileNotFoundError):
             os.rmdir(tmp)
 
@@ -138,7 +147,7 @@ def _mounted_c(call: CallContext, fs: Mountable) -> Iterator[str]:
 def _mounted_ocaml(call: CallContext, fs: Mountable) -> Iterator[str]:
     """btrfs.ml's ``with_mounted``: the same, with the OCaml daemon's wording."""
     if fs.path is not None:
-        yield fs.path.host()
+        yield _host(fs.path)
         return
     assert fs.device is not None
     tmp = tempfile.mkdtemp(prefix="btrfs", dir="/tmp")
@@ -150,6 +159,13 @@ def _mounted_ocaml(call: CallContext, fs: Mountable) -> Iterator[str]:
         call.run(["umount", tmp], check=False)
         with contextlib.suppress(OSError):
             os.rmdir(tmp)
+
+
+def _host(path: GuestPath) -> str:
+    """The path handed to btrfs-progs. guestfsd prefixes ``/sysroot`` to the path as given,
+    so a trailing slash stays (``/`` is ``/sysroot/``) and shows in the tools' messages."""
+    host = path.host()
+    return host + "/" if path.endswith("/") and not host.endswith("/") else host
 
 
 def _shown(call: CallContext, text: str) -> str:
@@ -167,17 +183,17 @@ def btrfs_filesystem_resize(
     if size is not None and size <= 0:
         raise AgentError("size is zero or negative")
     target = str(size) if size is not None else "max"
-    _run(call, ["btrfs", "filesystem", "resize", target, mountpoint.host()], mountpoint)
+    _run(call, ["btrfs", "filesystem", "resize", target, _host(mountpoint)], mountpoint)
 
 
 @procedure("btrfs_filesystem_sync")
 def btrfs_filesystem_sync(call: CallContext, fs: GuestPath) -> None:
-    _run(call, ["btrfs", "filesystem", "sync", fs.host()], fs)
+    _run(call, ["btrfs", "filesystem", "sync", _host(fs)], fs)
 
 
 @procedure("btrfs_filesystem_balance")
 def btrfs_filesystem_balance(call: CallContext, fs: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", fs.host()], fs)
+    _run(call, ["btrfs", "balance", _host(fs)], fs)
 
 
 @procedure("btrfs_filesystem_defragment")
@@ -191,7 +207,7 @@ def btrfs_filesystem_defragment(
         if compress not in ("zlib", "lzo"):
             raise AgentError(f"unknown compress method: {compress}")
         argv.append(f"-c{compress}")
-    _run(call, [*argv, path.host()], path)
+    _run(call, [*argv, _host(path)], path)
 
 
 @procedure("btrfs_filesystem_show")
@@ -248,12 +264,12 @@ def btrfs_subvolume_snapshot(
         argv.append("-r")
     if qgroupid is not None:
         argv += ["-i", qgroupid]
-    _run(call, [*argv, source.host(), dest.host()], f"{source}: {dest}")
+    _run(call, [*argv, _host(source), _host(dest)], f"{source}: {dest}")
 
 
 @procedure("btrfs_subvolume_delete")
 def btrfs_subvolume_delete(call: CallContext, subvolume: GuestPath) -> None:
-    _run(call, ["btrfs", "subvolume", "delete", subvolume.host()], subvolume)
+    _run(call, ["btrfs", "subvolume", "delete", _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_subvolume_create")
@@ -261,7 +277,7 @@ def btrfs_subvolume_create(call: CallContext, dest: GuestPath, qgroupid: str | N
     argv = ["btrfs", "subvolume", "create"]
     if qgroupid is not None:
         argv += ["-i", qgroupid]
-    _run(call, [*argv, dest.host()], dest)
+    _run(call, [*argv, _host(dest)], dest)
 
 
 _SUBVOLUME_LINE = re.compile(r"ID\s+(\d+).*\stop level\s+(\d+).*\spath\s(.*)")
@@ -288,7 +304,7 @@ def btrfs_subvolume_list(call: CallContext, fs: Mountable) -> list[dict[str, obj
 
 @procedure("btrfs_subvolume_set_default")
 def btrfs_subvolume_set_default(call: CallContext, id: int, fs: GuestPath) -> None:
-    _run(call, ["btrfs", "subvolume", "set-default", str(id), fs.host()], fs)
+    _run(call, ["btrfs", "subvolume", "set-default", str(id), _host(fs)], fs)
 
 
 @procedure("btrfs_subvolume_get_default")
@@ -316,7 +332,7 @@ def _analyze(line: str, delimiter: str = ":") -> tuple[str | None, str | None]:
 
 @procedure("btrfs_subvolume_show")
 def btrfs_subvolume_show(call: CallContext, subvolume: GuestPath) -> list[tuple[str, str]]:
-    out = _run(call, ["btrfs", "subvolume", "show", subvolume.host()], subvolume)
+    out = _run(call, ["btrfs", "subvolume", "show", _host(subvolume)], subvolume)
     if "is btrfs root" in out or "is toplevel subvolume" in out:
         raise AgentError(f"{subvolume} is btrfs root")
     if "\n" not in out:
@@ -368,26 +384,26 @@ def btrfs_device_add(call: CallContext, devices: list[Device], fs: GuestPath) ->
     if not devices:
         return
     if not _DEVICE_ADD_FORCE:
-        help_text = call.run(
-            ["btrfs", "device", "add", "--help"], error="btrfs device add --help: {err}"
-        ).out
+        help_text = _command(
+            call, ["btrfs", "device", "add", "--help"], "btrfs device add --help: "
+        )
         _DEVICE_ADD_FORCE.append("--force" in help_text)
     argv = ["btrfs", "device", "add", *(["--force"] if _DEVICE_ADD_FORCE[0] else [])]
-    _run(call, [*argv, *(d.node for d in devices), fs.host()], fs)
+    _run(call, [*argv, *(d.node for d in devices), _host(fs)], fs)
 
 
 @procedure("btrfs_device_delete")
 def btrfs_device_delete(call: CallContext, devices: list[Device], fs: GuestPath) -> None:
     if not devices:
         return
-    _run(call, ["btrfs", "device", "delete", *(d.node for d in devices), fs.host()], fs)
+    _run(call, ["btrfs", "device", "delete", *(d.node for d in devices), _host(fs)], fs)
 
 
 @procedure("btrfs_replace")
 def btrfs_replace(
     call: CallContext, srcdev: Device, targetdev: Device, mntpoint: GuestPath
 ) -> None:
-    argv = ["btrfs", "replace", "start", "-B", "-f", srcdev.node, targetdev.node, mntpoint.host()]
+    argv = ["btrfs", "replace", "start", "-B", "-f", srcdev.node, targetdev.node, _host(mntpoint)]
     _run(call, argv, mntpoint)
 
 
@@ -449,7 +465,7 @@ def btrfs_image(
         argv += ["-c", str(compresslevel)]
     # guestfsd 1.48 passes the path as it is, so the image lands in the appliance's own
     # root, not in the guest; it is written under the sysroot here (compatibility.md).
-    argv += [*(d.node for d in source), image.host()]
+    argv += [*(d.node for d in source), _host(image)]
     _run(call, argv, f"{source[0]} {image}")
 
 
@@ -470,27 +486,27 @@ def btrfs_quota_rescan(call: CallContext, fs: Mountable) -> None:
 
 @procedure("btrfs_qgroup_limit")
 def btrfs_qgroup_limit(call: CallContext, subvolume: GuestPath, size: int) -> None:
-    _run(call, ["btrfs", "qgroup", "limit", str(size), subvolume.host()], subvolume)
+    _run(call, ["btrfs", "qgroup", "limit", str(size), _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_create")
 def btrfs_qgroup_create(call: CallContext, qgroupid: str, subvolume: GuestPath) -> None:
-    _run(call, ["btrfs", "qgroup", "create", qgroupid, subvolume.host()], subvolume)
+    _run(call, ["btrfs", "qgroup", "create", qgroupid, _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_destroy")
 def btrfs_qgroup_destroy(call: CallContext, qgroupid: str, subvolume: GuestPath) -> None:
-    _run(call, ["btrfs", "qgroup", "destroy", qgroupid, subvolume.host()], subvolume)
+    _run(call, ["btrfs", "qgroup", "destroy", qgroupid, _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_assign")
 def btrfs_qgroup_assign(call: CallContext, src: str, dst: str, path: GuestPath) -> None:
-    _run(call, ["btrfs", "qgroup", "assign", src, dst, path.host()], path)
+    _run(call, ["btrfs", "qgroup", "assign", src, dst, _host(path)], path)
 
 
 @procedure("btrfs_qgroup_remove")
 def btrfs_qgroup_remove(call: CallContext, src: str, dst: str, path: GuestPath) -> None:
-    _run(call, ["btrfs", "qgroup", "remove", src, dst, path.host()], path)
+    _run(call, ["btrfs", "qgroup", "remove", src, dst, _host(path)], path)
 
 
 _QGROUP_RAW: list[bool] = []
@@ -503,7 +519,7 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
         # --raw keeps sizes in bytes (btrfs-progs >= 3.18.2 print KiB ... by default).
         out = call.run(["btrfs", "qgroup", "show", "--help"], check=False).out
         _QGROUP_RAW.append("--raw" in out)
-    argv = ["btrfs", "qgroup", "show", *(["--raw"] if _QGROUP_RAW[0] else []), path.host()]
+    argv = ["btrfs", "qgroup", "show", *(["--raw"] if _QGROUP_RAW[0] else []), _host(path)]
     lines = _split_lines(_run(call, argv, path))
     groups: list[dict[str, object]] = []
     # Two heading lines (names, dashes), then one qgroup a line.
@@ -526,17 +542,17 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
 
 @procedure("btrfs_balance_pause")
 def btrfs_balance_pause(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "pause", path.host()], path)
+    _run(call, ["btrfs", "balance", "pause", _host(path)], path)
 
 
 @procedure("btrfs_balance_cancel")
 def btrfs_balance_cancel(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "cancel", path.host()], path)
+    _run(call, ["btrfs", "balance", "cancel", _host(path)], path)
 
 
 @procedure("btrfs_balance_resume")
 def btrfs_balance_resume(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "resume", path.host()], path)
+    _run(call, ["btrfs", "balance", "resume", _host(path)], path)
 
 
 _BALANCE_STATE = re.compile(r"Balance on '.*' is (.*)")
@@ -547,7 +563,7 @@ _BALANCE_COUNTS = re.compile(
 
 @procedure("btrfs_balance_status")
 def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object]:
-    lines = _split_lines(_run(call, ["btrfs", "balance", "status", path.host()], path))
+    lines = _split_lines(_run(call, ["btrfs", "balance", "status", _host(path)], path))
     if not lines:
         raise AgentError("No balance status output")
     status: dict[str, object] = {
@@ -581,17 +597,17 @@ def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object
 
 @procedure("btrfs_scrub_start")
 def btrfs_scrub_start(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "start", path.host()], path)
+    _run(call, ["btrfs", "scrub", "start", _host(path)], path)
 
 
 @procedure("btrfs_scrub_cancel")
 def btrfs_scrub_cancel(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "cancel", path.host()], path)
+    _run(call, ["btrfs", "scrub", "cancel", _host(path)], path)
 
 
 @procedure("btrfs_scrub_resume")
 def btrfs_scrub_resume(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "resume", path.host()], path)
+    _run(call, ["btrfs", "scrub", "resume", _host(path)], path)
 
 
 #: The counters of ``btrfs scrub status -R``, in the struct's order.
@@ -616,7 +632,7 @@ _SCRUB_COUNTERS = (
 
 @procedure("btrfs_scrub_status")
 def btrfs_scrub_status(call: CallContext, path: GuestPath) -> dict[str, object]:
-    lines = _split_lines(_run(call, ["btrfs", "scrub", "status", "-R", path.host()], path))
+    lines = _split_lines(_run(call, ["btrfs", "scrub", "status", "-R", _host(path)], path))
     if len(lines) < 2:
         raise AgentError("truncated output from 'btrfs scrub status -R' command")
     counters: dict[str, object] = {f"btrfsscrub_{name}": 0 for name in _SCRUB_COUNTERS}

@@ -88,6 +88,17 @@ def get_umask(call: CallContext) -> int:
 _DROP_CACHES = "/proc/sys/vm/drop_caches"
 
 
+def _appliance_only(call: CallContext, what: str) -> None:
+    """Refuse what acts on the appliance itself (its kernel, its files outside the
+    sysroot, a shell) when the agent runs standalone on a host (``--sysroot DIR``, no
+    disks): there "the appliance" would be the host. guestfsd -r has no such guard."""
+    if call.agent.devices is None:
+        raise AgentError(
+            f"{what}: refused: the agent runs standalone on a host, not in an appliance",
+            "EPERM",
+        )
+
+
 def _linuxmodules() -> bool:
     # guestfsd: no /proc/modules means a kernel without module support.
     if not os.path.exists("/proc/modules"):
@@ -111,6 +122,7 @@ def sleep(call: CallContext, secs: int) -> None:
 
 @procedure("dmesg")
 def dmesg(call: CallContext) -> str:
+    _appliance_only(call, "dmesg")
     return call.run(["dmesg"]).out
 
 
@@ -118,6 +130,7 @@ def dmesg(call: CallContext) -> str:
 def drop_caches(call: CallContext, whattodrop: int) -> None:
     """Sync, then write ``whattodrop`` (1: page cache, 2: dentries and inodes, 3: both)
     to the kernel's drop_caches."""
+    _appliance_only(call, "drop_caches")
     os.sync()
     try:
         with open(_DROP_CACHES, "w") as f:
@@ -129,6 +142,7 @@ def drop_caches(call: CallContext, whattodrop: int) -> None:
 @procedure("modprobe")
 def modprobe(call: CallContext, modulename: str) -> None:
     require_group("linuxmodules")
+    _appliance_only(call, "modprobe")
     call.run(["modprobe", modulename])
 
 
@@ -166,7 +180,7 @@ def filesystem_available(call: CallContext, filesystem: str) -> bool:
         raise AgentError("filesystem name contains non-alphanumeric characters")
     if _in_proc_filesystems(filesystem):
         return True
-    if _linuxmodules():
+    if _linuxmodules() and call.agent.devices is not None:  # standalone: not the host's
         run(["modprobe", filesystem], check=False)  # its failure only means "no"
         return _in_proc_filesystems(filesystem)
     return False
@@ -175,6 +189,7 @@ def filesystem_available(call: CallContext, filesystem: str) -> bool:
 def _upload_into_appliance(call: CallContext, tmpname: str, mode: int) -> None:
     """debug_upload and internal_upload: a FileIn written to an appliance path (not under
     the sysroot; the library uploads its helper scripts to /tmp this way)."""
+    _appliance_only(call, "upload into the appliance")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOCTTY | os.O_CLOEXEC
     try:
         fd = os.open(tmpname, flags, mode)
@@ -182,7 +197,7 @@ def _upload_into_appliance(call: CallContext, tmpname: str, mode: int) -> None:
         raise AgentError.from_os(e, tmpname) from None
     try:
 
-        def sink(data: bytes) -> None:
+        def sink(data: memoryview) -> None:
             view = memoryview(data)
             try:
                 while view:
@@ -220,14 +235,14 @@ def internal_rhbz914931(call: CallContext, count: int) -> None:
         raise AgentError("count out of range")
     left = count
 
-    def sink(data: bytes) -> None:
+    def sink(data: memoryview) -> None:
         nonlocal left
         left -= 1
         time.sleep(1)
         if left == 0:
             os.kill(os.getpid(), signal.SIGSEGV)
 
-    call.receive_file(sink)
+    call.receive_file(sink, per_chunk=True)
 
 
 # -- debug ---------------------------------------------------------------------------------
@@ -404,10 +419,18 @@ _DEBUG: dict[str, Callable[[CallContext, list[str]], str]] = {
 }
 
 
+#: Subcommands that reach the appliance outside the sysroot (its files, a shell, its
+#: kernel settings): refused when the agent runs standalone on a host.
+_DEBUG_IN_APPLIANCE = frozenset({"core_pattern", "ldd", "ls", "ll", "sh"})
+
+
 @procedure("debug")
 def debug(call: CallContext, subcmd: str, extraargs: list[str]) -> str:
     """guestfsd's debugging commands (subcommand names match case-insensitively)."""
-    handler = _DEBUG.get(subcmd.lower())
+    name = subcmd.lower()
+    handler = _DEBUG.get(name)
     if handler is None:
         raise AgentError("use 'debug help 0' to list the supported commands")
+    if name in _DEBUG_IN_APPLIANCE and extraargs:
+        _appliance_only(call, f"debug {name}")
     return handler(call, extraargs)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
-import weakref
 from typing import TYPE_CHECKING
 
+from ..connstate import PerConnection
 from ..context import CallContext
 from ..errors import AgentError
 from ..libhivex import (
@@ -29,11 +29,11 @@ from ..registry import procedure, provides_group
 from ..resolve import GuestPath
 
 if TYPE_CHECKING:
-    from ..server import Agent
+    pass
 
 provides_group("hivex", available)
 
-_HIVES: weakref.WeakKeyDictionary[Agent, Hive] = weakref.WeakKeyDictionary()
+_HIVES: PerConnection[Hive] = PerConnection("hivex")
 
 
 def _need(call: CallContext, api: str) -> Hive:

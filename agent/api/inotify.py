@@ -9,17 +9,14 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..connstate import PerConnection
 from ..context import CallContext
 from ..errors import AgentError
 from ..registry import procedure, provides_group
 from ..resolve import GuestPath
-
-if TYPE_CHECKING:
-    from ..server import Agent
 
 #: ``struct inotify_event`` without its name: wd, mask, cookie, len.
 _EVENT = struct.Struct("iIII")
@@ -39,7 +36,7 @@ class _Watcher:
     pending: bytearray = field(default_factory=bytearray)
 
 
-_WATCHERS: weakref.WeakKeyDictionary[Agent, _Watcher] = weakref.WeakKeyDictionary()
+_WATCHERS: PerConnection[_Watcher] = PerConnection("inotify")
 _LIBC: ctypes.CDLL | None = None
 
 
@@ -77,6 +74,11 @@ def inotify_init(call: CallContext, maxevents: int) -> None:
     if maxevents < 0:
         raise AgentError("max_events < 0")
     if maxevents > 0:
+        if call.agent.devices is None:  # standalone: the kernel setting is the host's
+            raise AgentError(
+                f"{_MAX_QUEUED_EVENTS}: refused: the agent runs standalone on a host",
+                "EPERM",
+            )
         try:
             with open(_MAX_QUEUED_EVENTS, "w") as f:
                 f.write(f"{maxevents}\n")

@@ -29,9 +29,9 @@ import ctypes
 import json
 import os
 import re
-import weakref
 from typing import TYPE_CHECKING, Any
 
+from ..connstate import PerConnection
 from ..context import CallContext
 from ..errors import AgentError
 from ..guest import load_library, umount_all
@@ -43,10 +43,10 @@ from ..registry import procedure
 from ..resolve import Mountable
 
 if TYPE_CHECKING:
-    from ..server import Agent
+    pass
 
 #: The last inspection's findings, per connection (1.48 keeps them in a daemon global).
-_RESULTS: weakref.WeakKeyDictionary[Agent, list[Filesystem]] = weakref.WeakKeyDictionary()
+_RESULTS: PerConnection[list[Filesystem]] = PerConnection("inspect")
 
 
 _PRIMARY_PARTITION = re.compile(r"^/dev/(?:h|s|v)d.[1234]$")

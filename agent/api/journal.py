@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import ctypes
 import struct
-import weakref
-from typing import TYPE_CHECKING
 
+from ..connstate import PerConnection
 from ..context import CallContext
 from ..errors import AgentError
 from ..guest import load_library
 from ..registry import procedure, provides_group, require_group
 from ..resolve import GuestPath
 
-if TYPE_CHECKING:
-    from ..server import Agent
-
 _SONAME = "libsystemd.so.0"
 _P = ctypes.c_void_p
 
 #: The open journal (an ``sd_journal *``) of each agent.
-_OPEN: weakref.WeakKeyDictionary[Agent, int] = weakref.WeakKeyDictionary()
+_OPEN: PerConnection[int] = PerConnection("journal")
 
 
 def _lib() -> ctypes.CDLL:

@@ -16,6 +16,15 @@ from ..resolve import Device
 provides_group("ldm", has_program("ldmtool"))
 
 
+def _command(call: CallContext, argv: list[str], prefix: str = "", fold: bool = False) -> str:
+    """A program run as guestfsd's C ``command()`` runs it: on failure the message is
+    ``prefix`` and the program's stderr exactly (empty if it printed nothing)."""
+    done = call.run(argv, check=False, fold=fold)
+    if done.status != 0:
+        raise AgentError(prefix + done.err)
+    return done.out
+
+
 def _mapper_names(prefix: str) -> list[str]:
     if not os.path.isdir("/dev/mapper"):
         return []  # no device-mapper at all: nothing, not an error
@@ -34,12 +43,12 @@ def list_ldm_partitions(call: CallContext) -> list[str]:
 
 @procedure("ldmtool_create_all")
 def ldmtool_create_all(call: CallContext) -> None:
-    call.run(["ldmtool", "create", "all"])
+    _command(call, ["ldmtool", "create", "all"])
 
 
 @procedure("ldmtool_remove_all")
 def ldmtool_remove_all(call: CallContext) -> None:
-    call.run(["ldmtool", "remove", "all"])
+    _command(call, ["ldmtool", "remove", "all"])
 
 
 def _json(text: str) -> Any:
@@ -87,7 +96,7 @@ def ldmtool_scan(call: CallContext) -> list[str]:
 
 @procedure("ldmtool_scan_devices")
 def ldmtool_scan_devices(call: CallContext, devices: list[Device]) -> list[str]:
-    out = call.run(["ldmtool", "scan", *(d.node for d in devices)]).out
+    out = _command(call, ["ldmtool", "scan", *(d.node for d in devices)])
     found = _string_list(_json(out))
     if found is None:
         raise AgentError("output of 'ldmtool scan' was not a JSON array of strings")
@@ -95,7 +104,7 @@ def ldmtool_scan_devices(call: CallContext, devices: list[Device]) -> list[str]:
 
 
 def _show(call: CallContext, *what: str) -> str:
-    return call.run(["ldmtool", "show", *what]).out
+    return _command(call, ["ldmtool", "show", *what])
 
 
 @procedure("ldmtool_diskgroup_name")

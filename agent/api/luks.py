@@ -21,6 +21,15 @@ from ..resolve import Device
 provides_group("luks", has_program("cryptsetup"))
 
 
+def _command(call: CallContext, argv: list[str], prefix: str = "", fold: bool = False) -> str:
+    """A program run as guestfsd's C ``command()`` runs it: on failure the message is
+    ``prefix`` and the program's stderr exactly (empty if it printed nothing)."""
+    done = call.run(argv, check=False, fold=fold)
+    if done.status != 0:
+        raise AgentError(prefix + done.err)
+    return done.out
+
+
 @contextlib.contextmanager
 def _keyfile(key: str) -> Iterator[str]:
     """The key in a temporary file (its exact bytes: no newline is added)."""
@@ -51,7 +60,7 @@ def _luks_format(
         argv += ["--cipher", cipher]
     argv += ["--key-slot", str(keyslot), "luksFormat", device.node]
     with _keyfile(key) as kf:
-        call.run([*argv, kf])
+        _command(call, [*argv, kf])
 
 
 @procedure("luks_format")
@@ -69,7 +78,8 @@ def luks_format_cipher(
 @procedure("luks_add_key")
 def luks_add_key(call: CallContext, device: Device, key: str, newkey: str, keyslot: int) -> None:
     with _keyfile(key) as kf, _keyfile(newkey) as nkf:
-        call.run(
+        _command(
+            call,
             [
                 "cryptsetup",
                 "-q",
@@ -80,19 +90,19 @@ def luks_add_key(call: CallContext, device: Device, key: str, newkey: str, keysl
                 "luksAddKey",
                 device.node,
                 nkf,
-            ]
+            ],
         )
 
 
 @procedure("luks_kill_slot")
 def luks_kill_slot(call: CallContext, device: Device, key: str, keyslot: int) -> None:
     with _keyfile(key) as kf:
-        call.run(["cryptsetup", "-q", "-d", kf, "luksKillSlot", device.node, str(keyslot)])
+        _command(call, ["cryptsetup", "-q", "-d", kf, "luksKillSlot", device.node, str(keyslot)])
 
 
 @procedure("luks_uuid")
 def luks_uuid(call: CallContext, device: Device) -> str:
-    return call.run(["cryptsetup", "luksUUID", device.node]).out.strip()
+    return _command(call, ["cryptsetup", "luksUUID", device.node]).strip()
 
 
 def _is_block_device(path: str) -> bool:

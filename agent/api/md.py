@@ -26,6 +26,15 @@ _MD_NAME = re.compile(r"md[0-9]+")
 _KEY_DEVICE = re.compile(r"(?<=dev_)([a-z]+[0-9]*)(?=_)")
 
 
+def _command(call: CallContext, argv: list[str], prefix: str = "", fold: bool = False) -> str:
+    """A program run as guestfsd's C ``command()`` runs it: on failure the message is
+    ``prefix`` and the program's stderr exactly (empty if it printed nothing)."""
+    done = call.run(argv, check=False, fold=fold)
+    if done.status != 0:
+        raise AgentError(prefix + done.err)
+    return done.out
+
+
 @procedure("md_create")
 def md_create(
     call: CallContext,
@@ -69,7 +78,7 @@ def md_create(
         else:
             argv.append(queue.pop(0).node)
         bitmap >>= 1
-    call.run(argv, error=f"mdadm: {name}: {{err}}")
+    _command(call, argv, f"mdadm: {name}: ")
 
 
 def _is_raid_device(node: str) -> bool:
@@ -118,7 +127,7 @@ def md_detail(call: CallContext, md: Device) -> list[tuple[str, str]]:
 
 @procedure("md_stop")
 def md_stop(call: CallContext, md: Device) -> None:
-    call.run(["mdadm", "--stop", md.node])
+    _command(call, ["mdadm", "--stop", md.node])
 
 
 def _parse_mdstat_line(call: CallContext, line: str) -> list[dict[str, object]]:
@@ -157,6 +166,7 @@ def _c_int(text: str) -> int:
 @procedure("md_stat")
 def md_stat(call: CallContext, md: Device) -> list[dict[str, object]]:
     name = md.node.removeprefix("/dev/")
+    shown = md.removeprefix("/dev/")  # the user's name, as guestfsd's appliance sees it
     try:
         with open("/proc/mdstat", encoding="utf-8", errors="surrogateescape") as f:
             lines = f.read().split("\n")
@@ -165,4 +175,4 @@ def md_stat(call: CallContext, md: Device) -> list[dict[str, object]]:
     for line in lines:
         if line.startswith(f"{name} : "):
             return _parse_mdstat_line(call, line[len(name) + 3 :])
-    raise AgentError(f"{name}: MD device not found")
+    raise AgentError(f"{shown}: MD device not found")

@@ -17,6 +17,15 @@ provides_group("ntfs3g", has_program("ntfs-3g.probe"))
 provides_group("ntfsprogs", has_program("ntfsresize"))
 
 
+def _command(call: CallContext, argv: list[str], prefix: str = "", fold: bool = False) -> str:
+    """A program run as guestfsd's C ``command()`` runs it: on failure the message is
+    ``prefix`` and the program's stderr exactly (empty if it printed nothing)."""
+    done = call.run(argv, check=False, fold=fold)
+    if done.status != 0:
+        raise AgentError(prefix + done.err)
+    return done.out
+
+
 @procedure("ntfs_3g_probe")
 def ntfs_3g_probe(call: CallContext, rw: bool, device: Device) -> int:
     # The exit status is the answer (0: mountable; 12, 14, 15 ... why not), not an error.
@@ -36,7 +45,7 @@ def ntfsresize(
     if force:
         argv.append("--force")
     # ntfsresize explains a refusal on stdout.
-    call.run([*argv, device.node], fold=True, error=f"{device}: {{err}}")
+    _command(call, [*argv, device.node], f"{device}: ", fold=True)
 
 
 @procedure("ntfsresize_size")
@@ -47,7 +56,7 @@ def ntfsresize_size(call: CallContext, device: Device, size: int) -> None:
 @procedure("ntfsfix")
 def ntfsfix(call: CallContext, device: Device, clearbadsectors: bool | None = None) -> None:
     argv = ["ntfsfix", *(["-b"] if clearbadsectors else []), device.node]
-    call.run(argv, error=f"{device}: {{err}}")
+    _command(call, argv, f"{device}: ")
 
 
 def _stream_out(call: CallContext, argv: list[str]) -> None:
@@ -111,7 +120,7 @@ def ntfsclone_in(call: CallContext, device: Device) -> None:
         assert proc.stdin is not None
         stdin = proc.stdin
 
-        def sink(data: bytes) -> None:
+        def sink(data: memoryview) -> None:
             try:
                 stdin.write(data)
             except BrokenPipeError:

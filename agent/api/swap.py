@@ -15,6 +15,15 @@ SWAP_LABEL_MAX = 16
 provides_group("linuxfsuuid", lambda: True)
 
 
+def _command(call: CallContext, argv: list[str], prefix: str = "", fold: bool = False) -> str:
+    """A program run as guestfsd's C ``command()`` runs it: on failure the message is
+    ``prefix`` and the program's stderr exactly (empty if it printed nothing)."""
+    done = call.run(argv, check=False, fold=fold)
+    if done.status != 0:
+        raise AgentError(prefix + done.err)
+    return done.out
+
+
 def _check_label(label: str) -> None:
     # strlen: the limit is in bytes, not characters.
     if len(label.encode("utf-8", "surrogateescape")) > SWAP_LABEL_MAX:
@@ -34,7 +43,7 @@ def mkswap(
     # Old signatures (a filesystem that was there before) would make blkid report both:
     # guestfsd wipes them first and ignores a failure to do so.
     call.run(["wipefs", "-a", "--force", device.node], check=False)
-    call.run([*argv, device.node], error=f"{device}: {{err}}")
+    _command(call, [*argv, device.node], f"{device}: ")
 
 
 @procedure("mkswap_L")
@@ -49,13 +58,13 @@ def mkswap_U(call: CallContext, uuid: str, device: Device) -> None:
 
 @procedure("mkswap_file")
 def mkswap_file(call: CallContext, path: GuestPath) -> None:
-    call.run(["mkswap", "-f", path.host()], error=f"{path}: {{err}}")
+    _command(call, ["mkswap", "-f", path.host()], f"{path}: ")
 
 
 def _swaponoff(call: CallContext, program: str, value: str, shown: str, *flag: str) -> None:
     """``swapon``/``swapoff`` on one thing; guestfsd's message names what it passed
     (``shown``: the user's device, ``/sysroot/...`` for a file, the label or UUID)."""
-    call.run([program, *flag, value], error=f"{shown}: {{err}}")
+    _command(call, [program, *flag, value], f"{shown}: ")
 
 
 @procedure("swapon_device")

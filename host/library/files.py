@@ -46,7 +46,8 @@ class Files(HandleBase[_H]):
         return self._names("ls0", directory)
 
     def find(self, directory: str) -> list[str]:
-        """Every name below a directory, relative to it, sorted (via find0)."""
+        """Every name below a directory, sorted (via find0): relative to it when it ends
+        in "/" (or is "/"), else each with a leading "/", as libguestfs 1.48 gives them."""
         return self._names("find0", directory)
 
     def read_file(self, path: str) -> bytes:
