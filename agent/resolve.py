@@ -237,19 +237,11 @@ class Resolver:
         stub = f"{proc.name}_stub"
         out = dict(args)
         has_pathname = False
-        too_long: str | None = None
         for a in proc.wire_args:
             value = args[a.name]
             kind = a.type
             if kind is ArgType.PATHNAME:
-                if len(value) >= PATH_MAX:
-                    # Longer than any path the kernel takes (each character is at least
-                    # one byte): its ENAMETOOLONG, said once the root is checked. No
-                    # GuestPath is made of it, which would copy up to 4 MiB.
-                    self.path(stub, value[:1])
-                    too_long = value
-                else:
-                    out[a.name] = self.path(stub, value)
+                out[a.name] = self.path(stub, value)
                 has_pathname = True
             elif kind is ArgType.DEVICE:
                 out[a.name] = self.device(stub, value)
@@ -277,8 +269,6 @@ class Resolver:
                 raise AgentError(f"{stub}: '{value}' is not a file name")
         if has_pathname:
             self.need_root(stub)
-        if too_long is not None:
-            raise AgentError.from_errno(errno.ENAMETOOLONG, too_long[:64] + "...")
         return out
 
     def reverse_result(self, proc: Procedure, result: Any) -> Any:
