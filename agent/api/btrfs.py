@@ -497,7 +497,13 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
 # -- balance and scrub -----------------------------------------------------------------------
 
 
-_BALANCE_FIELDS = [f for f, _ in BY_NAME["btrfs_balance_status"].struct.fields]
+def _struct_fields(proc: str) -> list[str]:
+    struct = BY_NAME[proc].struct
+    assert struct is not None, proc
+    return [f for f, _ in struct.fields]
+
+
+_BALANCE_FIELDS = _struct_fields("btrfs_balance_status")
 _BALANCE_STATE = re.compile(r"Balance on '.*' is (.*)")
 _BALANCE_COUNTS = re.compile(
     r"\s*(\d+) out of about\s*(\d+) chunks balanced \(\s*(\d+) considered\),\s*(\d+)% left"
@@ -534,9 +540,7 @@ def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object
 
 
 #: The counters of ``btrfs scrub status -R``, as the struct names them (less the prefix).
-_SCRUB_COUNTERS = tuple(
-    f.removeprefix("btrfsscrub_") for f, _ in BY_NAME["btrfs_scrub_status"].struct.fields
-)
+_SCRUB_COUNTERS = tuple(f.removeprefix("btrfsscrub_") for f in _struct_fields("btrfs_scrub_status"))
 
 
 @procedure("btrfs_scrub_status")
