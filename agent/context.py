@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..protocol import constants as C
-from ..protocol.messages import Header, decode_chunk, encode_chunk, encode_progress, word
+from ..protocol.chunks import ChunkBatcher, read_chunk_into
+from ..protocol.messages import Header, encode_chunk, encode_progress, word
 from ..protocol.procedures import Procedure
 from ..protocol.xdr import XdrError
 from . import runner
@@ -27,8 +28,30 @@ if TYPE_CHECKING:
     from .server import Agent
 
 
-#: Bytes read from a FileOut source and written to the stream per system call.
-_BATCH = 32 * C.MAX_CHUNK_SIZE
+class FileBuffers:
+    """The buffers one connection moves file bodies through, made once per chunk size
+    (8 KiB, or what our host negotiated) and reused by every transfer."""
+
+    def __init__(self) -> None:
+        self._receive: memoryview | None = None
+        self._batcher: ChunkBatcher | None = None
+
+    def receive_buffer(self, limit: int) -> memoryview:
+        """About 1 MiB of chunks (at least two), so small chunks reach the file in big
+        writes."""
+        size = max(_RECEIVE_BYTES, limit) + limit
+        if self._receive is None or len(self._receive) != size:
+            self._receive = memoryview(bytearray(size))
+        return self._receive
+
+    def batcher(self, size: int) -> ChunkBatcher:
+        if self._batcher is None or self._batcher.size != size:
+            self._batcher = ChunkBatcher(size)
+        return self._batcher
+
+
+#: What a FileIn call hands its sink at a time, at the least.
+_RECEIVE_BYTES = 1024 * 1024
 
 
 class FileOutCancelled(Exception):
@@ -103,34 +126,55 @@ class CallContext:
         self.stream.write(encode_progress(self.header.proc, self.header.serial, position, total))
 
     # -- FileIn ----------------------------------------------------------------------------
-    def receive_file(self, sink: Callable[[bytes], None], total: int | None = None) -> int:
-        """Feed each incoming chunk to ``sink`` until the end marker; returns the byte
-        count. Raises TransferCancelled if the library cancels. ``sink`` may raise
-        AgentError (a write error): the caller's error path then drains the rest."""
+    def receive_file(
+        self,
+        sink: Callable[[memoryview], None],
+        total: int | None = None,
+        *,
+        per_chunk: bool = False,
+    ) -> int:
+        """Feed the incoming file to ``sink`` until the end marker; returns the byte count.
+        Raises TransferCancelled if the library cancels. ``sink`` may raise AgentError (a
+        write error): the caller's error path then drains the rest.
+
+        Chunks are read straight into one buffer of the connection (no copy, no
+        allocation per chunk), and ``sink`` gets about 1 MiB at a time -- a view into
+        that buffer, valid only until it returns -- however small the chunks are, or
+        each chunk as it comes with ``per_chunk``."""
         received = 0
         total = total if total is not None else self.header.progress_hint
+        limit = self.agent.chunk_size
+        buf = self.agent.file_buffers.receive_buffer(limit)
+        if per_chunk:
+            buf = buf[:limit]  # full after every chunk: each one goes to the sink
+        fill = 0
         while True:
-            cancel, data = self._read_chunk()
+            cancel, n = self._read_chunk_into(buf[fill:])
             if cancel:
                 self.file_in_pending = False
                 raise TransferCancelled()
-            if not data:
+            if not n:
                 self.file_in_pending = False
+                if fill:
+                    sink(buf[:fill])
                 self.progress_done(total)
                 return received
-            sink(data)
-            received += len(data)
+            fill += n
+            received += n
+            if len(buf) - fill < limit:
+                sink(buf[:fill])
+                fill = 0
             if total:
                 self.progress(received, total)
 
-    def _read_chunk(self) -> tuple[bool, bytes]:
+    def _read_chunk_into(self, buf: memoryview) -> tuple[bool, int]:
+        stream = self.stream
         while True:
-            n = self.stream.read_word()
+            n = stream.read_word()
             if n == C.CANCEL_FLAG:
                 continue  # a stray flag: guestfsd ignores it here too
             try:
-                body = self.stream.read_body(n)
-                return decode_chunk(body, self.agent.chunk_size)
+                return read_chunk_into(stream, n, buf, self.agent.chunk_size)
             except XdrError as e:
                 raise StreamOutOfSync(f"bad file chunk: {e}") from None
 
@@ -140,9 +184,10 @@ class CallContext:
             return
         self.file_in_pending = False
         self.stream.write(word(C.CANCEL_FLAG))
+        buf = self.agent.file_buffers.receive_buffer(self.agent.chunk_size)
         while True:
-            cancel, data = self._read_chunk()
-            if cancel or not data:
+            cancel, n = self._read_chunk_into(buf)
+            if cancel or not n:
                 return
 
     # -- FileOut ---------------------------------------------------------------------------
@@ -160,29 +205,35 @@ class CallContext:
         self.stream.write(encode_chunk(data, limit=self.agent.chunk_size))
 
     def send_file(self, read: Callable[[int], bytes], total: int = 0) -> int:
-        """Stream everything ``read`` returns, in chunks of the connection's size (8 KiB
-        unless our host asked for more). The end marker is sent by the dispatcher once
-        the implementation returns without error.
+        """Stream everything ``read`` returns (``read(n)`` gives at most n bytes, b""
+        at the end), in chunks of the connection's size (8 KiB unless our host asked
+        for more). The end marker is sent by the dispatcher once the implementation
+        returns without error."""
 
-        Chunks are encoded in batches and written with one system call per batch: one
-        write per 8 KiB chunk would make the syscalls, not the data, the bottleneck."""
+        def readinto(view: memoryview) -> int:
+            data = read(len(view))
+            n = len(data)
+            view[:n] = data
+            return n
+
+        return self.send_from(readinto, total)
+
+    def send_from(self, readinto: Callable[[memoryview], int], total: int = 0) -> int:
+        """:meth:`send_file` from a ``readinto``-like source, which puts up to
+        ``len(view)`` bytes in the view it is given and returns how many (0 at the end):
+        the data goes from the source into the chunks' buffer in place, and batches of
+        chunks (about 2 MiB) leave in one write each."""
         sent = 0
-        size = self.agent.chunk_size
-        batch = max(_BATCH, size)
+        batcher = self.agent.file_buffers.batcher(self.agent.chunk_size)
         while True:
-            data = read(batch)
-            if not data:
+            n = batcher.fill(readinto)
+            if not n:
                 break
             if self._library_cancelled():
                 self.end_file_out(cancel=True)
                 raise FileOutCancelled()
-            view = memoryview(data)
-            self.stream.write(
-                b"".join(
-                    encode_chunk(view[i : i + size], limit=size) for i in range(0, len(view), size)
-                )
-            )
-            sent += len(data)
+            self.stream.write(batcher.view())
+            sent += n
             if total:
                 self.progress(sent, total)
         self.progress_done(total)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.procedures import Procedure
 from ..protocol.types import ArgType, RetType, StrKind
 from .errors import AgentError
+from .sysroot import PATH_MAX
 
 if TYPE_CHECKING:
     from .devices import DeviceMap
@@ -222,6 +223,11 @@ class Resolver:
     def path(self, stub: str, text: str) -> GuestPath:
         if not text.startswith("/"):
             raise AgentError(f"{stub}: path must start with a / character")
+        if len(text) >= PATH_MAX:
+            # No call can use it (the kernel answers ENAMETOOLONG), and a GuestPath would
+            # copy it: a 4 MiB path must not cost the agent another 4 MiB.
+            self.need_root(stub)
+            self.sysroot.check_length(text)
         return GuestPath(text, self.sysroot)
 
     # -- a whole call --------------------------------------------------------------------

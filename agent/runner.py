@@ -170,3 +170,44 @@ def start(
         )
     except FileNotFoundError:
         raise not_found(argv[0]) from None
+
+
+def pipe(first: Sequence[str], second: Sequence[str], *, cwd: str | None = None) -> Completed:
+    """``first | second`` without a shell: the status and outputs are ``second``'s (as a
+    shell pipeline reports them); ``first``'s stderr is dropped. Both run in ``cwd``."""
+    try:
+        producer = subprocess.Popen(
+            list(first),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=ENV,
+            cwd=cwd,
+        )
+    except FileNotFoundError:
+        raise not_found(first[0]) from None
+    assert producer.stdout is not None
+    try:
+        consumer = subprocess.Popen(
+            list(second),
+            stdin=producer.stdout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=ENV,
+            cwd=cwd,
+        )
+    except FileNotFoundError:
+        producer.kill()
+        producer.wait()
+        raise not_found(second[0]) from None
+    finally:
+        producer.stdout.close()
+    out, err = consumer.communicate()
+    producer.wait()
+    if consumer.returncode < 0:
+        raise killed(second[0], -consumer.returncode)
+    return Completed(
+        consumer.returncode,
+        out.decode("utf-8", "surrogateescape"),
+        err.decode("utf-8", "surrogateescape").rstrip("\n"),
+    )

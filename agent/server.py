@@ -18,12 +18,20 @@ import traceback
 from typing import Any, TextIO
 
 from ..protocol import constants as C
-from ..protocol.messages import Header, decode_args, encode_error, encode_ret, frame, word
+from ..protocol.messages import (
+    Header,
+    decode_args,
+    encode_error,
+    encode_ret,
+    frame,
+    frame_reply,
+    word,
+)
 from ..protocol.procedures import BY_NUMBER, Procedure
 from ..protocol.stream import ByteStream, StreamClosed
 from ..protocol.xdr import XdrError
 from . import api  # noqa: F401  (importing the families registers their procedures)
-from .context import CallContext, FileOutCancelled
+from .context import CallContext, FileBuffers, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
 from .registry import IMPLEMENTATIONS
@@ -67,6 +75,8 @@ class Agent:
         #: FileIn/FileOut chunk size on this connection: 1.48's 8 KiB until our host asks
         #: for more (internal_pyguestfs_set_chunk_size); back to 8 KiB for each new host.
         self.chunk_size = C.MAX_CHUNK_SIZE
+        #: Reused by every FileIn/FileOut transfer on this connection.
+        self.file_buffers = FileBuffers()
         #: Checks and translates each argument by its kind (agent/resolve.py).
         self.resolver = Resolver(devices, sysroot)
 
@@ -138,6 +148,9 @@ class Agent:
         if length < C.HEADER_SIZE:
             raise StreamOutOfSync(f"could not decode message header ({length}-byte message)")
         header = Header.unpack(body)
+        if not self.verbose:  # the common case: no clock, no log line
+            self._dispatch(header, memoryview(body)[C.HEADER_SIZE :])
+            return
         started = time.monotonic()
         outcome = self._dispatch(header, memoryview(body)[C.HEADER_SIZE :])
         if self.verbose:
@@ -250,8 +263,7 @@ class Agent:
         self.send_reply(ctx.header, payload)
 
     def send_reply(self, call: Header, payload: bytes) -> None:
-        reply = Header(proc=call.proc, serial=call.serial, direction=C.DIRECTION_REPLY)
-        self._send(frame(reply.pack() + payload))
+        self._send(frame_reply(call.proc, call.serial, payload))
 
     def _send(self, message: bytes) -> None:
         """Send a reply; while the next request is already here (pipelined calls), hold

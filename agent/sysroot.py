@@ -39,10 +39,15 @@ class Sysroot:
                 f"{api}_stub: you must call 'mount' first to mount the root filesystem"
             )
 
-    def _components(self, guest_path: str, follow_last: bool) -> list[str]:
-        """Resolved components of ``guest_path`` relative to the root."""
+    @staticmethod
+    def check_length(guest_path: str) -> None:
+        """ENAMETOOLONG, as the kernel says it, for a path of PATH_MAX bytes or more."""
         if len(guest_path) >= PATH_MAX and len(os.fsencode(guest_path)) >= PATH_MAX:
             raise AgentError.from_errno(errno.ENAMETOOLONG, guest_path[:64] + "...")
+
+    def _components(self, guest_path: str, follow_last: bool) -> list[str]:
+        """Resolved components of ``guest_path`` relative to the root."""
+        self.check_length(guest_path)
         pending = [c for c in guest_path.split("/") if c not in ("", ".")]
         pending.reverse()  # a stack: the next component is at the end
         done: list[str] = []

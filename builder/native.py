@@ -74,7 +74,7 @@ class Availability:
 def availability(python: str = sys.executable) -> Availability:
     """Can ``python`` compile with mypyc here? Cheap (no subprocess for the running
     interpreter): it is part of every cache-key computation."""
-    cc = shutil.which("cc")  # what setuptools calls unless CC is set
+    cc = shutil.which(runner.c_compiler())
     if cc is None:
         return Availability(False, "no C compiler (cc) is installed")
     if python != sys.executable:

@@ -201,3 +201,11 @@ def _bytes(data: bytes | str | None) -> bytes:
     if data is None:
         return b""
     return data.encode() if isinstance(data, str) else data
+
+
+def c_compiler() -> str:
+    """The C compiler a build would run, as setuptools picks it: the program of ``$CC``
+    (its first word: CC may carry options, ``gcc -pthread``), else ``cc``. A toolchain
+    variable, passed through like ``PATH``, not a pyguestfs setting."""
+    words = os.environ.get("CC", "").split(maxsplit=1)
+    return words[0] if words else "cc"

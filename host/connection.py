@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from ..protocol import constants as C
+from ..protocol.chunks import ChunkBatcher, read_chunk_into
 from ..protocol.messages import (
     Header,
-    decode_chunk,
     decode_error,
     decode_progress,
     decode_ret,
@@ -37,9 +37,6 @@ from ..protocol.xdr import XdrError
 from .errors import GuestFSError, ProtocolViolation
 
 ProgressCallback = Callable[[int, int, int, int], None]
-
-#: FileIn data read from the local file and written per system call (32 chunks).
-_SEND_BATCH = 32 * C.MAX_CHUNK_SIZE
 
 
 class Connection:
@@ -64,6 +61,9 @@ class Connection:
         #: Set by ``GuestFS.user_cancel`` (from any thread): the transfer in progress
         #: stops at its next chunk. Reset as each transfer starts, as in 1.48.
         self.user_cancel = False
+        #: File-transfer buffers, made at the first transfer and reused by the next ones.
+        self._batcher: ChunkBatcher | None = None
+        self._receive_buffer: memoryview | None = None
 
     @classmethod
     def connect_unix(cls, path: str, timeout: float = 10.0) -> Connection:
@@ -303,10 +303,16 @@ class Connection:
     # -- FileIn ------------------------------------------------------------------------------
     def _send_file(self, proc: Procedure, f: BinaryIO) -> str | None:
         """Stream a local file as chunks. Returns a local error text, if reading failed
-        (the transfer is then cancelled and the daemon's error reply still read)."""
+        (the transfer is then cancelled and the daemon's error reply still read).
+
+        The file is read straight into the chunks' reused buffer (no copy, nothing
+        allocated per chunk) and each batch of chunks leaves in one write."""
         stream = self.stream
-        size = self.chunk_size
-        batch = max(_SEND_BATCH, size)
+        batcher = self._batcher_for(self.chunk_size)
+
+        def readinto(view: memoryview) -> int:
+            return f.readinto(view) or 0  # type: ignore[attr-defined]
+
         while True:
             if stream.readable(0) and self._daemon_cancelled():
                 stream.write(encode_chunk(b"", cancel=True))
@@ -315,19 +321,19 @@ class Connection:
                 stream.write(encode_chunk(b"", cancel=True))
                 return _CANCELLED
             try:
-                data = f.read(batch)
+                n = batcher.fill(readinto)
             except OSError as e:
                 stream.write(encode_chunk(b"", cancel=True))
                 return f"error reading {getattr(f, 'name', 'the local file')}: {e.strerror}"
-            if not data:
+            if not n:
                 stream.write(encode_chunk(b""))
                 return None
-            view = memoryview(data)
-            stream.write(
-                b"".join(
-                    encode_chunk(view[i : i + size], limit=size) for i in range(0, len(view), size)
-                )
-            )
+            stream.write(batcher.view())
+
+    def _batcher_for(self, size: int) -> ChunkBatcher:
+        if self._batcher is None or self._batcher.size != size:
+            self._batcher = ChunkBatcher(size)
+        return self._batcher
 
     def _daemon_cancelled(self) -> bool:
         """Consume progress messages waiting on the wire; True if a cancel flag came."""
@@ -355,10 +361,14 @@ class Connection:
         except OSError as e:
             out, local_error = None, f"open: {filename}: {e.strerror}"
             self.stream.write(word(C.CANCEL_FLAG))
+        # Each chunk's data is read straight into one reused buffer and written from it.
+        if self._receive_buffer is None or len(self._receive_buffer) < self.chunk_size:
+            self._receive_buffer = memoryview(bytearray(self.chunk_size))
+        buf = self._receive_buffer
         try:
             while True:
-                n = self._next_unit(proc.name)
-                cancel, data = decode_chunk(self.stream.read_exact(n), self.chunk_size)
+                length = self._next_unit(proc.name)
+                cancel, n = read_chunk_into(self.stream, length, buf, self.chunk_size)
                 if cancel:
                     if local_error == _CANCELLED:
                         raise _cancelled()
@@ -368,11 +378,11 @@ class Connection:
                         f"{proc.name}: the daemon cancelled the transfer "
                         "(a read error in the appliance; see the verbose log)"
                     )
-                if not data:
+                if not n:
                     break
                 if out is not None:
                     try:
-                        out.write(data)
+                        out.write(buf[:n])
                     except OSError as e:
                         local_error = f"write: {filename}: {e.strerror}"
                         out.close()

@@ -74,6 +74,22 @@ def frame(body: bytes | bytearray) -> bytes:
     return _WORD.pack(len(body)) + bytes(body)
 
 
+#: A framed reply's first 44 bytes: the length word and the header.
+_REPLY_HEAD = struct.Struct(">IIIiIIQQI")
+
+
+def frame_reply(proc: int, serial: int, payload: bytes) -> bytes:
+    """A framed OK reply to call ``proc``/``serial``: length word, header and ``payload``
+    packed at once (the agent sends one per call)."""
+    n = C.HEADER_SIZE + len(payload)
+    if n > C.MESSAGE_MAX:
+        raise XdrError(f"message of {n} bytes exceeds the {C.MESSAGE_MAX}-byte limit")
+    head = _REPLY_HEAD.pack(
+        n, C.PROGRAM, C.PROTOCOL_VERSION, proc, C.DIRECTION_REPLY, serial, 0, 0, C.STATUS_OK
+    )
+    return head + payload if payload else head
+
+
 def word(value: int) -> bytes:
     return _WORD.pack(value)
 

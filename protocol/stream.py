@@ -78,6 +78,30 @@ class ByteStream:
         with memoryview(self._buf) as view:  # one copy, not a slice and then a copy of it
             return bytes(view[start : self._pos])
 
+    def readinto_exact(self, view: memoryview) -> None:
+        """Fill ``view``: first from what is buffered, then by reading the descriptor
+        straight into it (a file chunk's data goes from the kernel to its destination
+        buffer in one copy, never through the stream's own buffer)."""
+        want = len(view)
+        have = min(self.buffered(), want)
+        if have:
+            start = self._pos
+            end = start + have
+            self._pos = end
+            with memoryview(self._buf) as buf:  # released at once: _buf must stay resizable
+                view[:have] = buf[start:end]
+        got = have
+        if got < want:
+            self.flush()  # never wait for the peer while holding back what it waits for
+        while got < want:
+            try:
+                n = os.readv(self.fd, [view[got:]])
+            except OSError as e:
+                raise StreamClosed(f"read failed: {e.strerror}") from None
+            if not n:
+                raise StreamClosed("the peer closed the connection")
+            got += n
+
     def read_word(self, timeout: float | None = None) -> int:
         return int(_WORD.unpack(self.read_exact(4, timeout))[0])
 

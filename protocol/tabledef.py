@@ -11,6 +11,7 @@ carry what qualifies them: ``"RStruct statns"``, ``"RStringList Device"``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final, TypeVar
 
 from .types import (
@@ -73,20 +74,21 @@ class Procedure:
     #: How guestfish prints the integer result (``umask`` in octal), if not in decimal.
     fish_output: FishOutput | None = None
 
-    @property
+    # Computed once per procedure, not per call: the agent asks them for every request.
+    @cached_property
     def wire_args(self) -> tuple[Arg, ...]:
         """The required arguments that travel in the args struct (no FileIn/FileOut)."""
         return tuple(a for a in self.args if a.type not in (ArgType.FILEIN, ArgType.FILEOUT))
 
-    @property
+    @cached_property
     def file_in(self) -> bool:
         return any(a.type is ArgType.FILEIN for a in self.args)
 
-    @property
+    @cached_property
     def file_out(self) -> bool:
         return any(a.type is ArgType.FILEOUT for a in self.args)
 
-    @property
+    @cached_property
     def has_args_struct(self) -> bool:
         return bool(self.wire_args or self.optargs)
 

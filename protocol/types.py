@@ -6,8 +6,10 @@ Names follow ``generator/types.mli`` of libguestfs so the table reads like the o
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from .xdr import Decoder, Encoder, XdrError
@@ -152,17 +154,44 @@ class StructDef:
     internal: bool = False
 
     def encode(self, enc: Encoder, value: dict[str, Any]) -> None:
+        fixed = self._fixed
+        if fixed is not None:  # all numbers (statns, statvfs ...): one pack, not one per field
+            enc.buf += fixed.pack(*[value[fname] for fname, _ in self.fields])
+            return
         for fname, ftype in self.fields:
             _encode_field(enc, ftype, value[fname])
 
     def decode(self, dec: Decoder) -> dict[str, Any]:
+        fixed = self._fixed
+        if fixed is not None:
+            values = fixed.unpack(dec.take(fixed.size))
+            return {fname: v for (fname, _), v in zip(self.fields, values, strict=True)}
         return {fname: _decode_field(dec, ftype) for fname, ftype in self.fields}
+
+    @cached_property
+    def _fixed(self) -> struct.Struct | None:
+        """The whole struct as one struct.Struct when every field is a fixed-size number."""
+        codes = [_FIXED_CODES.get(ft) for _, ft in self.fields]
+        if not codes or None in codes:
+            return None
+        return struct.Struct(">" + "".join(c for c in codes if c))
 
     @property
     def min_wire_size(self) -> int:
         """Smallest encoding of one instance: lets decoders reject impossible counts."""
         sizes = {FieldType.INT64: 8, FieldType.UINT64: 8, FieldType.BYTES: 8, FieldType.UUID: 32}
         return sum(sizes.get(ft, 4) for _, ft in self.fields)
+
+
+#: struct codes of the fixed-size numeric field types (what Encoder/Decoder write).
+_FIXED_CODES = {
+    FieldType.INT32: "i",
+    FieldType.UINT32: "I",
+    FieldType.INT64: "q",
+    FieldType.BYTES: "q",
+    FieldType.UINT64: "Q",
+    FieldType.OPTPERCENT: "f",
+}
 
 
 def _encode_field(enc: Encoder, ftype: FieldType, v: Any) -> None:

@@ -101,6 +101,10 @@ class Decoder:
         self.pos = end
         return chunk
 
+    def take(self, n: int) -> memoryview:
+        """The next ``n`` bytes (bounds-checked), consumed."""
+        return self._take(n)
+
     def remaining(self) -> int:
         return len(self.data) - self.pos
 

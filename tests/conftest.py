@@ -46,7 +46,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 #
 # Every test gets exactly one tier marker (registered in pyproject.toml):
 #   unit      no qemu, no appliance build: the whole tier runs in seconds
-#   artifact  builds real files (the appliance, a frozen bundle, images) without booting
+#   artifact  builds real files (the appliance, a frozen bundle, images, Debian's guestfsd
+#             unpacked and confined) or runs heavy work (loads, mypy, real guestfish)
+#             without booting
 #   boot      starts qemu (skipped where qemu-system-x86_64 is not installed)
 # An explicit marker on the test, its class or module wins; otherwise the tier follows
 # the fixtures the test uses (directly or through other fixtures), else it is unit.
@@ -65,6 +67,10 @@ ARTIFACT_FIXTURES = frozenset(
     {"appliance", "cachedir", "fixed", "fixed_guestfsd", "bundle", "debian", "dockerd", "registry"}
 )
 
+#: Fixtures that unpack and start Debian's real guestfsd beside our agent (the differential
+#: tests): no qemu, but seconds per start and real files, so not the quick loop.
+REAL_DAEMON_FIXTURES = frozenset({"real_daemon_ready", "both"})
+
 QEMU = shutil.which("qemu-system-x86_64")
 
 
@@ -80,7 +86,7 @@ def tier_of(item: pytest.Item) -> str:
     fixtures = set(getattr(item, "fixturenames", ()))
     if fixtures & BOOT_FIXTURES:
         return "boot"
-    if fixtures & ARTIFACT_FIXTURES:
+    if fixtures & (ARTIFACT_FIXTURES | REAL_DAEMON_FIXTURES):
         return "artifact"
     return "unit"
 
@@ -89,12 +95,13 @@ def tier_of(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         tier = tier_of(item)
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if tier == "unit" and fixtures & (BOOT_FIXTURES | ARTIFACT_FIXTURES):
+        heavy = set(getattr(item, "fixturenames", ())) & (
+            BOOT_FIXTURES | ARTIFACT_FIXTURES | REAL_DAEMON_FIXTURES
+        )
+        if tier == "unit" and heavy:
             raise pytest.UsageError(
-                f"{item.nodeid} is marked unit but uses "
-                f"{', '.join(sorted(fixtures & (BOOT_FIXTURES | ARTIFACT_FIXTURES)))}, "
-                "which build the appliance or boot it"
+                f"{item.nodeid} is marked unit but uses {', '.join(sorted(heavy))}, "
+                "which build the appliance, boot it or start the real guestfsd"
             )
         if item.get_closest_marker(tier) is None:
             item.add_marker(tier)

@@ -99,10 +99,16 @@ def test_the_checker_sees_a_crossing_import() -> None:
     assert {"agent.api.files", "agent.guest", "agent.api.dirs"} <= found
 
 
+#: Modules known to be over the limit, each to be split by its family's owner; one that
+#: shrinks below it must leave this list (the test says so).
+KNOWN_LONG: frozenset[str] = frozenset()
+
+
 def test_no_agent_module_is_too_long_to_read() -> None:
-    long = [
-        f"{p.relative_to(SOURCE)}: {n} lines"
+    lengths = {
+        str(p.relative_to(SOURCE)): len(p.read_text().splitlines())
         for p in sorted(AGENT.rglob("*.py"))
-        if (n := len(p.read_text().splitlines())) > MAX_LINES
-    ]
-    assert long == []
+    }
+    long = {path for path, n in lengths.items() if n > MAX_LINES}
+    assert sorted(long - KNOWN_LONG) == [], {p: lengths[p] for p in long - KNOWN_LONG}
+    assert sorted(KNOWN_LONG - long) == [], "no longer too long: take them off KNOWN_LONG"

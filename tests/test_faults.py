@@ -48,6 +48,12 @@ class FailingFile(io.FileIO):
             raise OSError(5, "Input/output error")
         return super().read(min(size, self.good - self.tell()))
 
+    def readinto(self, buffer: Any) -> int:
+        if self.tell() >= self.good:
+            raise OSError(5, "Input/output error")
+        with memoryview(buffer) as view:
+            return super().readinto(view[: self.good - self.tell()]) or 0
+
 
 def _failing_open(good: int) -> Any:
     return lambda api, filename: FailingFile(filename, good)

@@ -169,6 +169,7 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 @needs_guestfish
+@pytest.mark.artifact  # the real guestfish and ours per script: seconds each
 @pytest.mark.parametrize("script", STANDALONE, ids=[s.name for s in STANDALONE])
 def test_standalone_script(script: Script, tmp_path: Path) -> None:
     """Scripts that need no appliance: same output, errors and exit status."""

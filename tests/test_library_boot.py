@@ -32,6 +32,8 @@ from pyguestfs.host import GuestFS
 
 MiB = 1 << 20
 NAMES = 1500
+#: Seconds Debian's guestmount may take to boot its own appliance and mount.
+REFERENCE_TIMEOUT = 900
 
 needs_tools = pytest.mark.skipif(
     shutil.which("qemu-nbd") is None
@@ -199,12 +201,19 @@ def real_guestmount(image: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     mnt = tmp_path_factory.mktemp("realmnt")
     env = {**os.environ, "LIBGUESTFS_BACKEND": "direct"}
     env.pop("LIBGUESTFS_PATH", None)
-    subprocess.run(
-        ["guestmount", "--ro", "--format=raw", "-a", str(image), "-m", "/dev/sda", str(mnt)],
-        check=True,
-        env=env,
-        timeout=1800,
-    )
+    try:
+        subprocess.run(
+            ["guestmount", "--ro", "--format=raw", "-a", str(image), "-m", "/dev/sda", str(mnt)],
+            check=True,
+            env=env,
+            timeout=REFERENCE_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        # Seen on a 2-core host at load 25: Debian's appliance still in its kernel after
+        # 30 min. The reference not starting says nothing about pyguestfs.
+        if os.environ.get("PYGUESTFS_REQUIRE_REAL_DAEMON") == "1":
+            raise
+        pytest.skip(f"Debian's guestmount did not mount within {REFERENCE_TIMEOUT} s")
     yield mnt
     subprocess.run(["guestunmount", str(mnt)], check=False, timeout=120)
 

@@ -33,10 +33,14 @@ def _has_python3_guestfs() -> bool:
     return probe.returncode == 0
 
 
-pytestmark = pytest.mark.skipif(
-    not _has_python3_guestfs(),
-    reason="Debian's python3-guestfs and python3-libvirt are not installed",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not _has_python3_guestfs(),
+        reason="Debian's python3-guestfs and python3-libvirt are not installed",
+    ),
+    # Two Pythons and the real libguestfs per call: not the quick (unit) loop.
+    pytest.mark.artifact,
+]
 
 
 def _domain_xml(work: Path) -> str:

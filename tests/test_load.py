@@ -23,6 +23,9 @@ from conftest import RunningAgent, launch_vm, needs_qemu, report_figure
 
 from pyguestfs.host import GuestFS
 
+#: Minutes of calls and hundreds of MiB: heavy, so never in the quick (unit) loop.
+heavy = pytest.mark.artifact
+
 MiB = 1 << 20
 HANDLES = 8
 CALLS = 200
@@ -103,6 +106,7 @@ def _report(what: str, results: list[dict[str, object]], seconds: float) -> None
 FILES_LEFT = len({i % 16 for i in range(CALLS - 8) if i % 4 == 0}) + 1
 
 
+@heavy
 def test_eight_handles_in_threads(agents: list[RunningAgent], tmp_path: Path) -> None:
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(HANDLES) as pool:
@@ -114,6 +118,7 @@ def test_eight_handles_in_threads(agents: list[RunningAgent], tmp_path: Path) ->
     _report("threads", results, time.monotonic() - started)
 
 
+@heavy
 def test_eight_handles_in_processes(agents: list[RunningAgent], tmp_path: Path) -> None:
     started = time.monotonic()
     ctx = multiprocessing.get_context("spawn")  # no fork of a threaded test process
@@ -134,6 +139,7 @@ def _rss(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
+@heavy
 def test_long_session_memory_is_bounded(g: GuestFS, agent: RunningAgent) -> None:
     """10,000 calls on one handle: RSS of this process and of the agent, measured after a
     warm-up of 500 calls and at the end, grows by less than RSS_BOUND each."""

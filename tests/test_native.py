@@ -53,8 +53,11 @@ def test_no_call_inside_a_slice_bound_of_a_hot_module() -> None:
     assert not found, f"a call inside a slice bound (assign it first): {found}"
 
 
-def _no_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CC", "/nonexistent/cc")
+def _no_compiler(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A machine without cc: nothing on PATH (every other tool is found already)."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("PATH", os.fspath(empty))
 
 
 def test_freeze_key_covers_the_native_toolchain(
@@ -70,7 +73,7 @@ def test_freeze_key_covers_the_native_toolchain(
     compiled = FreezeOptions(compiled=native.HOT_MODULES)
     with_cc = key(compiled)
     assert with_cc != key(FreezeOptions())  # compiling is an input
-    _no_compiler(monkeypatch)
+    _no_compiler(monkeypatch, tmp_path)
     assert key(compiled) != with_cc  # with and without a compiler: different bundles
     assert key(FreezeOptions()) == key(FreezeOptions())  # plain bundles never ask
 
@@ -78,7 +81,7 @@ def test_freeze_key_covers_the_native_toolchain(
 def test_without_a_compiler_the_bundle_keeps_byte_code_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _no_compiler(monkeypatch)
+    _no_compiler(monkeypatch, tmp_path)
     why = native.availability()
     assert not why.ok and "no C compiler" in why.detail
     folder = tmp_path / "app"

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from pyguestfs.host import GuestFS, GuestFSError, codegen
 from pyguestfs.host.calls import Calls
 from pyguestfs.protocol.procedures import BY_NAME, LIBRARY_ACTIONS
@@ -66,6 +68,7 @@ def _package_tree(base: Path) -> Path:
     return base
 
 
+@pytest.mark.artifact  # a whole mypy run over the package: a minute, not the quick loop
 def test_mypy_sees_wrong_calls(tmp_path: Path) -> None:
     """The methods are real to mypy: a wrong argument type, a missing argument and a
     misspelt method are all reported (a setattr-made method would hide all three)."""

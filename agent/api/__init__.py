@@ -19,6 +19,7 @@ from . import (
     archives,  # noqa: F401
     augeas,  # noqa: F401
     blockdev,  # noqa: F401
+    bootloaders,  # noqa: F401
     btrfs,  # noqa: F401
     cap,  # noqa: F401
     commands,  # noqa: F401
@@ -47,6 +48,7 @@ from . import (
     sfdisk,  # noqa: F401
     swap,  # noqa: F401
     transfer,  # noqa: F401
+    tsk,  # noqa: F401
     xattr,  # noqa: F401
     xfs,  # noqa: F401
     zero,  # noqa: F401

@@ -17,11 +17,12 @@ import stat
 import tempfile
 from typing import IO
 
+from ...protocol import constants as C
 from ..context import CallContext
 from ..errors import AgentError
 from ..registry import FEATURE_GROUPS, procedure
 from ..resolve import Device, GuestPath
-from ..runner import DEVNULL, ENV, start
+from ..runner import DEVNULL, ENV, pipe, start
 from ..streams import error_text, stream_program
 
 #: The characters of guestfsd's random_name.
@@ -101,7 +102,7 @@ def unpack_tar(
         assert tar.stdin is not None
         stdin = tar.stdin
 
-        def sink(data: bytes) -> None:
+        def sink(data: memoryview) -> None:
             try:
                 stdin.write(data)
             except BrokenPipeError:
@@ -332,3 +333,35 @@ def compress_device_out(
         stream_program(call, argv, device, stdin=fd)
     finally:
         os.close(fd)
+
+
+# -- initrd_list, initrd_cat (daemon/initrd.c): zcat into cpio, as 1.48 pipes them ------------
+
+
+@procedure("initrd_list")
+def initrd_list(call: CallContext, path: GuestPath) -> list[str]:
+    done = pipe(["zcat", "--", path.host()], ["cpio", "--quiet", "-it"])
+    if done.status != 0:
+        raise AgentError(f"pclose: command failed with return code {done.status}")
+    return done.out.splitlines()
+
+
+@procedure("initrd_cat")
+def initrd_cat(call: CallContext, initrdpath: GuestPath, filename: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="initrd-cat-") as work:
+        # cpio extracts the named member under the current directory, making its parents;
+        # it says nothing when the member is not in the archive.
+        done = pipe(
+            ["zcat", "--", initrdpath.host()], ["cpio", "--quiet", "-id", "--", filename], cwd=work
+        )
+        if done.status != 0:
+            raise AgentError(f"command failed with return code {done.status}")
+        member = os.path.join(work, filename)
+        try:
+            with open(member, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise AgentError.from_os(e, f"open: {initrdpath}:{filename}") from None
+    if len(data) >= C.MESSAGE_MAX:
+        raise AgentError(f"{initrdpath}:{filename}: file is too large for the protocol")
+    return data

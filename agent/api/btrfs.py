@@ -1,8 +1,6 @@
-"""The ``btrfs`` family (``daemon/btrfs.c`` of 1.48): making a btrfs filesystem.
-
-Also subvolumes and snapshots, devices, quota groups, balance, scrub,
-tuning and rescue, with btrfs-progs as guestfsd's ``daemon/btrfs.c`` and ``btrfs.ml`` run
-them, and their output read the same way.
+"""The ``btrfs`` family: making a btrfs filesystem, subvolumes and snapshots, devices, quota
+groups, balance, scrub, tuning and rescue, with btrfs-progs as guestfsd's ``daemon/btrfs.c``
+and ``btrfs.ml`` run them, and their output read the same way.
 
 Procedures given a ``Mountable`` (a device or ``btrfsvol:DEV/VOL``) mount it on a
 temporary directory outside the sysroot for the one command, then unmount it; given a
@@ -16,11 +14,14 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
+from ...protocol.procedures import BY_NAME
 from .. import runner
 from ..context import CallContext
 from ..errors import AgentError
 from ..fstools import command, commandr, literal, power_of_2, wipefs_argv
+from ..guest import split_lines
 from ..registry import has_program, procedure, provides_group
 from ..resolve import Device, GuestPath, Mountable
 
@@ -125,7 +126,7 @@ def _mounted_c(call: CallContext, fs: Mountable) -> Iterator[str]:
     """btrfs.c's ``mount``/``umount`` pair: a path is used in the sysroot; a device or a
     subvolume is mounted on a temporary directory for the duration."""
     if fs.path is not None:
-        yield fs.path.host()
+        yield _host(fs.path)
         return
     assert fs.device is not None
     tmp = tempfile.mkdtemp(prefix="btrfs.", dir="/tmp")
@@ -147,7 +148,7 @@ def _mounted_c(call: CallContext, fs: Mountable) -> Iterator[str]:
 def _mounted_ocaml(call: CallContext, fs: Mountable) -> Iterator[str]:
     """btrfs.ml's ``with_mounted``: the same, with the OCaml daemon's wording."""
     if fs.path is not None:
-        yield fs.path.host()
+        yield _host(fs.path)
         return
     assert fs.device is not None
     tmp = tempfile.mkdtemp(prefix="btrfs", dir="/tmp")
@@ -159,6 +160,13 @@ def _mounted_ocaml(call: CallContext, fs: Mountable) -> Iterator[str]:
         call.run(["umount", tmp], check=False)
         with contextlib.suppress(OSError):
             os.rmdir(tmp)
+
+
+def _host(path: GuestPath) -> str:
+    """The path handed to btrfs-progs. guestfsd prefixes ``/sysroot`` to the path as given,
+    so a trailing slash stays (``/`` is ``/sysroot/``) and shows in the tools' messages."""
+    host = path.host()
+    return host + "/" if path.endswith("/") and not host.endswith("/") else host
 
 
 def _shown(call: CallContext, text: str) -> str:
@@ -176,17 +184,7 @@ def btrfs_filesystem_resize(
     if size is not None and size <= 0:
         raise AgentError("size is zero or negative")
     target = str(size) if size is not None else "max"
-    _run(call, ["btrfs", "filesystem", "resize", target, mountpoint.host()], mountpoint)
-
-
-@procedure("btrfs_filesystem_sync")
-def btrfs_filesystem_sync(call: CallContext, fs: GuestPath) -> None:
-    _run(call, ["btrfs", "filesystem", "sync", fs.host()], fs)
-
-
-@procedure("btrfs_filesystem_balance")
-def btrfs_filesystem_balance(call: CallContext, fs: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", fs.host()], fs)
+    _run(call, ["btrfs", "filesystem", "resize", target, _host(mountpoint)], mountpoint)
 
 
 @procedure("btrfs_filesystem_defragment")
@@ -200,7 +198,7 @@ def btrfs_filesystem_defragment(
         if compress not in ("zlib", "lzo"):
             raise AgentError(f"unknown compress method: {compress}")
         argv.append(f"-c{compress}")
-    _run(call, [*argv, path.host()], path)
+    _run(call, [*argv, _host(path)], path)
 
 
 @procedure("btrfs_filesystem_show")
@@ -211,7 +209,7 @@ def btrfs_filesystem_show(call: CallContext, device: Device) -> list[str]:
     if done.status != 0:
         raise AgentError(f"{device}: {call.sysroot.hide(call.user_names(done.err))}")
     out = done.out
-    lines = _split_lines(out)
+    lines = split_lines(out)
     if len(lines) < 3:
         raise AgentError("truncated output from 'btrfs filesystem show' command")
     found: list[str] = []
@@ -232,15 +230,6 @@ def btrfs_filesystem_show(call: CallContext, device: Device) -> list[str]:
     return found
 
 
-def _split_lines(text: str) -> list[str]:
-    if not text:
-        return []
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 # -- subvolumes ------------------------------------------------------------------------------
 
 
@@ -257,12 +246,7 @@ def btrfs_subvolume_snapshot(
         argv.append("-r")
     if qgroupid is not None:
         argv += ["-i", qgroupid]
-    _run(call, [*argv, source.host(), dest.host()], f"{source}: {dest}")
-
-
-@procedure("btrfs_subvolume_delete")
-def btrfs_subvolume_delete(call: CallContext, subvolume: GuestPath) -> None:
-    _run(call, ["btrfs", "subvolume", "delete", subvolume.host()], subvolume)
+    _run(call, [*argv, _host(source), _host(dest)], f"{source}: {dest}")
 
 
 @procedure("btrfs_subvolume_create")
@@ -270,7 +254,7 @@ def btrfs_subvolume_create(call: CallContext, dest: GuestPath, qgroupid: str | N
     argv = ["btrfs", "subvolume", "create"]
     if qgroupid is not None:
         argv += ["-i", qgroupid]
-    _run(call, [*argv, dest.host()], dest)
+    _run(call, [*argv, _host(dest)], dest)
 
 
 _SUBVOLUME_LINE = re.compile(r"ID\s+(\d+).*\stop level\s+(\d+).*\spath\s(.*)")
@@ -297,7 +281,7 @@ def btrfs_subvolume_list(call: CallContext, fs: Mountable) -> list[dict[str, obj
 
 @procedure("btrfs_subvolume_set_default")
 def btrfs_subvolume_set_default(call: CallContext, id: int, fs: GuestPath) -> None:
-    _run(call, ["btrfs", "subvolume", "set-default", str(id), fs.host()], fs)
+    _run(call, ["btrfs", "subvolume", "set-default", str(id), _host(fs)], fs)
 
 
 @procedure("btrfs_subvolume_get_default")
@@ -325,7 +309,7 @@ def _analyze(line: str, delimiter: str = ":") -> tuple[str | None, str | None]:
 
 @procedure("btrfs_subvolume_show")
 def btrfs_subvolume_show(call: CallContext, subvolume: GuestPath) -> list[tuple[str, str]]:
-    out = _run(call, ["btrfs", "subvolume", "show", subvolume.host()], subvolume)
+    out = _run(call, ["btrfs", "subvolume", "show", _host(subvolume)], subvolume)
     if "is btrfs root" in out or "is toplevel subvolume" in out:
         raise AgentError(f"{subvolume} is btrfs root")
     if "\n" not in out:
@@ -382,21 +366,21 @@ def btrfs_device_add(call: CallContext, devices: list[Device], fs: GuestPath) ->
         )
         _DEVICE_ADD_FORCE.append("--force" in help_text)
     argv = ["btrfs", "device", "add", *(["--force"] if _DEVICE_ADD_FORCE[0] else [])]
-    _run(call, [*argv, *(d.node for d in devices), fs.host()], fs)
+    _run(call, [*argv, *(d.node for d in devices), _host(fs)], fs)
 
 
 @procedure("btrfs_device_delete")
 def btrfs_device_delete(call: CallContext, devices: list[Device], fs: GuestPath) -> None:
     if not devices:
         return
-    _run(call, ["btrfs", "device", "delete", *(d.node for d in devices), fs.host()], fs)
+    _run(call, ["btrfs", "device", "delete", *(d.node for d in devices), _host(fs)], fs)
 
 
 @procedure("btrfs_replace")
 def btrfs_replace(
     call: CallContext, srcdev: Device, targetdev: Device, mntpoint: GuestPath
 ) -> None:
-    argv = ["btrfs", "replace", "start", "-B", "-f", srcdev.node, targetdev.node, mntpoint.host()]
+    argv = ["btrfs", "replace", "start", "-B", "-f", srcdev.node, targetdev.node, _host(mntpoint)]
     _run(call, argv, mntpoint)
 
 
@@ -413,16 +397,6 @@ def btrfstune_seeding(call: CallContext, device: Device, seeding: bool) -> None:
     _run(call, [*argv, device.node], device)
 
 
-@procedure("btrfstune_enable_extended_inode_refs")
-def btrfstune_enable_extended_inode_refs(call: CallContext, device: Device) -> None:
-    _run(call, ["btrfstune", "-r", device.node], device)
-
-
-@procedure("btrfstune_enable_skinny_metadata_extent_refs")
-def btrfstune_enable_skinny_metadata_extent_refs(call: CallContext, device: Device) -> None:
-    _run(call, ["btrfstune", "-x", device.node], device)
-
-
 @procedure("btrfs_fsck")
 def btrfs_fsck(
     call: CallContext, device: Device, superblock: int | None = None, repair: bool | None = None
@@ -437,16 +411,6 @@ def btrfs_fsck(
     _run(call, [*argv, device.node], device)
 
 
-@procedure("btrfs_rescue_chunk_recover")
-def btrfs_rescue_chunk_recover(call: CallContext, device: Device) -> None:
-    _run(call, ["btrfs", "rescue", "chunk-recover", "-y", device.node], device)
-
-
-@procedure("btrfs_rescue_super_recover")
-def btrfs_rescue_super_recover(call: CallContext, device: Device) -> None:
-    _run(call, ["btrfs", "rescue", "super-recover", "-y", device.node], device)
-
-
 @procedure("btrfs_image")
 def btrfs_image(
     call: CallContext, source: list[Device], image: GuestPath, compresslevel: int | None = None
@@ -458,7 +422,7 @@ def btrfs_image(
         argv += ["-c", str(compresslevel)]
     # guestfsd 1.48 passes the path as it is, so the image lands in the appliance's own
     # root, not in the guest; it is written under the sysroot here (compatibility.md).
-    argv += [*(d.node for d in source), image.host()]
+    argv += [*(d.node for d in source), _host(image)]
     _run(call, argv, f"{source[0]} {image}")
 
 
@@ -479,27 +443,27 @@ def btrfs_quota_rescan(call: CallContext, fs: Mountable) -> None:
 
 @procedure("btrfs_qgroup_limit")
 def btrfs_qgroup_limit(call: CallContext, subvolume: GuestPath, size: int) -> None:
-    _run(call, ["btrfs", "qgroup", "limit", str(size), subvolume.host()], subvolume)
+    _run(call, ["btrfs", "qgroup", "limit", str(size), _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_create")
 def btrfs_qgroup_create(call: CallContext, qgroupid: str, subvolume: GuestPath) -> None:
-    _run(call, ["btrfs", "qgroup", "create", qgroupid, subvolume.host()], subvolume)
+    _run(call, ["btrfs", "qgroup", "create", qgroupid, _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_destroy")
 def btrfs_qgroup_destroy(call: CallContext, qgroupid: str, subvolume: GuestPath) -> None:
-    _run(call, ["btrfs", "qgroup", "destroy", qgroupid, subvolume.host()], subvolume)
+    _run(call, ["btrfs", "qgroup", "destroy", qgroupid, _host(subvolume)], subvolume)
 
 
 @procedure("btrfs_qgroup_assign")
 def btrfs_qgroup_assign(call: CallContext, src: str, dst: str, path: GuestPath) -> None:
-    _run(call, ["btrfs", "qgroup", "assign", src, dst, path.host()], path)
+    _run(call, ["btrfs", "qgroup", "assign", src, dst, _host(path)], path)
 
 
 @procedure("btrfs_qgroup_remove")
 def btrfs_qgroup_remove(call: CallContext, src: str, dst: str, path: GuestPath) -> None:
-    _run(call, ["btrfs", "qgroup", "remove", src, dst, path.host()], path)
+    _run(call, ["btrfs", "qgroup", "remove", src, dst, _host(path)], path)
 
 
 _QGROUP_RAW: list[bool] = []
@@ -512,8 +476,8 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
         # --raw keeps sizes in bytes (btrfs-progs >= 3.18.2 print KiB ... by default).
         out = call.run(["btrfs", "qgroup", "show", "--help"], check=False).out
         _QGROUP_RAW.append("--raw" in out)
-    argv = ["btrfs", "qgroup", "show", *(["--raw"] if _QGROUP_RAW[0] else []), path.host()]
-    lines = _split_lines(_run(call, argv, path))
+    argv = ["btrfs", "qgroup", "show", *(["--raw"] if _QGROUP_RAW[0] else []), _host(path)]
+    lines = split_lines(_run(call, argv, path))
     groups: list[dict[str, object]] = []
     # Two heading lines (names, dashes), then one qgroup a line.
     for line in lines[2:]:
@@ -533,21 +497,13 @@ def btrfs_qgroup_show(call: CallContext, path: GuestPath) -> list[dict[str, obje
 # -- balance and scrub -----------------------------------------------------------------------
 
 
-@procedure("btrfs_balance_pause")
-def btrfs_balance_pause(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "pause", path.host()], path)
+def _struct_fields(proc: str) -> list[str]:
+    struct = BY_NAME[proc].struct
+    assert struct is not None, proc
+    return [f for f, _ in struct.fields]
 
 
-@procedure("btrfs_balance_cancel")
-def btrfs_balance_cancel(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "cancel", path.host()], path)
-
-
-@procedure("btrfs_balance_resume")
-def btrfs_balance_resume(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "balance", "resume", path.host()], path)
-
-
+_BALANCE_FIELDS = _struct_fields("btrfs_balance_status")
 _BALANCE_STATE = re.compile(r"Balance on '.*' is (.*)")
 _BALANCE_COUNTS = re.compile(
     r"\s*(\d+) out of about\s*(\d+) chunks balanced \(\s*(\d+) considered\),\s*(\d+)% left"
@@ -556,16 +512,11 @@ _BALANCE_COUNTS = re.compile(
 
 @procedure("btrfs_balance_status")
 def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object]:
-    lines = _split_lines(_run(call, ["btrfs", "balance", "status", path.host()], path))
+    lines = split_lines(_run(call, ["btrfs", "balance", "status", _host(path)], path))
     if not lines:
         raise AgentError("No balance status output")
-    status: dict[str, object] = {
-        "btrfsbalance_status": "",
-        "btrfsbalance_total": 0,
-        "btrfsbalance_balanced": 0,
-        "btrfsbalance_considered": 0,
-        "btrfsbalance_left": 0,
-    }
+    status: dict[str, object] = dict.fromkeys(_BALANCE_FIELDS, 0)
+    status["btrfsbalance_status"] = ""
     if "No balance found on" in lines[0]:
         status["btrfsbalance_status"] = "none"
         return status
@@ -588,44 +539,13 @@ def btrfs_balance_status(call: CallContext, path: GuestPath) -> dict[str, object
     return status
 
 
-@procedure("btrfs_scrub_start")
-def btrfs_scrub_start(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "start", path.host()], path)
-
-
-@procedure("btrfs_scrub_cancel")
-def btrfs_scrub_cancel(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "cancel", path.host()], path)
-
-
-@procedure("btrfs_scrub_resume")
-def btrfs_scrub_resume(call: CallContext, path: GuestPath) -> None:
-    _run(call, ["btrfs", "scrub", "resume", path.host()], path)
-
-
-#: The counters of ``btrfs scrub status -R``, in the struct's order.
-_SCRUB_COUNTERS = (
-    "data_extents_scrubbed",
-    "tree_extents_scrubbed",
-    "data_bytes_scrubbed",
-    "tree_bytes_scrubbed",
-    "read_errors",
-    "csum_errors",
-    "verify_errors",
-    "no_csum",
-    "csum_discards",
-    "super_errors",
-    "malloc_errors",
-    "uncorrectable_errors",
-    "unverified_errors",
-    "corrected_errors",
-    "last_physical",
-)
+#: The counters of ``btrfs scrub status -R``, as the struct names them (less the prefix).
+_SCRUB_COUNTERS = tuple(f.removeprefix("btrfsscrub_") for f in _struct_fields("btrfs_scrub_status"))
 
 
 @procedure("btrfs_scrub_status")
 def btrfs_scrub_status(call: CallContext, path: GuestPath) -> dict[str, object]:
-    lines = _split_lines(_run(call, ["btrfs", "scrub", "status", "-R", path.host()], path))
+    lines = split_lines(_run(call, ["btrfs", "scrub", "status", "-R", _host(path)], path))
     if len(lines) < 2:
         raise AgentError("truncated output from 'btrfs scrub status -R' command")
     counters: dict[str, object] = {f"btrfsscrub_{name}": 0 for name in _SCRUB_COUNTERS}
@@ -644,3 +564,48 @@ def btrfs_scrub_status(call: CallContext, path: GuestPath) -> dict[str, object]:
     if len(lines) < 17:
         raise AgentError("truncated output from 'btrfs scrub status -R' command")
     return counters
+
+
+# -- the procedures that run one command on one path or device ----------------------------
+
+#: name -> (argument name, btrfs subcommand): "btrfs SUBCOMMAND /sysroot/PATH", and a
+#: failure reads "PATH: <stderr>".
+_ON_PATH = {
+    "btrfs_filesystem_sync": ("fs", ["filesystem", "sync"]),
+    "btrfs_filesystem_balance": ("fs", ["balance"]),
+    "btrfs_subvolume_delete": ("subvolume", ["subvolume", "delete"]),
+    "btrfs_balance_pause": ("path", ["balance", "pause"]),
+    "btrfs_balance_cancel": ("path", ["balance", "cancel"]),
+    "btrfs_balance_resume": ("path", ["balance", "resume"]),
+    "btrfs_scrub_start": ("path", ["scrub", "start"]),
+    "btrfs_scrub_cancel": ("path", ["scrub", "cancel"]),
+    "btrfs_scrub_resume": ("path", ["scrub", "resume"]),
+}
+#: name -> argv before the device: a failure reads "DEVICE: <stderr>".
+_ON_DEVICE = {
+    "btrfstune_enable_extended_inode_refs": ["btrfstune", "-r"],
+    "btrfstune_enable_skinny_metadata_extent_refs": ["btrfstune", "-x"],
+    "btrfs_rescue_chunk_recover": ["btrfs", "rescue", "chunk-recover", "-y"],
+    "btrfs_rescue_super_recover": ["btrfs", "rescue", "super-recover", "-y"],
+}
+
+
+def _register_simple() -> None:
+    for name, (arg, sub) in _ON_PATH.items():
+
+        def on_path(call: CallContext, _arg: str = arg, _sub: list[str] = sub, **a: Any) -> None:
+            path: GuestPath = a[_arg]
+            _run(call, ["btrfs", *_sub, _host(path)], path)
+
+        on_path.__name__ = on_path.__qualname__ = name
+        procedure(name)(on_path)
+    for name, argv in _ON_DEVICE.items():
+
+        def on_device(call: CallContext, device: Device, _argv: list[str] = argv) -> None:
+            _run(call, [*_argv, device.node], device)
+
+        on_device.__name__ = on_device.__qualname__ = name
+        procedure(name)(on_device)
+
+
+_register_simple()

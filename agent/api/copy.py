@@ -9,6 +9,7 @@ from ..context import CallContext
 from ..errors import AgentError
 from ..registry import procedure
 from ..resolve import Device, GuestPath
+from ..runner import literal
 
 #: Bytes per read/write in the zero and copy loops. guestfsd uses 4 KiB / BUFSIZ (8 KiB)
 #: steps; larger ones give the same bytes on disk for far fewer system calls.
@@ -291,3 +292,12 @@ def copy_size(
     finally:
         os.close(src_fd)
         os.close(dest_fd)
+
+
+@procedure("dd")
+def dd(call: CallContext, src: Device | GuestPath, dest: Device | GuestPath) -> None:
+    """The deprecated whole copy, through dd(1) in 1 MiB blocks as 1.48 runs it."""
+    call.run(
+        ["dd", "bs=1024K", f"if={_dev_or_path(src)}", f"of={_dev_or_path(dest)}"],
+        error=literal(f"{src}: {dest}") + ": {err}",
+    )

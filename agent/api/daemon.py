@@ -197,7 +197,7 @@ def _upload_into_appliance(call: CallContext, tmpname: str, mode: int) -> None:
         raise AgentError.from_os(e, tmpname) from None
     try:
 
-        def sink(data: bytes) -> None:
+        def sink(data: memoryview) -> None:
             view = memoryview(data)
             try:
                 while view:
@@ -235,14 +235,14 @@ def internal_rhbz914931(call: CallContext, count: int) -> None:
         raise AgentError("count out of range")
     left = count
 
-    def sink(data: bytes) -> None:
+    def sink(data: memoryview) -> None:
         nonlocal left
         left -= 1
         time.sleep(1)
         if left == 0:
             os.kill(os.getpid(), signal.SIGSEGV)
 
-    call.receive_file(sink)
+    call.receive_file(sink, per_chunk=True)
 
 
 # -- debug ---------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ from ..fstools import (
     wipefs_argv,
     xfs_admin,
 )
-from ..guest import mounts_under
+from ..guest import lv_canonical_name, mounts_under
+from ..iso9660 import read_pvd
 from ..registry import has_program, procedure, provides_group
 from ..resolve import Device, GuestPath, Mountable
 
@@ -566,3 +567,83 @@ def du(call: CallContext, path: GuestPath) -> int:
         return int(out.split()[0])
     except (IndexError, ValueError):
         raise AgentError(f"{path}: could not read output: {out}") from None
+
+
+# -- findfs (daemon/findfs.ml) ----------------------------------------------------------------
+
+
+def _findfs(call: CallContext, tag: str, value: str) -> str:
+    # A stale blkid cache would answer for filesystems that are gone.
+    for cache in ("/etc/blkid/blkid.tab", "/run/blkid/blkid.tab"):
+        try:
+            os.unlink(cache)
+        except OSError:
+            pass
+    done = call.run(["findfs", f"{tag}={value}"], check=False)
+    if done.status != 0:
+        raise AgentError(f"findfs exited with status {done.status}: {done.err.rstrip(chr(10))}")
+    out = done.out.strip()
+    if out.startswith(("/dev/mapper/", "/dev/dm-")):
+        return lv_canonical_name(out) or out
+    return out
+
+
+@procedure("findfs_uuid")
+def findfs_uuid(call: CallContext, uuid: str) -> str:
+    return _findfs(call, "UUID", uuid)
+
+
+@procedure("findfs_label")
+def findfs_label(call: CallContext, label: str) -> str:
+    return _findfs(call, "LABEL", label)
+
+
+# -- isoinfo (daemon/isoinfo.ml): the primary volume descriptor, read directly ----------------
+
+
+@procedure("isoinfo_device")
+def isoinfo_device(call: CallContext, device: Device) -> dict[str, int | str]:
+    return read_pvd(device.node, device)
+
+
+@procedure("isoinfo")
+def isoinfo(call: CallContext, isofile: GuestPath) -> dict[str, int | str]:
+    return read_pvd(isofile.host(), isofile)
+
+
+# -- f2fs_expand (daemon/f2fs.c), mksquashfs (daemon/squashfs.c) -------------------------------
+
+provides_group("f2fs", has_program("resize.f2fs"))
+provides_group("squashfs", has_program("mksquashfs"))
+
+
+@procedure("f2fs_expand")
+def f2fs_expand(call: CallContext, device: Device) -> None:
+    command(call, ["resize.f2fs", device.node], fold=True)
+
+
+@procedure("mksquashfs")
+def mksquashfs(
+    call: CallContext,
+    path: GuestPath,
+    *,
+    compress: str | None = None,
+    excludes: list[str] | None = None,
+) -> None:
+    source = path.host()
+    # /var/tmp, not /tmp: the image may not fit in a tmpfs.
+    with tempfile.TemporaryDirectory(dir="/var/tmp", prefix="squashfs.") as work:
+        image = os.path.join(work, "image")
+        argv = ["mksquashfs", source, image, "-noappend", "-root-becomes", source]
+        argv += ["-wildcards", "-no-recovery"]
+        if compress is not None:
+            argv += ["-comp", compress]
+        if excludes is not None:
+            listing = os.path.join(work, "excludes")
+            with open(listing, "w", encoding="utf-8") as f:
+                f.writelines(e + "\n" for e in excludes)
+            argv += ["-ef", listing]
+        command(call, argv, literal(path) + ": {err}")
+        with open(image, "rb") as f:
+            call.begin_file_out()
+            call.send_file(f.read)

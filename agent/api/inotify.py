@@ -10,16 +10,13 @@ import ctypes
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..connstate import PerConnection
 from ..context import CallContext
 from ..errors import AgentError
 from ..registry import procedure, provides_group
 from ..resolve import GuestPath
-
-if TYPE_CHECKING:
-    pass
 
 #: ``struct inotify_event`` without its name: wd, mask, cookie, len.
 _EVENT = struct.Struct("iIII")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from typing import TYPE_CHECKING
 
 from ..connstate import PerConnection
 from ..context import CallContext
@@ -19,9 +18,6 @@ from ..errors import AgentError
 from ..guest import load_library
 from ..registry import procedure, provides_group, require_group
 from ..resolve import GuestPath
-
-if TYPE_CHECKING:
-    pass
 
 _SONAME = "libsystemd.so.0"
 _P = ctypes.c_void_p

@@ -7,6 +7,8 @@ sources are returned as the appliance's nodes and renamed by the dispatcher.
 
 from __future__ import annotations
 
+import os
+
 from ..context import CallContext
 from ..errors import AgentError
 from ..guest import lv_canonical_name, mounts_under
@@ -102,3 +104,78 @@ def mountpoints(call: CallContext) -> list[tuple[str, str]]:
         (_source(m.source), call.sysroot.to_guest(m.target))
         for m in mounts_under(call.sysroot.root)
     ]
+
+
+@procedure("mount_loop")
+def mount_loop(call: CallContext, file: GuestPath, mountpoint: GuestPath) -> None:
+    call.run(
+        ["mount", "-o", "loop", file.host(), mountpoint.host()],
+        error=literal(f"{file} on {mountpoint}") + ": {err}",
+    )
+
+
+@procedure("remount")
+def remount(call: CallContext, mountpoint: GuestPath, *, rw: bool | None = None) -> None:
+    # 1.48 has rw as its only setting, so it must be given.
+    if rw is None:
+        raise AgentError("parameter 'rw' must be specified")
+    options = "remount,rw" if rw else "remount,ro"
+    call.run(
+        ["mount", "-o", options, mountpoint.host()],
+        error=literal(f"{mountpoint}: {options}") + ": {err}",
+    )
+
+
+def _exempt_path(call: CallContext, path: str) -> str:
+    """mkmountpoint and rmmountpoint take a String, not a Pathname: no root needs to be
+    mounted, but the path must still be absolute."""
+    if not path.startswith("/"):
+        raise AgentError(f"{call.proc.name}: path must start with a / character")
+    return call.sysroot.resolve(path, follow=False)
+
+
+@procedure("mkmountpoint")
+def mkmountpoint(call: CallContext, exemptpath: str) -> None:
+    try:
+        os.mkdir(_exempt_path(call, exemptpath), 0o777)
+    except OSError as e:
+        raise AgentError.from_os(e, exemptpath) from None
+
+
+@procedure("rmmountpoint")
+def rmmountpoint(call: CallContext, exemptpath: str) -> None:
+    try:
+        os.rmdir(_exempt_path(call, exemptpath))
+    except OSError as e:
+        raise AgentError.from_os(e, exemptpath) from None
+
+
+#: ``mountable_type_t`` of 1.48's daemon.h.
+_MOUNTABLE_DEVICE, _MOUNTABLE_BTRFSVOL = 0, 1
+
+
+@procedure("internal_parse_mountable")
+def internal_parse_mountable(call: CallContext, mountable: Mountable) -> dict[str, int | str]:
+    assert mountable.device is not None
+    return {
+        "im_type": _MOUNTABLE_BTRFSVOL if mountable.is_btrfsvol else _MOUNTABLE_DEVICE,
+        "im_device": call.agent.resolver.reverse(mountable.device.node),
+        "im_volume": mountable.volume or "",
+    }
+
+
+# 9p: 1.48's daemon answers both calls with an error (9p support was removed in 1.48),
+# whatever devices the appliance has.
+_NO_9P = "9p support was removed in libguestfs 1.48"
+
+
+@procedure("list_9p")
+def list_9p(call: CallContext) -> list[str]:
+    raise AgentError.from_errno(0, _NO_9P)
+
+
+@procedure("mount_9p")
+def mount_9p(
+    call: CallContext, mounttag: str, mountpoint: str, *, options: str | None = None
+) -> None:
+    raise AgentError.from_errno(0, _NO_9P)

@@ -120,7 +120,7 @@ def ntfsclone_in(call: CallContext, device: Device) -> None:
         assert proc.stdin is not None
         stdin = proc.stdin
 
-        def sink(data: bytes) -> None:
+        def sink(data: memoryview) -> None:
             try:
                 stdin.write(data)
             except BrokenPipeError:

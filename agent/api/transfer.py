@@ -4,19 +4,16 @@ offset, and base64 encoded), as guestfsd 1.48's ``daemon/upload.c`` and ``base64
 from __future__ import annotations
 
 import errno
-import io
 import os
 import stat
 
 from ..context import CallContext
 from ..errors import AgentError
-from ..registry import procedure
+from ..fstools import command
+from ..registry import has_program, procedure, provides_group
 from ..resolve import Device, GuestPath
-from ..runner import DEVNULL, start
+from ..runner import DEVNULL, literal, start
 from ..streams import stream_program
-
-#: Incoming file data is written in blocks of this size, not 8 KiB chunk by chunk.
-_WRITE_BUFFER = 1024 * 1024
 
 
 def _host_path(call: CallContext, name: Device | GuestPath) -> str:
@@ -43,37 +40,26 @@ def _open_for_upload(call: CallContext, name: Device | GuestPath, offset: int | 
 
 def _upload(call: CallContext, name: Device | GuestPath, offset: int | None) -> None:
     fd = _open_for_upload(call, name, offset)
-    out = io.FileIO(fd, "wb", closefd=True)
-    pending = bytearray()
 
-    def flush() -> None:
-        nonlocal pending
-        view = memoryview(pending)
+    def sink(data: memoryview) -> None:
+        # ``data`` is about 1 MiB of chunks in the connection's buffer: written from
+        # there, never copied.
         try:
-            while view:
-                # Apart from the slice: mypyc would evaluate the call twice.
-                written = out.write(view) or 0
-                view = view[written:]
+            done = 0
+            size = len(data)
+            while done < size:
+                done += os.write(fd, data[done:])
         except OSError as e:
             # ENOSPC, EIO ...: the name and the errno both reach the caller.
             raise AgentError(
                 f"write error: {name}: {e.strerror}", errno.errorcode.get(e.errno or 0, "")
             ) from None
-        finally:
-            view.release()
-        pending = bytearray()  # a new buffer: slices of the old view may still be alive
-
-    def sink(data: bytes) -> None:
-        pending.extend(data)
-        if len(pending) >= _WRITE_BUFFER:
-            flush()
 
     try:
         call.receive_file(sink)
-        flush()
     finally:
         try:
-            out.close()
+            os.close(fd)
         except OSError as e:
             raise AgentError.from_os(e, "close") from None
 
@@ -95,11 +81,10 @@ def _download(call: CallContext, name: Device | GuestPath, offset: int, size: in
         fd = os.open(_host_path(call, name), os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
         raise AgentError.from_os(e, name) from None
-    st = os.fstat(fd)
-    if stat.S_ISDIR(st.st_mode):
-        os.close(fd)
-        raise AgentError(f"{name}: is a directory")  # guestfsd's words, without errno
-    with io.FileIO(fd, "rb", closefd=True) as f:
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise AgentError(f"{name}: is a directory")  # guestfsd's words, without errno
         # Devices report st_size 0: their size is where SEEK_END lands.
         end = st.st_size if stat.S_ISREG(st.st_mode) else os.lseek(fd, 0, os.SEEK_END)
         try:
@@ -109,21 +94,24 @@ def _download(call: CallContext, name: Device | GuestPath, offset: int, size: in
         remaining = max(0, end - offset) if size is None else size
         total = remaining
 
-        def read(n: int) -> bytes:
+        def readinto(view: memoryview) -> int:
+            # The file's data is read straight into the chunks' buffer.
             nonlocal remaining
             if remaining <= 0:
-                return b""
+                return 0
+            if len(view) > remaining:
+                view = view[:remaining]
             try:
-                data = f.read(min(n, remaining)) or b""
+                n = os.readv(fd, [view])
             except OSError as e:
                 raise AgentError.from_os(e, f"read: {name}") from None
-            remaining -= len(data)
-            if not data:
-                remaining = 0
-            return data
+            remaining = remaining - n if n else 0
+            return n
 
         call.begin_file_out()
-        call.send_file(read, total)
+        call.send_from(readinto, total)
+    finally:
+        os.close(fd)
 
 
 @procedure("download")
@@ -164,7 +152,7 @@ def base64_in(call: CallContext, filename: GuestPath) -> None:
     assert proc.stdin is not None
     stdin = proc.stdin
 
-    def sink(data: bytes) -> None:
+    def sink(data: memoryview) -> None:
         try:
             stdin.write(data)
         except BrokenPipeError:
@@ -192,3 +180,67 @@ def base64_out(call: CallContext, filename: GuestPath) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise AgentError(f"{filename}: is a directory")
     stream_program(call, ["base64", host], filename)
+
+
+# -- rsync (daemon/rsync.c): the appliance's rsync between two paths, or to/from a server -----
+
+provides_group("rsync", has_program("rsync"))
+
+
+def _rsync_path(path: GuestPath) -> str:
+    # A trailing slash means "the directory's contents" to rsync: keep it.
+    host = path.host()
+    return host + "/" if path.endswith("/") and not host.endswith("/") else host
+
+
+def _rsync(
+    call: CallContext,
+    src: str,
+    shown_src: str,
+    dest: str,
+    shown_dest: str,
+    archive: bool | None,
+    deletedest: bool | None,
+) -> None:
+    argv = ["rsync"]
+    if archive:
+        argv.append("--archive")
+    if deletedest:
+        argv.append("--delete")
+    command(call, [*argv, src, dest], literal(f"'{shown_src}' to '{shown_dest}'") + ": {err}")
+
+
+@procedure("rsync")
+def rsync(
+    call: CallContext,
+    src: GuestPath,
+    dest: GuestPath,
+    *,
+    archive: bool | None = None,
+    deletedest: bool | None = None,
+) -> None:
+    _rsync(call, _rsync_path(src), src, _rsync_path(dest), dest, archive, deletedest)
+
+
+@procedure("rsync_in")
+def rsync_in(
+    call: CallContext,
+    remote: str,
+    dest: GuestPath,
+    *,
+    archive: bool | None = None,
+    deletedest: bool | None = None,
+) -> None:
+    _rsync(call, remote, remote, _rsync_path(dest), dest, archive, deletedest)
+
+
+@procedure("rsync_out")
+def rsync_out(
+    call: CallContext,
+    src: GuestPath,
+    remote: str,
+    *,
+    archive: bool | None = None,
+    deletedest: bool | None = None,
+) -> None:
+    _rsync(call, _rsync_path(src), src, remote, remote, archive, deletedest)

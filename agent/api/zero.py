@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import random
 import string
+import struct
 
 from ..context import CallContext
 from ..errors import AgentError
 from ..fstools import command, wipefs_argv
 from ..registry import has_program, procedure, provides_group
 from ..resolve import Device, GuestPath
+from ..runner import literal
 
 provides_group("wipefs", has_program("wipefs"))
 
@@ -129,3 +132,105 @@ def zero_free_space(call: CallContext, directory: GuestPath) -> None:
         os.unlink(host)
     except OSError as e:
         raise AgentError.from_os(e, f"unlink: {shown}") from None
+
+
+# -- scrub (daemon/scrub.c): scrub(1) with its default pattern set ----------------------------
+
+provides_group("scrub", has_program("scrub"))
+
+
+@procedure("scrub_device")
+def scrub_device(call: CallContext, device: Device) -> None:
+    command(call, ["scrub", device.node], literal(device) + ": {err}")
+
+
+@procedure("scrub_file")
+def scrub_file(call: CallContext, file: GuestPath) -> None:
+    # The file is resolved inside the sysroot first: scrub must not follow a symlink out.
+    command(call, ["scrub", "-r", file.host()], literal(file) + ": {err}")
+
+
+@procedure("scrub_freespace")
+def scrub_freespace(call: CallContext, dir: GuestPath) -> None:
+    command(call, ["scrub", "-X", dir.host()], literal(dir) + ": {err}")
+
+
+# -- is_zero, is_zero_device ----------------------------------------------------------------
+
+
+def _all_zero(fd: int, shown: str) -> bool:
+    while True:
+        try:
+            data = os.read(fd, _BLOCK)
+        except OSError as e:
+            raise AgentError.from_os(e, f"read: {shown}") from None
+        if not data:
+            return True
+        if data.count(0) != len(data):
+            return False
+
+
+@procedure("is_zero")
+def is_zero(call: CallContext, path: GuestPath) -> bool:
+    try:
+        fd = os.open(path.host(), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise AgentError.from_os(e, f"open: {path}") from None
+    try:
+        return _all_zero(fd, path)
+    finally:
+        os.close(fd)
+
+
+@procedure("is_zero_device")
+def is_zero_device(call: CallContext, device: Device) -> bool:
+    try:
+        fd = os.open(device.node, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise AgentError.from_os(e, f"open: {device}") from None
+    try:
+        return _all_zero(fd, device)
+    finally:
+        os.close(fd)
+
+
+# -- blkdiscard, blkdiscardzeroes (daemon/blkdiscard.c): the two block ioctls -----------------
+
+# <linux/fs.h>: _IO(0x12, 119) and _IO(0x12, 124).
+_BLKDISCARD = 0x1277
+_BLKDISCARDZEROES = 0x127C
+
+provides_group("blkdiscard", lambda: True)
+provides_group("blkdiscardzeroes", lambda: True)
+
+
+@procedure("blkdiscard")
+def blkdiscard(call: CallContext, device: Device) -> None:
+    try:
+        fd = os.open(device.node, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise AgentError.from_os(e, f"open: {device}") from None
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            fcntl.ioctl(fd, _BLKDISCARD, struct.pack("=QQ", 0, size))
+        except OSError as e:
+            raise AgentError.from_os(e, f"ioctl: {device}: BLKDISCARD") from None
+    finally:
+        os.close(fd)
+
+
+@procedure("blkdiscardzeroes")
+def blkdiscardzeroes(call: CallContext, device: Device) -> bool:
+    try:
+        fd = os.open(device.node, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise AgentError.from_os(e, f"open: {device}") from None
+    try:
+        try:
+            out = fcntl.ioctl(fd, _BLKDISCARDZEROES, bytes(4))
+        except OSError as e:
+            raise AgentError.from_os(e, f"ioctl: {device}: BLKDISCARDZEROES") from None
+        return struct.unpack("=I", out)[0] != 0
+    finally:
+        os.close(fd)
