@@ -339,9 +339,10 @@ def _tool(argv: list[str], appliance_dir: Path | None, tmp: Path, cachedir: str)
     if appliance_dir is not None:
         env["LIBGUESTFS_PATH"] = str(appliance_dir)
     env["TMPDIR"] = str(tmp)
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, f"{argv}: {proc.stderr}"
-    return proc.stdout
+    # Bytes, decoded by hand: text mode would turn the guest's CRLF into LF.
+    proc = subprocess.run(argv, env=env, capture_output=True, timeout=1200)
+    assert proc.returncode == 0, f"{argv}: {proc.stderr.decode(errors='replace')}"
+    return proc.stdout.decode()
 
 
 needs_virt_tools = pytest.mark.skipif(
