@@ -79,8 +79,14 @@ def unavailable_feature(group: str) -> AgentError:
     )
 
 
+def group_available(group: str) -> bool:
+    """Whether this appliance can serve the APIs of optional group ``group`` (what
+    ``available`` and ``feature_available`` report, and what the dispatcher checks)."""
+    return FEATURE_GROUPS.get(group, _never)()
+
+
 def require_group(group: str) -> None:
     """The stub's check for an optional group: raise :func:`unavailable_feature` unless
     the group's test (declared with :func:`provides_group`) passes."""
-    if not FEATURE_GROUPS.get(group, _never)():
+    if not group_available(group):
         raise unavailable_feature(group)

@@ -34,7 +34,7 @@ from . import api  # noqa: F401  (importing the families registers their procedu
 from .context import CallContext, FileBuffers, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
-from .registry import IMPLEMENTATIONS
+from .registry import IMPLEMENTATIONS, group_available, unavailable_feature
 from .resolve import Resolver
 from .sysroot import Sysroot
 from .uevents import DiskAnnouncements
@@ -183,6 +183,10 @@ class Agent:
                 ctx,
                 AgentError(f"{proc.name}: not implemented by the pyguestfs agent", "ENOTSUP"),
             )
+        if proc.group is not None and not group_available(proc.group):
+            # guestfsd's generated stub refuses a procedure of an absent optional group
+            # before it decodes a single argument, so bad arguments get the same answer.
+            return self._fail(ctx, unavailable_feature(proc.group))
         try:
             args, optargs = self._decode(proc, header, payload)
             args = self.resolver.resolve(proc, args)

@@ -74,6 +74,13 @@ OPTIONAL_PACKAGES = (
     "augeas-lenses",
     # The hivex_* procedures and Windows inspection: libhivex, through ctypes.
     "libhivex0",
+    # The scrub, squashfs, f2fs, syslinux and extlinux groups: tools 1.48's own appliance
+    # carries (libguestfs0's supermin packages list); syslinux brings mtools with it.
+    "scrub",
+    "squashfs-tools",
+    "f2fs-tools",
+    "syslinux",
+    "extlinux",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.

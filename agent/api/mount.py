@@ -130,7 +130,8 @@ def _exempt_path(call: CallContext, path: str) -> str:
     """mkmountpoint and rmmountpoint take a String, not a Pathname: no root needs to be
     mounted, but the path must still be absolute."""
     if not path.startswith("/"):
-        raise AgentError(f"{call.proc.name}: path must start with a / character")
+        # ABS_PATH names the C function it is in: do_mkmountpoint, do_rmmountpoint.
+        raise AgentError(f"do_{call.proc.name}: path must start with a / character")
     return call.sysroot.resolve(path, follow=False)
 
 
