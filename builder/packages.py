@@ -81,6 +81,9 @@ OPTIONAL_PACKAGES = (
     "f2fs-tools",
     "syslinux",
     "extlinux",
+    # icat and blkls (download_inode, download_blocks: the sleuthkit group), as in 1.48's
+    # appliance; its Perl scripts (and so Perl) are left out.
+    "sleuthkit",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.
@@ -119,6 +122,12 @@ SKIP_PACKAGES = frozenset(
         "libpython3.11-stdlib",
         "libpython3.11-minimal",
         "media-types",
+        # sleuthkit's Perl scripts (mactime, sorter) need these; the agent runs only its
+        # C tools.
+        "perl",
+        "perl-modules-5.36",
+        "libperl5.36",
+        "libdate-manip-perl",
     }
 )
 
