@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningAgent
 
-from pyguestfs.agent.registry import FEATURE_GROUPS
+from pyguestfs.agent.registry import FEATURE_GROUPS, group_test
 from pyguestfs.agent.runner import ENV as AGENT_ENV
 from pyguestfs.agent.server import Agent  # noqa: F401  (registers every family and group)
 from pyguestfs.host import ClosedHandle, GuestFS, GuestFSError
@@ -333,7 +333,9 @@ def test_features(g: GuestFS) -> None:
     assert g.feature_available(["lvm2"]) is has_lvm
     # Each group is reported as the agent's own test for it says (its programs on the
     # agent's PATH, its libraries loadable); lib/available.c's messages carry no API name.
-    for group, test in FEATURE_GROUPS.items():
+    for group in FEATURE_GROUPS:
+        test = group_test(group)  # its declaring family imported first
+        assert test is not None
         available = bool(test())
         assert g.feature_available([group]) is available, group
         if not available:
@@ -349,13 +351,14 @@ def test_a_missing_group_is_refused_before_the_arguments_are_checked(g: GuestFS)
     # guestfsd's generated stub answers "feature not available" for a procedure of an
     # absent optional group before it decodes a single argument: arguments that would be
     # refused (a relative path, an unknown device) get that same answer.
-    from pyguestfs.agent.registry import IMPLEMENTATIONS
+    from pyguestfs.agent.registry import IMPLEMENTATIONS, group_available, load_all_families
     from pyguestfs.protocol.procedures import BY_NAME
     from pyguestfs.protocol.types import ArgType
 
+    load_all_families()
     bad = {ArgType.BOOL: False, ArgType.INT: 0, ArgType.INT64: 0, ArgType.BUFFER: b""}
     lists = (ArgType.STRINGLIST, ArgType.DEVICELIST, ArgType.FILENAMELIST)
-    absent = {name for name, test in FEATURE_GROUPS.items() if not test()}
+    absent = {name for name in FEATURE_GROUPS if not group_available(name)}
     called = 0
     for proc in BY_NAME.values():
         if proc.group not in absent or proc.name not in IMPLEMENTATIONS:
