@@ -168,6 +168,9 @@ KEEP = (
     "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*",
     "/usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so",
     "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
+    # mtools (syslinux writes its loader onto a FAT volume through it) converts names
+    # to DOS code page 850 and fails without this module.
+    "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so",
 )
 
 

@@ -267,6 +267,10 @@ CASES: list[Case] = [
     _c("sfdisk-kernel-geometry", "sfdisk_kernel_geometry", "/dev/sdb"),
     _c("sfdisk-disk-geometry", "sfdisk_disk_geometry", "/dev/sdb"),
     _c("sfdisk-missing", "sfdisk_l", "/dev/sdz"),
+    # -- f2fs on sda (free again) --------------------------------------------------------
+    _c("f2fs-mkfs", "mkfs", "f2fs", "/dev/sda"),
+    _c("f2fs-expand-same", "f2fs_expand", "/dev/sda"),
+    _c("f2fs-type", "vfs_type", "/dev/sda"),
 ]
 
 #: Differences between the two daemons that are understood, with their cause.
@@ -572,6 +576,17 @@ def test_initrd_and_loop_mounts(vm: Later) -> None:
     _ok(vm, "remount-rw-touch")
     parsed = _ok(vm, "parse-mountable-btrfsvol")
     assert (parsed["im_type"], parsed["im_device"], parsed["im_volume"]) == (1, "/dev/sda", "sub")
+
+
+def test_bootloaders_tsk_and_f2fs(vm: Later) -> None:
+    _ok(vm, "boot-extlinux")  # onto the ext4 filesystem mounted at /
+    _ok(vm, "boot-syslinux-fat")  # onto the FAT volume on /dev/sdb
+    assert "not an FAT/NTFS volume" in _error(vm, "boot-syslinux")
+    # Inode 2 of ext4 is the root directory: one 1024-byte block whose first entry is ".".
+    root_dir = _ok(vm, "tsk-download-inode")
+    assert root_dir["size"] == 1024 and root_dir["head"] == b"\x02\0\0\0"
+    assert _ok(vm, "f2fs-type") == "f2fs"
+    _ok(vm, "f2fs-expand-same")
 
 
 def test_squashfs_images_are_made_and_list_their_files(vm: Later) -> None:
