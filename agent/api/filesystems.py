@@ -579,10 +579,7 @@ def _findfs(call: CallContext, tag: str, value: str) -> str:
             os.unlink(cache)
         except OSError:
             pass
-    # runner.run, not call.run: the node findfs prints must stay the appliance's, since
-    # the dispatcher names a returned Device as the user does (translating it twice gave
-    # another disk's name whenever the kernel's names differ from the user's).
-    done = runner.run(["findfs", f"{tag}={value}"], check=False)
+    done = runner.run(["findfs", f"{tag}={value}"], check=False)  # the dispatcher renames
     if done.status != 0:
         err = call.user_names(done.err).rstrip("\n")
         raise AgentError(f"findfs exited with status {done.status}: {err}")
