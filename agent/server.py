@@ -33,7 +33,7 @@ from ..protocol.xdr import XdrError
 from .context import CallContext, FileBuffers, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
-from .registry import load_implementation
+from .registry import group_available, load_implementation, unavailable_feature
 from .resolve import Resolver
 from .sysroot import Sysroot
 from .uevents import DiskAnnouncements
@@ -182,6 +182,10 @@ class Agent:
                 ctx,
                 AgentError(f"{proc.name}: not implemented by the pyguestfs agent", "ENOTSUP"),
             )
+        if proc.group is not None and not group_available(proc.group):
+            # guestfsd's generated stub refuses a procedure of an absent optional group
+            # before it decodes a single argument, so bad arguments get the same answer.
+            return self._fail(ctx, unavailable_feature(proc.group))
         try:
             args, optargs = self._decode(proc, header, payload)
             args = self.resolver.resolve(proc, args)

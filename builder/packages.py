@@ -74,6 +74,16 @@ OPTIONAL_PACKAGES = (
     "augeas-lenses",
     # The hivex_* procedures and Windows inspection: libhivex, through ctypes.
     "libhivex0",
+    # The scrub, squashfs, f2fs, syslinux and extlinux groups: tools 1.48's own appliance
+    # carries (libguestfs0's supermin packages list); syslinux brings mtools with it.
+    "scrub",
+    "squashfs-tools",
+    "f2fs-tools",
+    "syslinux",
+    "extlinux",
+    # icat and blkls (download_inode, download_blocks: the sleuthkit group), as in 1.48's
+    # appliance; its Perl scripts (and so Perl) are left out.
+    "sleuthkit",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.
@@ -112,6 +122,12 @@ SKIP_PACKAGES = frozenset(
         "libpython3.11-stdlib",
         "libpython3.11-minimal",
         "media-types",
+        # sleuthkit's Perl scripts (mactime, sorter) need these; the agent runs only its
+        # C tools.
+        "perl",
+        "perl-modules-5.36",
+        "libperl5.36",
+        "libdate-manip-perl",
     }
 )
 
@@ -152,6 +168,9 @@ KEEP = (
     "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*",
     "/usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so",
     "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
+    # mtools (syslinux writes its loader onto a FAT volume through it) converts names
+    # to DOS code page 850 and fails without this module.
+    "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so",
 )
 
 
