@@ -74,6 +74,12 @@ OPTIONAL_PACKAGES = (
     "augeas-lenses",
     # The hivex_* procedures and Windows inspection: libhivex, through ctypes.
     "libhivex0",
+    # yara_load/internal_yara_scan (the libyara group): libyara, through ctypes (+0.5 MB).
+    "libyara9",
+    # internal_filesystem_walk/internal_find_inode (the libtsk group): libtsk, through
+    # ctypes. Its image-format libraries (libewf's curl, afflib ...) are all DT_NEEDED,
+    # so they come too: +12.7 MB of files, as in libguestfs's own appliance.
+    "libtsk19",
 )
 
 #: Packages never worth their weight in the appliance even if something depends on them.

@@ -21,6 +21,8 @@ APT_PACKAGES=(
   libaugeas0 augeas-lenses libhivex0              # appliance: aug_*, hivex_*, Windows inspection
   libwin-hivex-perl                               # hivexregedit: the tests' Windows registry hives
   cryptsetup-bin mdadm ldmtool                    # appliance: LUKS, md RAID, Windows LDM
+  libyara9 libtsk19                               # appliance: YARA and libtsk, through ctypes
+  yara                                            # yarac: the tests' compiled YARA rules
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
   libvirt-dev pkg-config gcc                      # pip builds libvirt-python (add_domain) on them

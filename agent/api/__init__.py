@@ -51,5 +51,6 @@ from . import (
     tsk,  # noqa: F401
     xattr,  # noqa: F401
     xfs,  # noqa: F401
+    yara,  # noqa: F401
     zero,  # noqa: F401
 )

@@ -1,0 +1,346 @@
+"""YARA and The Sleuth Kit's walk, our agent beside Debian's real guestfsd 1.48, and the
+library calls beside python3-guestfs on libguestfs's own appliance.
+
+The disks are made on the host: ``/dev/sda`` a 16 MiB ext4 filesystem (``mke2fs -d``)
+holding a directory with a file (its times given nanoseconds with debugfs), another
+file, a symlink and a file deleted with debugfs (its inode and name stay, unallocated);
+``/dev/sdb`` empty. Two appliances boot once for the module, under TCG, each on its own
+copy: one runs our agent, the other the real guestfsd (``--daemon guestfsd``). The same
+calls (``CASES``, in order) run through both and every reply is compared whole: the walk
+and find_inode records field by field (the disks are the same bytes, so times and inode
+numbers are too), errno names and error messages. Then a third boot: Debian's
+python3-guestfs with its own appliance makes the library calls ``filesystem_walk``,
+``find_inode`` and ``yara_scan`` on another copy, and ours must return the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import launch_vm
+
+from pyguestfs.builder.guestfsd import DAEMON_TARBALL
+from pyguestfs.host import GuestFS, GuestFSError
+
+MiB = 1024 * 1024
+REAL_PYTHON = "/usr/bin/python3"
+
+RULES = """\
+rule Greeting { strings: $a = "hello from" condition: $a }
+rule NeverHere { strings: $a = "zzzqqq-not-in-any-file" condition: $a }
+rule GuestWord { strings: $a = "guest" nocase condition: $a }
+"""
+#: A rule that does not compile (an undefined identifier).
+BAD_RULES = "rule Broken { condition: no_such_thing }\n"
+
+#: Nanoseconds given to /dir/file's times (ext4 keeps them in the inode's *_extra words,
+#: shifted left by 2 above the epoch bits).
+NSEC = {"atime": 123456789, "mtime": 987654321, "ctime": 5, "crtime": 999999999}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    api: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # "ok" or "error"
+    value: Any = None
+    errno: str = ""
+    message: str = ""
+
+
+def _cases(files: dict[str, str], inodes: dict[str, int]) -> list[Case]:
+    c = Case
+    return [
+        # -- The Sleuth Kit: before anything mounts the filesystem (no atime changes)
+        c("tsk-walk", "filesystem_walk", ("/dev/sda",)),
+        c("tsk-find-file", "find_inode", ("/dev/sda", inodes["/dir/file"])),
+        c("tsk-find-deleted", "find_inode", ("/dev/sda", inodes["/gone"])),
+        c("tsk-find-root", "find_inode", ("/dev/sda", 2)),
+        c("tsk-find-none", "find_inode", ("/dev/sda", 99999)),
+        c("tsk-find-negative", "find_inode", ("/dev/sda", -1)),
+        c("tsk-walk-not-fs", "filesystem_walk", ("/dev/sdb",)),
+        c("tsk-find-not-fs", "find_inode", ("/dev/sdb", 2)),
+        c("tsk-walk-no-device", "filesystem_walk", ("/dev/sdz",)),
+        # -- YARA
+        c("yara-destroy-none", "yara_destroy"),
+        c("mount", "mount_ro", ("/dev/sda", "/")),
+        c("yara-scan-none", "yara_scan", ("/dir/file",)),
+        c("yara-load-bad", "yara_load", (files["bad"],)),
+        c("yara-scan-after-bad", "yara_scan", ("/dir/file",)),
+        c("yara-load", "yara_load", (files["rules"],)),
+        c("yara-scan-match", "yara_scan", ("/dir/file",)),
+        c("yara-scan-link", "yara_scan", ("/link",)),
+        c("yara-scan-nomatch", "yara_scan", ("/other",)),
+        c("yara-scan-missing", "yara_scan", ("/missing",)),
+        c("yara-scan-relative", "yara_scan", ("dir/file",)),
+        c("yara-scan-dir", "yara_scan", ("/dir",)),
+        c("yara-scan-still", "yara_scan", ("/dir/file",)),
+        c("yara-load-bad-drops", "yara_load", (files["bad"],)),
+        c("yara-scan-dropped", "yara_scan", ("/dir/file",)),
+        c("yara-load-compiled", "yara_load", (files["compiled"],)),
+        c("yara-scan-compiled", "yara_scan", ("/dir/file",)),
+        c("yara-load-missing-file", "yara_load", (files["missing"],)),
+        c("yara-destroy", "yara_destroy"),
+        c("yara-destroy-again", "yara_destroy"),
+        c("yara-scan-destroyed", "yara_scan", ("/dir/file",)),
+        c("umount", "umount", ("/",)),
+    ]
+
+
+def _run(g: GuestFS, case: Case) -> Outcome:
+    try:
+        value = getattr(g, case.api)(*case.args, **case.kwargs)
+    except GuestFSError as e:
+        return Outcome("error", errno=e.errno_name or "", message=str(e))
+    if isinstance(value, list):
+        value = [dict(v) for v in value]
+    return Outcome("ok", value=value)
+
+
+# -- the disks ----------------------------------------------------------------------------
+
+
+def _debugfs(image: Path, *requests: str, write: bool = False) -> str:
+    argv = ["debugfs", *(["-w"] if write else []), str(image)]
+    done = subprocess.run(
+        argv, input="\n".join(requests) + "\n", capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def _make_disks(where: Path) -> dict[str, int]:
+    """The ext4 image (a.img) and the empty disk (b.img); returns the inode numbers."""
+    src = where / "src"
+    (src / "dir").mkdir(parents=True)
+    (src / "dir" / "file").write_bytes(b"hello from a Guest filesystem\n")
+    (src / "other").write_bytes(b"nothing to see\n")
+    (src / "gone").write_bytes(b"deleted, still in its inode\n")
+    os.symlink("dir/file", src / "link")
+    image = where / "a.img"
+    subprocess.run(
+        ["mke2fs", "-q", "-t", "ext4", "-I", "256", "-d", str(src), str(image), "16M"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    inodes = {}
+    for path in ("/dir/file", "/gone"):
+        m = re.search(r"Inode: (\d+)", _debugfs(image, f"stat {path}"))
+        assert m, f"debugfs found no inode for {path}"
+        inodes[path] = int(m.group(1))
+    _debugfs(
+        image,
+        *(f"set_inode_field /dir/file {t}_extra {ns << 2}" for t, ns in NSEC.items()),
+        "rm /gone",
+        write=True,
+    )
+    with open(where / "b.img", "wb") as f:
+        f.truncate(8 * MiB)
+    return inodes
+
+
+def _rule_files(where: Path) -> dict[str, str]:
+    (where / "rules.yar").write_text(RULES)
+    (where / "bad.yar").write_text(BAD_RULES)
+    subprocess.run(
+        ["yarac", str(where / "rules.yar"), str(where / "rules.yarc")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return {
+        "rules": str(where / "rules.yar"),
+        "bad": str(where / "bad.yar"),
+        "compiled": str(where / "rules.yarc"),
+        "missing": str(where / "no-such-rules.yar"),
+    }
+
+
+def _copy_disks(master: Path, where: Path) -> tuple[str, str]:
+    where.mkdir()
+    for name in ("a.img", "b.img"):
+        shutil.copyfile(master / name, where / name)
+    return str(where / "a.img"), str(where / "b.img")
+
+
+def _boot(cachedir: str, drives: tuple[str, ...], daemon: str) -> GuestFS:
+    saved = os.environ.get("PYGUESTFS_APPLIANCE_DAEMON")
+    os.environ["PYGUESTFS_APPLIANCE_DAEMON"] = daemon  # launch() reads it from there
+    try:
+        return launch_vm(cachedir, drives=drives)
+    finally:
+        if saved is None:
+            del os.environ["PYGUESTFS_APPLIANCE_DAEMON"]
+        else:
+            os.environ["PYGUESTFS_APPLIANCE_DAEMON"] = saved
+
+
+# -- the library calls through python3-guestfs ----------------------------------------------
+
+#: Run by /usr/bin/python3: the real library on its own appliance; prints JSON.
+_REAL_LIBRARY_SCRIPT = """
+import json, sys, guestfs
+disk, rules, inode = sys.argv[1], sys.argv[2], int(sys.argv[3])
+g = guestfs.GuestFS(python_return_dict=True)
+g.add_drive_opts(disk, format="raw", readonly=1)
+g.launch()
+out = {"walk": g.filesystem_walk("/dev/sda"), "find": g.find_inode("/dev/sda", inode)}
+g.mount_ro("/dev/sda", "/")
+g.yara_load(rules)
+out["scan"] = g.yara_scan("/dir/file")
+out["scan_link"] = g.yara_scan("/link")
+g.close()
+print(json.dumps(out))
+"""
+
+
+def _library_calls(g: GuestFS, rules: str, inode: int) -> dict[str, Any]:
+    """The script's calls, in its order, through our library on our appliance."""
+    out: dict[str, Any] = {
+        "walk": [dict(d) for d in g.filesystem_walk("/dev/sda")],
+        "find": [dict(d) for d in g.find_inode("/dev/sda", inode)],
+    }
+    g.mount_ro("/dev/sda", "/")
+    g.yara_load(rules)
+    out["scan"] = [dict(d) for d in g.yara_scan("/dir/file")]
+    out["scan_link"] = [dict(d) for d in g.yara_scan("/link")]
+    return out
+
+
+def _real_library(disk: str, rules: str, inode: int, tmp: Path) -> dict[str, Any] | str:
+    """python3-guestfs's answers, or why they cannot be had."""
+    if subprocess.run([REAL_PYTHON, "-c", "import guestfs"], capture_output=True).returncode:
+        return "python3-guestfs is not installed"
+    env = dict(os.environ, LIBGUESTFS_BACKEND="direct", LIBGUESTFS_BACKEND_SETTINGS="force_tcg")
+    env.pop("LIBGUESTFS_PATH", None)
+    env["TMPDIR"] = str(tmp)
+    done = subprocess.run(
+        [REAL_PYTHON, "-c", _REAL_LIBRARY_SCRIPT, disk, rules, str(inode)],
+        env=env, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    if done.returncode:
+        raise AssertionError(f"python3-guestfs failed: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+# -- the module's boots ----------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    cases: list[Case]
+    ours: dict[str, Outcome]
+    real: dict[str, Outcome] | None
+    why_no_real: str
+    library_ours: dict[str, Any]
+    library_real: dict[str, Any] | str
+    inodes: dict[str, int]
+
+
+#: Three boots under TCG on a shared machine.
+pytestmark = pytest.mark.timeout(1800)
+
+
+@pytest.fixture(scope="module")
+def res(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Results]:
+    for tool in ("debugfs", "yarac"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed on the host (ci/setup.sh installs it)")
+    tmp = tmp_path_factory.mktemp("yaratsk")
+    master = tmp / "master"
+    master.mkdir()
+    inodes = _make_disks(master)
+    files = _rule_files(master)
+    cases = _cases(files, inodes)
+    ours = _boot(cachedir, _copy_disks(master, tmp / "ours"), "pyguestfs")
+    try:
+        mine = {case.id: _run(ours, case) for case in cases}
+        library_ours = _library_calls(ours, files["rules"], inodes["/dir/file"])
+    finally:
+        ours.close()
+    real: dict[str, Outcome] | None = None
+    why = ""
+    if not DAEMON_TARBALL.is_file():
+        why = f"{DAEMON_TARBALL} is missing (apt-get install libguestfs-tools)"
+    else:
+        g = _boot(cachedir, _copy_disks(master, tmp / "real"), "guestfsd")
+        try:
+            real = {case.id: _run(g, case) for case in cases}
+        finally:
+            g.close()
+    (tmp / "library").mkdir()
+    disk, _ = _copy_disks(master, tmp / "library" / "disks")
+    library_real = _real_library(disk, files["rules"], inodes["/dir/file"], tmp / "library")
+    yield Results(cases, mine, real, why, library_ours, library_real, inodes)
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["tsk", "yara"])
+def test_same_replies_as_guestfsd(res: Results, family: str) -> None:
+    if res.real is None:
+        pytest.skip(f"no real guestfsd appliance: {res.why_no_real}")
+    diffs = [
+        f"{c.id}: ours {res.ours[c.id]!r}\n   real {res.real[c.id]!r}"
+        for c in res.cases
+        if c.id.startswith(family) and res.ours[c.id] != res.real[c.id]
+    ]
+    assert diffs == [], "\n".join(diffs)
+
+
+def test_walk_reports_files_dir_symlink_and_deleted_file(res: Results) -> None:
+    walk = res.ours["tsk-walk"]
+    assert walk.kind == "ok", walk
+    by_name = {d["tsk_name"]: d for d in walk.value}
+    assert by_name["."]["tsk_inode"] == 2 and by_name["."]["tsk_type"] == "d"
+    assert by_name["dir"]["tsk_type"] == "d"
+    f = by_name["dir/file"]
+    assert (f["tsk_type"], f["tsk_size"], f["tsk_flags"]) == ("r", 30, 1)
+    assert f["tsk_inode"] == res.inodes["/dir/file"]
+    assert [f[f"tsk_{t}_nsec"] for t in NSEC] == list(NSEC.values())
+    assert (by_name["link"]["tsk_type"], by_name["link"]["tsk_link"]) == ("l", "dir/file")
+    gone = by_name["gone"]
+    assert gone["tsk_inode"] == res.inodes["/gone"]
+    assert gone["tsk_flags"] & 1 == 0  # not allocated: a deleted file
+    assert res.ours["tsk-find-file"].value == [f]
+    assert res.ours["tsk-find-none"].value == []
+
+
+def test_yara_matches_and_errors(res: Results) -> None:
+    hit = res.ours["yara-scan-match"]
+    assert hit.value == [
+        {"yara_name": "/dir/file", "yara_rule": "Greeting"},
+        {"yara_name": "/dir/file", "yara_rule": "GuestWord"},
+    ]
+    assert res.ours["yara-scan-nomatch"].value == []
+    assert res.ours["yara-scan-compiled"].value == hit.value
+    bad = res.ours["yara-load-bad"]
+    assert (bad.kind, bad.message) == (
+        "error",
+        "yara_load: found 1 errors when compiling the rules",
+    )
+    # the agent kept serving, and a failed load leaves no rules loaded, as in 1.48
+    no_rules = "internal_yara_scan: no yara rules loaded"
+    for case_id in ("yara-scan-none", "yara-scan-after-bad", "yara-scan-dropped"):
+        assert res.ours[case_id].message == no_rules, case_id
+    assert res.ours["yara-scan-still"].value == hit.value
+
+
+def test_library_calls_same_as_python3_guestfs(res: Results) -> None:
+    if isinstance(res.library_real, str):
+        pytest.skip(res.library_real)
+    assert res.library_ours == res.library_real
+    assert res.library_ours["scan"], "the rules matched nothing"
