@@ -23,6 +23,7 @@ APT_PACKAGES=(
   cryptsetup-bin mdadm ldmtool                    # appliance: LUKS, md RAID, Windows LDM
   libyara9 libtsk19                               # appliance: YARA and libtsk, through ctypes
   yara                                            # yarac: the tests' compiled YARA rules
+  libyara-dev libtsk-dev                          # tests: ctypes offsets checked against headers
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
   libvirt-dev pkg-config gcc                      # pip builds libvirt-python (add_domain) on them

@@ -66,6 +66,8 @@ class Outcome:
 def _cases(files: dict[str, str], inodes: dict[str, int]) -> list[Case]:
     c = Case
     return [
+        c("tsk-available", "feature_available", (["libtsk"],)),
+        c("yara-available", "feature_available", (["libyara"],)),
         # -- The Sleuth Kit: before anything mounts the filesystem (no atime changes)
         c("tsk-walk", "filesystem_walk", ("/dev/sda",)),
         c("tsk-find-file", "find_inode", ("/dev/sda", inodes["/dir/file"])),
@@ -344,3 +346,137 @@ def test_library_calls_same_as_python3_guestfs(res: Results) -> None:
         pytest.skip(res.library_real)
     assert res.library_ours == res.library_real
     assert res.library_ours["scan"], "the rules matched nothing"
+
+
+# -- the ctypes layers on the host (no appliance) ---------------------------------------------
+
+_OFFSETS_C = r"""
+#include <stdio.h>
+#include <stddef.h>
+#include <yara.h>
+#include <tsk/libtsk.h>
+#define O(t, f) printf("%s.%s %zu\n", #t, #f, offsetof(t, f))
+int main(void) {
+  O(YR_RULE, identifier);
+  O(TSK_FS_FILE, name); O(TSK_FS_FILE, meta); O(TSK_FS_FILE, fs_info);
+  O(TSK_FS_NAME, name); O(TSK_FS_NAME, meta_addr); O(TSK_FS_NAME, type);
+  O(TSK_FS_NAME, flags); O(TSK_FS_INFO, root_inum);
+  O(TSK_FS_META, flags); O(TSK_FS_META, nlink); O(TSK_FS_META, size);
+  O(TSK_FS_META, atime); O(TSK_FS_META, atime_nano); O(TSK_FS_META, mtime);
+  O(TSK_FS_META, mtime_nano); O(TSK_FS_META, ctime); O(TSK_FS_META, ctime_nano);
+  O(TSK_FS_META, crtime); O(TSK_FS_META, crtime_nano); O(TSK_FS_META, link);
+  printf("ERROR_INVALID_FILE %d\nCALLBACK_MSG_RULE_MATCHING %d\n",
+         ERROR_INVALID_FILE, CALLBACK_MSG_RULE_MATCHING);
+  printf("WALK_FLAGS %d\nNAME_FLAG_UNALLOC %d\nMETA_FLAG_COMP %d\nNAME_TYPE_STR_MAX %d\n",
+         TSK_FS_DIR_WALK_FLAG_ALLOC | TSK_FS_DIR_WALK_FLAG_UNALLOC |
+         TSK_FS_DIR_WALK_FLAG_RECURSE | TSK_FS_DIR_WALK_FLAG_NOORPHAN,
+         TSK_FS_NAME_FLAG_UNALLOC, TSK_FS_META_FLAG_COMP, TSK_FS_NAME_TYPE_STR_MAX);
+  return 0;
+}
+"""
+
+
+def test_offsets_and_numbers_are_the_headers(tmp_path: Path) -> None:
+    """The layouts the ctypes layers read are those of the installed libraries' headers."""
+    from pyguestfs.agent import libtsk, libyara
+
+    if shutil.which("gcc") is None or not Path("/usr/include/tsk/libtsk.h").is_file():
+        pytest.skip("gcc, libyara-dev or libtsk-dev is missing (ci/setup.sh installs them)")
+    src = tmp_path / "offsets.c"
+    src.write_text(_OFFSETS_C)
+    exe = tmp_path / "offsets"
+    subprocess.run(["gcc", str(src), "-o", str(exe)], check=True, capture_output=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    got = {k: int(v) for k, v in (line.split() for line in out.splitlines())}
+    t = libtsk
+    assert got == {
+        "YR_RULE.identifier": libyara._RULE_IDENTIFIER_OFFSET,
+        "TSK_FS_FILE.name": t._FILE_NAME,
+        "TSK_FS_FILE.meta": t._FILE_META,
+        "TSK_FS_FILE.fs_info": t._FILE_FS,
+        "TSK_FS_NAME.name": t._NAME_NAME,
+        "TSK_FS_NAME.meta_addr": t._NAME_META_ADDR,
+        "TSK_FS_NAME.type": t._NAME_TYPE,
+        "TSK_FS_NAME.flags": t._NAME_FLAGS,
+        "TSK_FS_INFO.root_inum": t._FS_ROOT_INUM,
+        "TSK_FS_META.flags": t._META_FLAGS,
+        "TSK_FS_META.nlink": t._META_NLINK,
+        "TSK_FS_META.size": t._META_SIZE,
+        "TSK_FS_META.atime": t._META_ATIME,
+        "TSK_FS_META.atime_nano": t._META_ATIME + 8,
+        "TSK_FS_META.mtime": t._META_MTIME,
+        "TSK_FS_META.mtime_nano": t._META_MTIME + 8,
+        "TSK_FS_META.ctime": t._META_CTIME,
+        "TSK_FS_META.ctime_nano": t._META_CTIME + 8,
+        "TSK_FS_META.crtime": t._META_CRTIME,
+        "TSK_FS_META.crtime_nano": t._META_CRTIME + 8,
+        "TSK_FS_META.link": t._META_LINK,
+        "ERROR_INVALID_FILE": libyara.ERROR_INVALID_FILE,
+        "CALLBACK_MSG_RULE_MATCHING": libyara.CALLBACK_MSG_RULE_MATCHING,
+        "WALK_FLAGS": t.WALK_FLAGS,
+        "NAME_FLAG_UNALLOC": t.NAME_FLAG_UNALLOC,
+        "META_FLAG_COMP": t.META_FLAG_COMP,
+        "NAME_TYPE_STR_MAX": t.NAME_TYPE_STR_MAX,
+    }
+
+
+def test_libyara_layer_on_the_host(tmp_path: Path) -> None:
+    from pyguestfs.agent import libyara
+
+    if not libyara.available() or shutil.which("yarac") is None:
+        pytest.skip("libyara9 or yarac is not installed on the host")
+    files = _rule_files(tmp_path)
+    (tmp_path / "two-bad.yar").write_text(BAD_RULES + "rule Also { condition: nor_this }\n")
+    target = tmp_path / "target"
+    target.write_bytes(b"xx hello from a GUEST xx")
+    libyara.initialize()
+
+    def scan(rules: libyara.Rules) -> list[bytes]:
+        found: list[bytes] = []
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            assert rules.scan_fd(fd, found.append) == libyara.ERROR_SUCCESS
+        finally:
+            os.close(fd)
+            rules.destroy()
+        return found
+
+    with pytest.raises(libyara.YaraError) as not_compiled:
+        libyara.Rules.load_compiled(files["rules"])
+    assert not_compiled.value.code == libyara.ERROR_INVALID_FILE
+    with open(files["rules"], "rb") as f:
+        source = libyara.Rules.compile_source(f.fileno(), lambda *_: None)
+    assert scan(source) == [b"Greeting", b"GuestWord"]
+    assert scan(libyara.Rules.load_compiled(files["compiled"])) == [b"Greeting", b"GuestWord"]
+    errors: list[tuple[int, str]] = []
+    with open(tmp_path / "two-bad.yar", "rb") as f, pytest.raises(libyara.YaraCompileError) as e:
+        libyara.Rules.compile_source(f.fileno(), lambda line, msg: errors.append((line, msg)))
+    assert e.value.code == 2 and str(e.value) == "found 2 errors when compiling the rules"
+    assert [line for line, _ in errors] == [1, 2]
+    assert "no_such_thing" in errors[0][1]
+
+
+def test_libtsk_layer_on_the_host(tmp_path: Path) -> None:
+    from pyguestfs.agent import libtsk
+
+    if not libtsk.available() or shutil.which("debugfs") is None:
+        pytest.skip("libtsk19 or debugfs is not installed on the host")
+    inodes = _make_disks(tmp_path)
+    entries: list[libtsk.Entry] = []
+    opened: list[bool] = []
+    libtsk.walk(str(tmp_path / "a.img"), entries.append, on_open=lambda: opened.append(True))
+    assert opened == [True]
+    by_name = {e.name: e for e in entries}
+    f = by_name[b"dir/file"]
+    assert (f.inode, f.type, f.size, f.flags, f.nlink) == (inodes["/dir/file"], "r", 30, 1, 1)
+    assert f.times[1::2] == tuple(NSEC.values())
+    assert by_name[b"gone"].flags == 0 and by_name[b"link"].link == b"dir/file"
+    assert b".." not in by_name and b"dir/." not in by_name
+    only: list[libtsk.Entry] = []
+    libtsk.walk(str(tmp_path / "a.img"), only.append, inode=inodes["/dir/file"])
+    assert only == [f]
+    with pytest.raises(libtsk.TskError, match=r"^tsk_fs_open_img: Cannot determine file"):
+        libtsk.walk(str(tmp_path / "b.img"), entries.append, on_open=lambda: opened.append(False))
+    with pytest.raises(libtsk.TskError, match=r"^tsk_image_open: .*No such file"):
+        libtsk.walk(str(tmp_path / "none.img"), entries.append)
+    assert opened == [True]
