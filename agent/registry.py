@@ -11,11 +11,12 @@ names in its result are translated back to the user's names by the dispatcher.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..protocol.procedures import BY_NAME
+from ..protocol.procedures import BY_NAME, FAMILY_OF
 from .errors import AgentError
 from .runner import ENV
 
@@ -23,6 +24,12 @@ Impl = Callable[..., Any]
 F = TypeVar("F", bound=Impl)
 
 IMPLEMENTATIONS: dict[str, Impl] = {}
+
+#: The package of the family modules (``agent/api/<family>.py``).
+_API_PACKAGE = __name__.rpartition(".")[0] + ".api"
+
+#: Families imported so far (a family without a module counts once tried).
+_LOADED: set[str] = set()
 
 
 def procedure(name: str) -> Callable[[F], F]:
@@ -37,6 +44,43 @@ def procedure(name: str) -> Callable[[F], F]:
         return fn
 
     return register
+
+
+def load_family(family: str) -> None:
+    """Import the module of ``family`` (registering its procedures and groups), once.
+
+    Families are imported on first use: importing all of them is most of the agent's
+    start-up, which a cold launch pays in full under TCG. A family without a module
+    (nothing of it served yet) is remembered as loaded, with nothing registered.
+    """
+    if family in _LOADED:
+        return
+    name = f"{_API_PACKAGE}.{family}"
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise  # the family exists but something it imports does not: a real bug
+    _LOADED.add(family)
+
+
+def load_implementation(name: str) -> Impl | None:
+    """The implementation of procedure ``name``, importing its family if need be;
+    None when this agent does not serve it."""
+    impl = IMPLEMENTATIONS.get(name)
+    if impl is None and name in FAMILY_OF:
+        load_family(FAMILY_OF[name])
+        impl = IMPLEMENTATIONS.get(name)
+    return impl
+
+
+def load_all_families() -> None:
+    """Import every family: before a warm-launch snapshot (so that no restored session
+    pays for an import), and for whoever needs the complete registry."""
+    from . import api
+
+    api.load_all()
+    _LOADED.update(FAMILY_OF.values())
 
 
 #: The optional feature groups of libguestfs 1.48 (``generator/optgroups.ml``), each with
@@ -54,6 +98,49 @@ def _never() -> bool:
 
 
 FEATURE_GROUPS: dict[str, Callable[[], bool]] = dict.fromkeys(_GROUPS_148, _never)
+
+
+#: The family module that declares each group with :func:`provides_group` (families are
+#: imported on first use, so a group's test is found by importing this family first;
+#: tests/test_agent_layout.py checks this table against the modules).
+GROUP_FAMILY: dict[str, str] = {
+    "acl": "acl",
+    "augeas": "augeas",
+    "blkdiscard": "zero",
+    "blkdiscardzeroes": "zero",
+    "btrfs": "btrfs",
+    "extlinux": "bootloaders",
+    "f2fs": "filesystems",
+    "fstrim": "filesystems",
+    "gdisk": "parted",
+    "grub": "bootloaders",
+    "hivex": "hivex",
+    "inotify": "inotify",
+    "journal": "journal",
+    "ldm": "ldm",
+    "linuxcaps": "cap",
+    "linuxfsuuid": "swap",
+    "linuxmodules": "daemon",
+    "linuxxattrs": "xattr",
+    "luks": "luks",
+    "lvm2": "lvm",
+    "mdadm": "md",
+    "mknod": "files",
+    "ntfs3g": "ntfs",
+    "ntfsprogs": "ntfs",
+    "realpath": "daemon",
+    "rsync": "transfer",
+    "scrub": "zero",
+    "selinux": "selinux",
+    "selinuxrelabel": "selinux",
+    "sleuthkit": "tsk",
+    "squashfs": "filesystems",
+    "syslinux": "bootloaders",
+    "wipefs": "zero",
+    "xfs": "xfs",
+    "xz": "daemon",
+    "zerofree": "filesystems",
+}
 
 
 def provides_group(name: str, test: Callable[[], bool]) -> None:
@@ -79,8 +166,25 @@ def unavailable_feature(group: str) -> AgentError:
     )
 
 
+def group_test(group: str) -> Callable[[], bool] | None:
+    """The test of feature group ``group`` (its declaring family imported first), or
+    None for a name that is not a 1.48 group."""
+    if group not in FEATURE_GROUPS:
+        return None
+    family = GROUP_FAMILY.get(group)
+    if family is not None:
+        load_family(family)
+    return FEATURE_GROUPS[group]
+
+
+def group_available(group: str) -> bool:
+    """Whether this appliance can serve the APIs of ``group`` now."""
+    test = group_test(group)
+    return test is not None and bool(test())
+
+
 def require_group(group: str) -> None:
     """The stub's check for an optional group: raise :func:`unavailable_feature` unless
     the group's test (declared with :func:`provides_group`) passes."""
-    if not FEATURE_GROUPS.get(group, _never)():
+    if not group_available(group):
         raise unavailable_feature(group)

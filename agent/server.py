@@ -30,11 +30,10 @@ from ..protocol.messages import (
 from ..protocol.procedures import BY_NUMBER, Procedure
 from ..protocol.stream import ByteStream, StreamClosed
 from ..protocol.xdr import XdrError
-from . import api  # noqa: F401  (importing the families registers their procedures)
 from .context import CallContext, FileBuffers, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
-from .registry import IMPLEMENTATIONS
+from .registry import load_implementation
 from .resolve import Resolver
 from .sysroot import Sysroot
 from .uevents import DiskAnnouncements
@@ -175,7 +174,7 @@ class Agent:
             self.send_error(header, err)
             return "error: unknown procedure"
         ctx = CallContext(self, proc, header)
-        impl = IMPLEMENTATIONS.get(proc.name)
+        impl = load_implementation(proc.name)  # its family is imported on first use
         if impl is None:
             # A procedure of 1.48's table that this agent does not serve: say so plainly
             # (after draining a FileIn's chunks), so the caller can tell it from a bug.

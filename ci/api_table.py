@@ -23,11 +23,11 @@ END = "<!-- api-table:end -->"
 
 
 def table(tsv: Path, called: set[str]) -> str:
-    from pyguestfs.agent.registry import IMPLEMENTATIONS
-    from pyguestfs.agent.server import Agent  # noqa: F401  (imports every API module)
+    from pyguestfs.agent.registry import IMPLEMENTATIONS, load_all_families
     from pyguestfs.protocol.constants import EXTENSION_PROC_BASE
     from pyguestfs.protocol.procedures import PROCEDURES
 
+    load_all_families()
     with tsv.open() as f:
         rows = {r["name"]: int(r["proc_nr"]) for r in csv.DictReader(f, delimiter="\t")}
     for p in PROCEDURES:

@@ -10,10 +10,13 @@ borrowed from another family, fails here before review.
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from pyguestfs.agent import api
-from pyguestfs.agent.registry import IMPLEMENTATIONS
+from pyguestfs.agent.registry import GROUP_FAMILY, IMPLEMENTATIONS, load_all_families
 from pyguestfs.protocol.procedures import FAMILY_OF
 from pyguestfs.protocol.table import FAMILIES
 
@@ -82,6 +85,7 @@ def test_no_family_module_imports_another() -> None:
 
 
 def test_each_procedure_sits_in_its_familys_module() -> None:
+    load_all_families()
     assert IMPLEMENTATIONS, "no procedure registered"
     misplaced = []
     for name, fn in IMPLEMENTATIONS.items():
@@ -112,3 +116,35 @@ def test_no_agent_module_is_too_long_to_read() -> None:
     long = {path for path, n in lengths.items() if n > MAX_LINES}
     assert sorted(long - KNOWN_LONG) == [], {p: lengths[p] for p in long - KNOWN_LONG}
     assert sorted(KNOWN_LONG - long) == [], "no longer too long: take them off KNOWN_LONG"
+
+
+def test_each_group_is_found_through_the_family_that_declares_it() -> None:
+    # Families load on first use, so a group's test is reached through GROUP_FAMILY.
+    declared = {
+        group: path.stem
+        for path in _family_modules()
+        for group in re.findall(r'provides_group\(\s*"(\w+)"', path.read_text())
+    }
+    assert declared == GROUP_FAMILY
+
+
+LAZY_PROBE = """
+import sys
+from pyguestfs.agent import server  # noqa: F401
+from pyguestfs.agent.registry import group_available, load_implementation
+api = "pyguestfs.agent.api."
+before = sorted(m for m in sys.modules if m.startswith(api))
+assert load_implementation("mkswap") is not None
+group_available("lvm2")
+after = sorted(m for m in sys.modules if m.startswith(api))
+print(",".join(before) or "-", ",".join(m.removeprefix(api) for m in after if m not in before))
+"""
+
+
+def test_families_are_imported_on_first_use() -> None:
+    # A cold launch pays only for the families its session calls: starting the agent
+    # imports none of the byte-code families, a call imports its own.
+    out = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["-", "lvm,swap"]

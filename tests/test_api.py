@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import RunningAgent
 
-from pyguestfs.agent.registry import FEATURE_GROUPS
+from pyguestfs.agent.registry import FEATURE_GROUPS, group_test
 from pyguestfs.agent.runner import ENV as AGENT_ENV
 from pyguestfs.agent.server import Agent  # noqa: F401  (registers every family and group)
 from pyguestfs.host import ClosedHandle, GuestFS, GuestFSError
@@ -333,7 +333,9 @@ def test_features(g: GuestFS) -> None:
     assert g.feature_available(["lvm2"]) is has_lvm
     # Each group is reported as the agent's own test for it says (its programs on the
     # agent's PATH, its libraries loadable); lib/available.c's messages carry no API name.
-    for group, test in FEATURE_GROUPS.items():
+    for group in FEATURE_GROUPS:
+        test = group_test(group)  # its declaring family imported first
+        assert test is not None
         available = bool(test())
         assert g.feature_available([group]) is available, group
         if not available:

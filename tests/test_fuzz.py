@@ -39,7 +39,7 @@ from conftest import report_figure
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pyguestfs.agent import server
+from pyguestfs.agent import registry, server
 from pyguestfs.agent.server import Agent
 from pyguestfs.agent.sysroot import Sysroot
 from pyguestfs.host import GuestFSError
@@ -150,12 +150,13 @@ pytestmark = pytest.mark.timeout(3600 if FULL else 300)
 @pytest.fixture
 def safe_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
     """Serve only the implementations that are safe on this machine."""
+    registry.load_all_families()
     safe = {
         k: v
-        for k, v in server.IMPLEMENTATIONS.items()
+        for k, v in registry.IMPLEMENTATIONS.items()
         if k in FUZZED_ON_HOST and k not in UNSAFE_ON_HOST
     }
-    monkeypatch.setattr(server, "IMPLEMENTATIONS", safe)
+    monkeypatch.setattr(server, "load_implementation", safe.get)
 
 
 def _reads_chunks(proc: Procedure) -> bool:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from pyguestfs.agent.registry import IMPLEMENTATIONS
+from pyguestfs.agent.registry import IMPLEMENTATIONS, load_all_families
 from pyguestfs.host import GuestFS
 from pyguestfs.protocol import constants as C
 from pyguestfs.protocol.procedures import BY_NAME, BY_NUMBER, PROCEDURES
+
+load_all_families()  # the agent imports families on first use; these tests read them all
 
 REPO = Path(__file__).resolve().parents[1]
 PROC_LIST = REPO / "docs" / "libguestfs-1.48-procedures.tsv"

@@ -10,8 +10,10 @@ import pytest
 from conftest import RunningAgent
 from rawclient import CANCEL_FLAG, LAUNCH_FLAG, RawClient, chunk, header, xdr_string
 
-from pyguestfs.agent.server import IMPLEMENTATIONS
+from pyguestfs.agent.registry import IMPLEMENTATIONS, load_all_families
 from pyguestfs.protocol.procedures import PROCEDURES
+
+load_all_families()  # the agent imports families on first use; these tests read them all
 
 
 @pytest.fixture

@@ -8,49 +8,55 @@ runs goes through :mod:`pyguestfs.agent.runner`, what several families need abou
 appliance is in :mod:`pyguestfs.agent.guest`. No family module imports another: a helper
 that two families share belongs in one of those modules.
 
-Importing this package registers every family (one line per module below, so that the
-freezer sees each of them).
+Importing this package registers nothing: a family is imported when one of its
+procedures is first called (:func:`pyguestfs.agent.registry.load_family`), so that a
+cold launch does not pay for the families a session never uses. :func:`load_all`
+imports every family (before a warm-launch snapshot, for ``available``, for the API
+table); its one import line per module is also what the freezer sees.
 """
 
 from __future__ import annotations
 
-from . import (
-    acl,  # noqa: F401
-    archives,  # noqa: F401
-    augeas,  # noqa: F401
-    blockdev,  # noqa: F401
-    bootloaders,  # noqa: F401
-    btrfs,  # noqa: F401
-    cap,  # noqa: F401
-    commands,  # noqa: F401
-    content,  # noqa: F401
-    copy,  # noqa: F401
-    daemon,  # noqa: F401
-    devices,  # noqa: F401
-    dirs,  # noqa: F401
-    ext2,  # noqa: F401
-    extensions,  # noqa: F401
-    files,  # noqa: F401
-    filesystems,  # noqa: F401
-    hivex,  # noqa: F401
-    inotify,  # noqa: F401
-    inspect,  # noqa: F401
-    journal,  # noqa: F401
-    ldm,  # noqa: F401
-    luks,  # noqa: F401
-    lvm,  # noqa: F401
-    md,  # noqa: F401
-    mount,  # noqa: F401
-    ntfs,  # noqa: F401
-    parted,  # noqa: F401
-    paths,  # noqa: F401
-    selinux,  # noqa: F401
-    sfdisk,  # noqa: F401
-    swap,  # noqa: F401
-    transfer,  # noqa: F401
-    tsk,  # noqa: F401
-    xattr,  # noqa: F401
-    xfs,  # noqa: F401
-    yara,  # noqa: F401
-    zero,  # noqa: F401
-)
+
+def load_all() -> None:
+    """Import every family module, registering all of their procedures."""
+    from . import (  # noqa: F401
+        acl,
+        archives,
+        augeas,
+        blockdev,
+        bootloaders,
+        btrfs,
+        cap,
+        commands,
+        content,
+        copy,
+        daemon,
+        devices,
+        dirs,
+        ext2,
+        extensions,
+        files,
+        filesystems,
+        hivex,
+        inotify,
+        inspect,
+        journal,
+        ldm,
+        luks,
+        lvm,
+        md,
+        mount,
+        ntfs,
+        parted,
+        paths,
+        selinux,
+        sfdisk,
+        swap,
+        transfer,
+        tsk,
+        xattr,
+        xfs,
+        yara,
+        zero,
+    )

@@ -20,7 +20,7 @@ from typing import IO
 from ...protocol import constants as C
 from ..context import CallContext
 from ..errors import AgentError
-from ..registry import FEATURE_GROUPS, procedure
+from ..registry import procedure, require_group
 from ..resolve import Device, GuestPath
 from ..runner import DEVNULL, ENV, pipe, start
 from ..streams import error_text, stream_program
@@ -229,17 +229,6 @@ _LEVELS: dict[str, range | None] = {
 }
 
 
-def _require_group(group: str) -> None:
-    """The check guestfsd's stub makes before an API of an optional group runs."""
-    if not FEATURE_GROUPS[group]():
-        raise AgentError(
-            f"feature '{group}' is not available in this\n"
-            "build of libguestfs.  Read 'AVAILABILITY' in the guestfs(3) man page for\n"
-            "how to check for the availability of features.",
-            "ENOTSUP",
-        )
-
-
 @procedure("tgz_in")
 def tgz_in(call: CallContext, directory: GuestPath) -> None:
     unpack_tar(call, directory, "gzip")
@@ -252,13 +241,13 @@ def tgz_out(call: CallContext, directory: GuestPath) -> None:
 
 @procedure("txz_in")
 def txz_in(call: CallContext, directory: GuestPath) -> None:
-    _require_group("xz")
+    require_group("xz")
     unpack_tar(call, directory, "xz")
 
 
 @procedure("txz_out")
 def txz_out(call: CallContext, directory: GuestPath) -> None:
-    _require_group("xz")
+    require_group("xz")
     pack_tar(call, directory, "xz")
 
 

@@ -24,7 +24,14 @@ from collections.abc import Callable
 from ..context import CallContext
 from ..errors import AgentError
 from ..guest import umount_all
-from ..registry import FEATURE_GROUPS, has_program, procedure, provides_group, require_group
+from ..registry import (
+    FEATURE_GROUPS,
+    group_test,
+    has_program,
+    procedure,
+    provides_group,
+    require_group,
+)
 from ..runner import ENV, run
 
 provides_group("realpath", lambda: True)
@@ -38,7 +45,7 @@ def ping_daemon(call: CallContext) -> None:
 
 @procedure("internal_feature_available")
 def internal_feature_available(call: CallContext, group: str) -> int:
-    test = FEATURE_GROUPS.get(group)
+    test = group_test(group)
     if test is None:
         return 2  # unknown group
     return 0 if test() else 1

@@ -11,7 +11,7 @@ import time
 from ...protocol import constants as C
 from ..context import CallContext
 from ..errors import AgentError
-from ..registry import procedure
+from ..registry import load_all_families, procedure
 from ..uevents import DiskAnnouncements
 from ..warm import reseed_kernel_rng, wait_for_hotplugged_disks
 
@@ -37,6 +37,8 @@ def park(call: CallContext) -> None:
         # Opened now, it is in every restore of this snapshot, already listening when
         # the host hot-plugs the user's disks (before it wakes the agent).
         agent.disk_announcements = DiskAnnouncements.open()
+    # Every family is imported before the save, so no restored session pays for one.
+    load_all_families()
     agent.park_requested = True  # the loop parks after this reply has gone out
 
 
