@@ -21,7 +21,7 @@ APT_PACKAGES=(
   libaugeas0 augeas-lenses libhivex0              # appliance: aug_*, hivex_*, Windows inspection
   libwin-hivex-perl                               # hivexregedit: the tests' Windows registry hives
   cryptsetup-bin mdadm ldmtool                    # appliance: LUKS, md RAID, Windows LDM
-  libyara9 libtsk19                               # appliance: YARA and libtsk, through ctypes
+  libyara9 libtsk19 sleuthkit                     # appliance: YARA, libtsk (ctypes), icat/blkls
   yara                                            # yarac: the tests' compiled YARA rules
   libyara-dev libtsk-dev                          # tests: ctypes offsets checked against headers
   debootstrap                                     # a real Debian guest for inspection tests

@@ -1,5 +1,6 @@
-"""YARA and The Sleuth Kit's walk, our agent beside Debian's real guestfsd 1.48, and the
-library calls beside python3-guestfs on libguestfs's own appliance.
+"""YARA and The Sleuth Kit (its walk, icat and blkls), our agent beside Debian's real
+guestfsd 1.48, and the library calls beside python3-guestfs on libguestfs's own
+appliance.
 
 The disks are made on the host: ``/dev/sda`` a 16 MiB ext4 filesystem (``mke2fs -d``)
 holding a directory with a file (its times given nanoseconds with debugfs), another
@@ -15,6 +16,7 @@ python3-guestfs with its own appliance makes the library calls ``filesystem_walk
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -45,6 +47,10 @@ BAD_RULES = "rule Broken { condition: no_such_thing }\n"
 #: Nanoseconds given to /dir/file's times (ext4 keeps them in the inode's *_extra words,
 #: shifted left by 2 above the epoch bits).
 NSEC = {"atime": 123456789, "mtime": 987654321, "ctime": 5, "crtime": 999999999}
+
+
+FILE_DATA = b"hello from a Guest filesystem\n"
+GONE_DATA = b"deleted, still in its inode\n"
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,16 @@ def _cases(files: dict[str, str], inodes: dict[str, int]) -> list[Case]:
         c("tsk-walk-not-fs", "filesystem_walk", ("/dev/sdb",)),
         c("tsk-find-not-fs", "find_inode", ("/dev/sdb", 2)),
         c("tsk-walk-no-device", "filesystem_walk", ("/dev/sdz",)),
+        c("tsk-available-sleuthkit", "feature_available", (["sleuthkit"],)),
+        c("tsk-icat-file", "download_inode", ("/dev/sda", inodes["/dir/file"], OUT)),
+        c("tsk-icat-deleted", "download_inode", ("/dev/sda", inodes["/gone"], OUT)),
+        c("tsk-icat-negative", "download_inode", ("/dev/sda", -1, OUT)),
+        c("tsk-icat-not-fs", "download_inode", ("/dev/sdb", 2, OUT)),
+        c("tsk-blkls", "download_blocks", ("/dev/sda", 0, 3, OUT)),
+        c("tsk-blkls-unalloc", "download_blocks", ("/dev/sda", 0, 40, OUT), {"unallocated": True}),
+        c("tsk-blkls-backwards", "download_blocks", ("/dev/sda", 5, 5, OUT)),
+        c("tsk-blkls-negative", "download_blocks", ("/dev/sda", -1, 5, OUT)),
+        c("tsk-blkls-not-fs", "download_blocks", ("/dev/sdb", 0, 3, OUT)),
         # -- YARA
         c("yara-destroy-none", "yara_destroy"),
         c("mount", "mount_ro", ("/dev/sda", "/")),
@@ -104,13 +120,22 @@ def _cases(files: dict[str, str], inodes: dict[str, int]) -> list[Case]:
     ]
 
 
-def _run(g: GuestFS, case: Case) -> Outcome:
+#: A FileOut argument: a fresh local file, whose size and digest become the case's value.
+OUT = "<local file>"
+
+
+def _run(g: GuestFS, case: Case, local: Path) -> Outcome:
+    out = local / case.id
+    args = [str(out) if a == OUT else a for a in case.args]
     try:
-        value = getattr(g, case.api)(*case.args, **case.kwargs)
+        value = getattr(g, case.api)(*args, **case.kwargs)
     except GuestFSError as e:
         return Outcome("error", errno=e.errno_name or "", message=str(e))
     if isinstance(value, list):
         value = [dict(v) for v in value]
+    if OUT in case.args:
+        data = out.read_bytes()
+        value = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     return Outcome("ok", value=value)
 
 
@@ -129,9 +154,9 @@ def _make_disks(where: Path) -> dict[str, int]:
     """The ext4 image (a.img) and the empty disk (b.img); returns the inode numbers."""
     src = where / "src"
     (src / "dir").mkdir(parents=True)
-    (src / "dir" / "file").write_bytes(b"hello from a Guest filesystem\n")
+    (src / "dir" / "file").write_bytes(FILE_DATA)
     (src / "other").write_bytes(b"nothing to see\n")
-    (src / "gone").write_bytes(b"deleted, still in its inode\n")
+    (src / "gone").write_bytes(GONE_DATA)
     os.symlink("dir/file", src / "link")
     image = where / "a.img"
     subprocess.run(
@@ -268,7 +293,8 @@ def res(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Res
     cases = _cases(files, inodes)
     ours = _boot(cachedir, _copy_disks(master, tmp / "ours"), "pyguestfs")
     try:
-        mine = {case.id: _run(ours, case) for case in cases}
+        (tmp / "ours-out").mkdir()
+        mine = {case.id: _run(ours, case, tmp / "ours-out") for case in cases}
         library_ours = _library_calls(ours, files["rules"], inodes["/dir/file"])
     finally:
         ours.close()
@@ -279,7 +305,8 @@ def res(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Res
     else:
         g = _boot(cachedir, _copy_disks(master, tmp / "real"), "guestfsd")
         try:
-            real = {case.id: _run(g, case) for case in cases}
+            (tmp / "real-out").mkdir()
+            real = {case.id: _run(g, case, tmp / "real-out") for case in cases}
         finally:
             g.close()
     (tmp / "library").mkdir()
@@ -319,6 +346,15 @@ def test_walk_reports_files_dir_symlink_and_deleted_file(res: Results) -> None:
     assert gone["tsk_flags"] & 1 == 0  # not allocated: a deleted file
     assert res.ours["tsk-find-file"].value == [f]
     assert res.ours["tsk-find-none"].value == []
+
+
+def test_download_inode_reads_files_and_deleted_ones(res: Results) -> None:
+    def digest(data: bytes) -> dict[str, Any]:
+        return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+    assert res.ours["tsk-icat-file"].value == digest(FILE_DATA)
+    assert res.ours["tsk-icat-deleted"].value == digest(GONE_DATA)  # -r: recovered
+    assert res.ours["tsk-blkls"].kind == "ok" and res.ours["tsk-blkls"].value["size"] > 0
 
 
 def test_yara_matches_and_errors(res: Results) -> None:
