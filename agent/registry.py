@@ -118,6 +118,8 @@ GROUP_FAMILY: dict[str, str] = {
     "inotify": "inotify",
     "journal": "journal",
     "ldm": "ldm",
+    "libtsk": "tsk",
+    "libyara": "yara",
     "linuxcaps": "cap",
     "linuxfsuuid": "swap",
     "linuxmodules": "daemon",

@@ -81,8 +81,14 @@ OPTIONAL_PACKAGES = (
     "f2fs-tools",
     "syslinux",
     "extlinux",
-    # icat and blkls (download_inode, download_blocks: the sleuthkit group), as in 1.48's
-    # appliance; its Perl scripts (and so Perl) are left out.
+    # yara_load/internal_yara_scan (the libyara group): libyara, through ctypes (+0.5 MB).
+    "libyara9",
+    # internal_filesystem_walk/internal_find_inode (the libtsk group): libtsk, through
+    # ctypes. Its image-format libraries (libewf's curl, afflib ...) are all DT_NEEDED,
+    # so they come too: +12.7 MB of files, as in libguestfs's own appliance.
+    "libtsk19",
+    # icat and blkls, for download_inode/download_blocks (the sleuthkit group): ELF tools
+    # over libtsk, +1.5 MB. Its Perl dependencies are left out (OWN_SKIP_PACKAGES).
     "sleuthkit",
 )
 
@@ -130,6 +136,11 @@ SKIP_PACKAGES = frozenset(
         "libdate-manip-perl",
     }
 )
+
+#: Left out of our own appliance only (a guestfsd build keeps libguestfs's full list):
+#: sleuthkit depends on Perl for its mactime and sorter scripts, which the agent never
+#: runs; its icat and blkls are C programs.
+OWN_SKIP_PACKAGES = frozenset({"perl", "libdate-manip-perl"})
 
 EXCLUDES = (
     "/usr/share/doc/*",
@@ -230,10 +241,15 @@ def _dep_name(spec: str) -> str:
 
 
 def resolve(
-    names: Iterable[str], optional: Iterable[str] = (), dpkg_dir: str = DPKG_DIR
+    names: Iterable[str],
+    optional: Iterable[str] = (),
+    dpkg_dir: str = DPKG_DIR,
+    skip: Iterable[str] = (),
 ) -> tuple[list[Package], list[str]]:
     """The dependency closure of ``names`` (all must be installed) plus whichever of
-    ``optional`` are installed. Returns (packages sorted by name, optional ones missing)."""
+    ``optional`` are installed, never entering ``skip`` nor SKIP_PACKAGES. Returns
+    (packages sorted by name, optional ones missing)."""
+    skipped_names = SKIP_PACKAGES | frozenset(skip)
     db = read_status(dpkg_dir)
     provides = _provides(dpkg_dir)
     missing = [n for n in names if n not in db]
@@ -247,7 +263,7 @@ def resolve(
     seen: dict[str, Package] = {}
     while todo:
         name = todo.pop()
-        if name in seen or name in SKIP_PACKAGES:
+        if name in seen or name in skipped_names:
             continue
         pkg = db[name]
         seen[name] = pkg
