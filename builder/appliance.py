@@ -514,11 +514,11 @@ def fast_key(options: BuildOptions) -> str:
 
     parts.append(_stat_sig(Path(sysconfig.get_paths()["purelib"])))
     for sub in (*GUEST_PARTS, "builder"):
-        with os.scandir(REPO / sub) as it:
-            for entry in sorted(it, key=lambda d: d.name):
-                if entry.name.endswith(".py"):
-                    st = entry.stat()
-                    parts.append(f"{sub}/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+        # Subpackages too (agent/api, protocol/table): an edit there must rebuild.
+        for path in sorted((REPO / sub).rglob("*.py")):
+            st = path.stat()
+            rel = path.relative_to(REPO).as_posix()
+            parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
     parts.append(_stat_sig(REPO / "__init__.py"))
     if options.daemon != "pyguestfs":
         parts.append(guestfsd.stat_signature())

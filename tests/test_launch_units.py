@@ -319,3 +319,25 @@ def test_a_fixed_appliance_records_its_daemon(tmp_path: Path) -> None:
     assert fixed_daemon(tmp_path) == "pyguestfs"  # written before the record existed
     (tmp_path / ".pyguestfs-daemon").write_text("guestfsd\n")
     assert fixed_daemon(tmp_path) == "guestfsd"
+
+
+def test_the_fast_key_sees_edits_in_subpackages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fast (metadata) key decides whether the full check runs at all: an edit in
+    # agent/api/ or protocol/table/ must change it, or the appliance keeps the old agent.
+    from pyguestfs.builder import appliance
+    from pyguestfs.builder.appliance import BuildOptions, fast_key
+
+    for sub in (*appliance.GUEST_PARTS, "builder"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "__init__.py").write_text("")
+    (tmp_path / "agent/api").mkdir()
+    family = tmp_path / "agent/api/zero.py"
+    family.write_text("A = 1\n")
+    (tmp_path / "__init__.py").write_text("")
+    monkeypatch.setattr(appliance, "REPO", tmp_path)
+    before = fast_key(BuildOptions())
+    assert fast_key(BuildOptions()) == before
+    family.write_text("A = 22\n")
+    assert fast_key(BuildOptions()) != before

@@ -579,9 +579,13 @@ def _findfs(call: CallContext, tag: str, value: str) -> str:
             os.unlink(cache)
         except OSError:
             pass
-    done = call.run(["findfs", f"{tag}={value}"], check=False)
+    # runner.run, not call.run: the node findfs prints must stay the appliance's, since
+    # the dispatcher names a returned Device as the user does (translating it twice gave
+    # another disk's name whenever the kernel's names differ from the user's).
+    done = runner.run(["findfs", f"{tag}={value}"], check=False)
     if done.status != 0:
-        raise AgentError(f"findfs exited with status {done.status}: {done.err.rstrip(chr(10))}")
+        err = call.user_names(done.err).rstrip("\n")
+        raise AgentError(f"findfs exited with status {done.status}: {err}")
     out = done.out.strip()
     if out.startswith(("/dev/mapper/", "/dev/dm-")):
         return lv_canonical_name(out) or out
