@@ -45,14 +45,16 @@ def read_pvd(node: str, shown: str) -> dict[str, int | str]:
     """The ``isoinfo`` struct of the image or device at ``node`` (``shown`` in errors),
     as 1.48 fills it: strings without trailing spaces, the little-endian copy of each
     number, times in Unix seconds."""
+    # 1.48 (isoinfo.ml) words a failed system call as OCaml's Unix_error: the call's
+    # name, its string argument (none for read) and strerror.
     try:
         fd = os.open(node, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
-        raise AgentError.from_os(e, shown) from None
+        raise AgentError.from_os(e, f"open: {shown}") from None
     try:
         pvd = os.pread(fd, 2048, 32768)
     except OSError as e:
-        raise AgentError.from_os(e, shown) from None
+        raise AgentError.from_os(e, "read: ") from None
     finally:
         os.close(fd)
     if len(pvd) != 2048 or pvd[0] != 1 or pvd[1:6] != b"CD001":

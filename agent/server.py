@@ -33,7 +33,7 @@ from ..protocol.xdr import XdrError
 from .context import CallContext, FileBuffers, FileOutCancelled
 from .devices import DeviceMap
 from .errors import AgentError, StreamOutOfSync
-from .registry import load_implementation
+from .registry import group_available, load_implementation, unavailable_feature
 from .resolve import Resolver
 from .sysroot import Sysroot
 from .uevents import DiskAnnouncements
@@ -174,7 +174,10 @@ class Agent:
             self.send_error(header, err)
             return "error: unknown procedure"
         ctx = CallContext(self, proc, header)
-        impl = load_implementation(proc.name)  # its family is imported on first use
+        try:
+            impl = load_implementation(proc.name)  # its family is imported on first use
+        except ImportError as e:  # a bundle missing a module: say so, keep serving
+            return self._fail(ctx, AgentError(f"{proc.name}: cannot load its family: {e}"))
         if impl is None:
             # A procedure of 1.48's table that this agent does not serve: say so plainly
             # (after draining a FileIn's chunks), so the caller can tell it from a bug.
@@ -182,6 +185,10 @@ class Agent:
                 ctx,
                 AgentError(f"{proc.name}: not implemented by the pyguestfs agent", "ENOTSUP"),
             )
+        if proc.group is not None and not group_available(proc.group):
+            # guestfsd's generated stub refuses a procedure of an absent optional group
+            # before it decodes a single argument, so bad arguments get the same answer.
+            return self._fail(ctx, unavailable_feature(proc.group))
         try:
             args, optargs = self._decode(proc, header, payload)
             args = self.resolver.resolve(proc, args)

@@ -71,8 +71,9 @@ from .rootfs import Staging, add_host_files, make_ext2
 log = logging.getLogger(__name__)
 
 #: Bump when the layout or the way parts are made changes: every cached appliance rebuilds.
-BUILDER_FORMAT = 4  # 2: root carries a kernel module tree for loading on demand
+BUILDER_FORMAT = 5  # 2: root carries a kernel module tree for loading on demand
 # 4: glibc's gconv configuration, Latin-1 and UTF-16 modules kept (libhivex needs iconv)
+# 5: gconv's IBM850 module kept (mtools, for syslinux)
 #: Where the frozen program lives in both images.
 APP_DIR = "usr/lib/pyguestfs/appliance"
 APP_NAME = "appliance"

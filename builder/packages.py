@@ -74,6 +74,13 @@ OPTIONAL_PACKAGES = (
     "augeas-lenses",
     # The hivex_* procedures and Windows inspection: libhivex, through ctypes.
     "libhivex0",
+    # The scrub, squashfs, f2fs, syslinux and extlinux groups: tools 1.48's own appliance
+    # carries (libguestfs0's supermin packages list); syslinux brings mtools with it.
+    "scrub",
+    "squashfs-tools",
+    "f2fs-tools",
+    "syslinux",
+    "extlinux",
     # yara_load/internal_yara_scan (the libyara group): libyara, through ctypes (+0.5 MB).
     "libyara9",
     # internal_filesystem_walk/internal_find_inode (the libtsk group): libtsk, through
@@ -121,6 +128,12 @@ SKIP_PACKAGES = frozenset(
         "libpython3.11-stdlib",
         "libpython3.11-minimal",
         "media-types",
+        # sleuthkit's Perl scripts (mactime, sorter) need these; the agent runs only its
+        # C tools.
+        "perl",
+        "perl-modules-5.36",
+        "libperl5.36",
+        "libdate-manip-perl",
     }
 )
 
@@ -166,6 +179,9 @@ KEEP = (
     "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules*",
     "/usr/lib/x86_64-linux-gnu/gconv/ISO8859-1.so",
     "/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so",
+    # mtools (syslinux writes its loader onto a FAT volume through it) converts names
+    # to DOS code page 850 and fails without this module.
+    "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so",
 )
 
 

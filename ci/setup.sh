@@ -21,6 +21,7 @@ APT_PACKAGES=(
   libaugeas0 augeas-lenses libhivex0              # appliance: aug_*, hivex_*, Windows inspection
   libwin-hivex-perl                               # hivexregedit: the tests' Windows registry hives
   cryptsetup-bin mdadm ldmtool                    # appliance: LUKS, md RAID, Windows LDM
+  scrub squashfs-tools f2fs-tools syslinux extlinux  # appliance: 1.48's groups
   libyara9 libtsk19 sleuthkit                     # appliance: YARA, libtsk (ctypes), icat/blkls
   yara                                            # yarac: the tests' compiled YARA rules
   libyara-dev libtsk-dev                          # tests: ctypes offsets checked against headers

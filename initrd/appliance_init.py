@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 import time
 
@@ -191,6 +192,30 @@ def step_tmp_dirs(ctx: Context) -> None:
         os.symlink("/proc/mounts", ctx.path("/etc/mtab"))
 
 
+def step_static_nodes(ctx: Context) -> None:
+    """The device nodes whose first open loads their module (``/dev/loop-control`` for
+    ``mount -o loop``, ``/dev/fuse``, ``/dev/btrfs-control`` ...), as libguestfs's /init
+    makes them with ``kmod static-nodes``: devtmpfs shows them only once the module is in."""
+    path = ctx.path("/lib/modules", os.uname().release, "modules.devname")
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return
+    for line in lines:
+        fields = line.split()  # "loop loop-control c10:237"
+        if line.startswith("#") or len(fields) != 3 or fields[2][:1] not in ("b", "c"):
+            continue
+        major, _, minor = fields[2][1:].partition(":")
+        node = ctx.path("/dev", fields[1])
+        if os.path.lexists(node) or not (major.isdigit() and minor.isdigit()):
+            continue
+        kind = stat.S_IFBLK if fields[2][0] == "b" else stat.S_IFCHR
+        os.makedirs(os.path.dirname(node), exist_ok=True)
+        os.mknod(node, 0o600 | kind, os.makedev(int(major), int(minor)))
+        ctx.debug(f"/dev/{fields[1]}: static node {fields[2]}")
+
+
 def step_loopback(ctx: Context) -> None:
     """Bring up lo; the kernel gives it 127.0.0.1/8 and ::1 by itself when it goes up."""
     ctx.sc.interface_up("lo")
@@ -261,6 +286,7 @@ STEPS: tuple[tuple[str, Callable[[Context], None], bool], ...] = (
     ("banner", step_banner, False),
     ("mount kernel filesystems", step_mount_kernel_filesystems, True),
     ("device links", step_device_links, False),
+    ("static device nodes", step_static_nodes, False),
     ("temporary directories", step_tmp_dirs, False),
     ("loopback", step_loopback, False),
     ("virtio-serial ports", step_virtio_ports, False),

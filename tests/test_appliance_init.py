@@ -77,6 +77,26 @@ def test_setup_mounts_links_and_directories(tmp_path: Path) -> None:
     assert setup(Context(Options(CMDLINE), FakeSyscalls(), os.fspath(root)))
 
 
+def test_static_nodes_from_modules_devname(tmp_path: Path) -> None:
+    # As libguestfs's /init (kmod static-nodes): the nodes whose open loads a module.
+    root = make_root(tmp_path)
+    modules = root / "lib/modules" / os.uname().release
+    modules.mkdir(parents=True)
+    (modules / "modules.devname").write_text(
+        "# Device nodes to trigger on-demand module loading.\n"
+        "loop loop-control c10:237\ndm_mod mapper/control c10:236\nodd odd x1:2\n"
+    )
+    (root / "dev").mkdir()
+    appliance_init.step_static_nodes(Context(Options(CMDLINE), FakeSyscalls(), str(root)))
+    for name, minor in (("loop-control", 237), ("mapper/control", 236)):
+        st = (root / "dev" / name).lstat()
+        assert stat.S_ISCHR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+        assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == (10, minor)
+    assert sorted(os.listdir(root / "dev")) == ["loop-control", "mapper"]
+    # again: the nodes are there, nothing fails
+    appliance_init.step_static_nodes(Context(Options(CMDLINE), FakeSyscalls(), str(root)))
+
+
 def test_setup_does_not_wait_for_a_channel_outside_virtio_ports(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     ctx = Context(Options(CMDLINE + " guestfs_channel=/dev/ttyS1"), FakeSyscalls(), str(root))

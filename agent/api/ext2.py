@@ -422,4 +422,7 @@ def mklost_and_found(call: CallContext, mountpoint: GuestPath) -> None:
     except OSError:  # the directory itself is missing: the shell's cd would have failed
         done = None
     if done is None or done.status != 0:
-        raise AgentError(f"cd '{mountpoint.display()}' && mklost+found: command failed")
+        # guestfsd names the shell command it ran, the path escaped as its shell_quote
+        # does: a backslash before each character that is not [A-Za-z0-9/._-].
+        quoted = re.sub(r"([^A-Za-z0-9/._-])", r"\\\1", mountpoint.display())
+        raise AgentError(f"cd {quoted} && mklost+found: command failed")

@@ -130,7 +130,8 @@ def _exempt_path(call: CallContext, path: str) -> str:
     """mkmountpoint and rmmountpoint take a String, not a Pathname: no root needs to be
     mounted, but the path must still be absolute."""
     if not path.startswith("/"):
-        raise AgentError(f"{call.proc.name}: path must start with a / character")
+        # ABS_PATH names the C function it is in: do_mkmountpoint, do_rmmountpoint.
+        raise AgentError(f"do_{call.proc.name}: path must start with a / character")
     return call.sysroot.resolve(path, follow=False)
 
 
@@ -165,17 +166,18 @@ def internal_parse_mountable(call: CallContext, mountable: Mountable) -> dict[st
 
 
 # 9p: 1.48's daemon answers both calls with an error (9p support was removed in 1.48),
-# whatever devices the appliance has.
-_NO_9P = "9p support was removed in libguestfs 1.48"
+# whatever devices the appliance has. It words it with reply_with_perror while errno is 0,
+# so glibc's strerror(0) ends the message, and no errno name is sent.
+_NO_9P = "9p support was removed in libguestfs 1.48: Success"
 
 
 @procedure("list_9p")
 def list_9p(call: CallContext) -> list[str]:
-    raise AgentError.from_errno(0, _NO_9P)
+    raise AgentError(_NO_9P)
 
 
 @procedure("mount_9p")
 def mount_9p(
     call: CallContext, mounttag: str, mountpoint: str, *, options: str | None = None
 ) -> None:
-    raise AgentError.from_errno(0, _NO_9P)
+    raise AgentError(_NO_9P)

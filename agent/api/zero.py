@@ -147,7 +147,14 @@ def scrub_device(call: CallContext, device: Device) -> None:
 @procedure("scrub_file")
 def scrub_file(call: CallContext, file: GuestPath) -> None:
     # The file is resolved inside the sysroot first: scrub must not follow a symlink out.
-    command(call, ["scrub", "-r", file.host()], literal(file) + ": {err}")
+    host = file.host()
+    try:
+        os.stat(host)
+    except OSError as e:
+        # 1.48 resolves the path with realpath() and words its failure (a missing file,
+        # a dangling link) as a failed malloc, with realpath's errno.
+        raise AgentError.from_os(e, "malloc") from None
+    command(call, ["scrub", "-r", host], literal(file) + ": {err}")
 
 
 @procedure("scrub_freespace")
