@@ -60,7 +60,6 @@ from .native import HOT_MODULES
 from .packages import (
     EXCLUDES,
     OPTIONAL_PACKAGES,
-    OWN_SKIP_PACKAGES,
     REQUIRED_PACKAGES,
     package_files,
     read_status,
@@ -227,12 +226,6 @@ def optional_packages(daemon: str) -> tuple[str, ...]:
     return OPTIONAL_PACKAGES
 
 
-def skipped_packages(daemon: str) -> frozenset[str]:
-    """Packages left out of the root beyond SKIP_PACKAGES: for our own appliance, the
-    dependencies only unused scripts need (OWN_SKIP_PACKAGES)."""
-    return frozenset() if daemon == "guestfsd" else OWN_SKIP_PACKAGES
-
-
 def entry_name(daemon: str) -> str:
     """The cache entry's directory name: one entry per daemon, so both can be cached."""
     guestfsd.check_daemon(daemon)
@@ -255,11 +248,7 @@ def expected_manifest(options: BuildOptions) -> dict[str, Any]:
 
     kernel = find_kernel(options.kernel, options.modules)
     modules = resolve_modules(kernel.modules_dir, patterns=APPLIANCE_MODULES)
-    pkgs, _ = resolve(
-        REQUIRED_PACKAGES,
-        optional_packages(options.daemon),
-        skip=skipped_packages(options.daemon),
-    )
+    pkgs, _ = resolve(REQUIRED_PACKAGES, optional_packages(options.daemon))
     with tempfile.TemporaryDirectory(prefix="pyguestfs-key.") as t:
         key = program_key(Path(t))
     return _manifest(
@@ -406,11 +395,7 @@ def build(options: BuildOptions) -> BuildResult:
         )
         pkgs, skipped = steps.run(
             "resolve packages",
-            lambda: resolve(
-                REQUIRED_PACKAGES,
-                optional_packages(options.daemon),
-                skip=skipped_packages(options.daemon),
-            ),
+            lambda: resolve(REQUIRED_PACKAGES, optional_packages(options.daemon)),
         )
         if skipped:
             log.info(

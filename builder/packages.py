@@ -88,7 +88,7 @@ OPTIONAL_PACKAGES = (
     # so they come too: +12.7 MB of files, as in libguestfs's own appliance.
     "libtsk19",
     # icat and blkls, for download_inode/download_blocks (the sleuthkit group): ELF tools
-    # over libtsk, +1.5 MB. Its Perl dependencies are left out (OWN_SKIP_PACKAGES).
+    # over libtsk, +1.5 MB. Its Perl dependencies are left out (SKIP_PACKAGES).
     "sleuthkit",
 )
 
@@ -136,11 +136,6 @@ SKIP_PACKAGES = frozenset(
         "libdate-manip-perl",
     }
 )
-
-#: Left out of our own appliance only (a guestfsd build keeps libguestfs's full list):
-#: sleuthkit depends on Perl for its mactime and sorter scripts, which the agent never
-#: runs; its icat and blkls are C programs.
-OWN_SKIP_PACKAGES = frozenset({"perl", "libdate-manip-perl"})
 
 EXCLUDES = (
     "/usr/share/doc/*",
@@ -241,15 +236,10 @@ def _dep_name(spec: str) -> str:
 
 
 def resolve(
-    names: Iterable[str],
-    optional: Iterable[str] = (),
-    dpkg_dir: str = DPKG_DIR,
-    skip: Iterable[str] = (),
+    names: Iterable[str], optional: Iterable[str] = (), dpkg_dir: str = DPKG_DIR
 ) -> tuple[list[Package], list[str]]:
     """The dependency closure of ``names`` (all must be installed) plus whichever of
-    ``optional`` are installed, never entering ``skip`` nor SKIP_PACKAGES. Returns
-    (packages sorted by name, optional ones missing)."""
-    skipped_names = SKIP_PACKAGES | frozenset(skip)
+    ``optional`` are installed. Returns (packages sorted by name, optional ones missing)."""
     db = read_status(dpkg_dir)
     provides = _provides(dpkg_dir)
     missing = [n for n in names if n not in db]
@@ -263,7 +253,7 @@ def resolve(
     seen: dict[str, Package] = {}
     while todo:
         name = todo.pop()
-        if name in seen or name in skipped_names:
+        if name in seen or name in SKIP_PACKAGES:
             continue
         pkg = db[name]
         seen[name] = pkg

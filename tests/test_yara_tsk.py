@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import launch_vm
+from conftest import RunningAgent, launch_vm
 
 from pyguestfs.builder.guestfsd import DAEMON_TARBALL
 from pyguestfs.host import GuestFS, GuestFSError
@@ -158,6 +158,10 @@ def _make_disks(where: Path) -> dict[str, int]:
     (src / "other").write_bytes(b"nothing to see\n")
     (src / "gone").write_bytes(GONE_DATA)
     os.symlink("dir/file", src / "link")
+    # Enough entries for the walk's records to span many 8 KiB chunks.
+    (src / "many").mkdir()
+    for i in range(300):
+        (src / "many" / f"entry-{i:03d}-{'y' * 60}").write_bytes(b"%d\n" % i)
     image = where / "a.img"
     subprocess.run(
         ["mke2fs", "-q", "-t", "ext4", "-I", "256", "-d", str(src), str(image), "16M"],
@@ -516,3 +520,34 @@ def test_libtsk_layer_on_the_host(tmp_path: Path) -> None:
     with pytest.raises(libtsk.TskError, match=r"^tsk_image_open: .*No such file"):
         libtsk.walk(str(tmp_path / "none.img"), entries.append)
     assert opened == [True]
+
+
+def test_yara_through_a_local_agent_many_detections(
+    g: GuestFS, agent: RunningAgent, tmp_path: Path
+) -> None:
+    """Hundreds of matching rules: the detections span many 8 KiB chunks and come back
+    in the rules' order; a rule file that does not compile leaves the agent serving."""
+    from pyguestfs.agent import libyara
+
+    if not libyara.available():
+        pytest.skip("libyara9 is not installed on the host")
+    (agent.sysroot / "target").write_bytes(FILE_DATA)
+    names = [f"Rule_{i:04d}_{'x' * 40}" for i in range(600)]
+    rules = tmp_path / "many.yar"
+    rules.write_text(
+        "".join(f'rule {n} {{ strings: $a = "hello" condition: $a }}\n' for n in names)
+    )
+    (tmp_path / "bad.yar").write_text(BAD_RULES)
+    with pytest.raises(GuestFSError, match=r"^yara_load: found 1 errors when compiling"):
+        g.yara_load(str(tmp_path / "bad.yar"))
+    g.yara_load(str(rules))
+    found = g.yara_scan("/target")
+    assert [d["yara_rule"] for d in found] == names
+    assert {d["yara_name"] for d in found} == {"/target"}
+    with pytest.raises(
+        GuestFSError, match=r"^internal_yara_scan: /missing: No such file or directory$"
+    ):
+        g.yara_scan("/missing")
+    g.yara_destroy()
+    with pytest.raises(GuestFSError, match=r"^yara_destroy: no yara rules loaded$"):
+        g.yara_destroy()
