@@ -28,7 +28,7 @@ IMPLEMENTATIONS: dict[str, Impl] = {}
 #: The package of the family modules (``agent/api/<family>.py``).
 _API_PACKAGE = __name__.rpartition(".")[0] + ".api"
 
-#: Families imported so far (a family without a module counts once tried).
+#: Families imported so far.
 _LOADED: set[str] = set()
 
 
@@ -50,18 +50,12 @@ def load_family(family: str) -> None:
     """Import the module of ``family`` (registering its procedures and groups), once.
 
     Families are imported on first use: importing all of them is most of the agent's
-    start-up, which a cold launch pays in full under TCG. A family without a module
-    (nothing of it served yet) is remembered as loaded, with nothing registered.
+    start-up, which a cold launch pays in full under TCG. Every table family has a
+    module (tests/test_agent_layout.py), so an ImportError here is a broken build.
     """
-    if family in _LOADED:
-        return
-    name = f"{_API_PACKAGE}.{family}"
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name != name:
-            raise  # the family exists but something it imports does not: a real bug
-    _LOADED.add(family)
+    if family not in _LOADED:
+        importlib.import_module(f"{_API_PACKAGE}.{family}")
+        _LOADED.add(family)
 
 
 def load_implementation(name: str) -> Impl | None:
@@ -118,6 +112,8 @@ GROUP_FAMILY: dict[str, str] = {
     "inotify": "inotify",
     "journal": "journal",
     "ldm": "ldm",
+    "libtsk": "tsk",
+    "libyara": "yara",
     "linuxcaps": "cap",
     "linuxfsuuid": "swap",
     "linuxmodules": "daemon",

@@ -174,7 +174,10 @@ class Agent:
             self.send_error(header, err)
             return "error: unknown procedure"
         ctx = CallContext(self, proc, header)
-        impl = load_implementation(proc.name)  # its family is imported on first use
+        try:
+            impl = load_implementation(proc.name)  # its family is imported on first use
+        except ImportError as e:  # a bundle missing a module: say so, keep serving
+            return self._fail(ctx, AgentError(f"{proc.name}: cannot load its family: {e}"))
         if impl is None:
             # A procedure of 1.48's table that this agent does not serve: say so plainly
             # (after draining a FileIn's chunks), so the caller can tell it from a bug.

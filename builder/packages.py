@@ -81,8 +81,14 @@ OPTIONAL_PACKAGES = (
     "f2fs-tools",
     "syslinux",
     "extlinux",
-    # icat and blkls (download_inode, download_blocks: the sleuthkit group), as in 1.48's
-    # appliance; its Perl scripts (and so Perl) are left out.
+    # yara_load/internal_yara_scan (the libyara group): libyara, through ctypes (+0.5 MB).
+    "libyara9",
+    # internal_filesystem_walk/internal_find_inode (the libtsk group): libtsk, through
+    # ctypes. Its image-format libraries (libewf's curl, afflib ...) are all DT_NEEDED,
+    # so they come too: +12.7 MB of files, as in libguestfs's own appliance.
+    "libtsk19",
+    # icat and blkls, for download_inode/download_blocks (the sleuthkit group): ELF tools
+    # over libtsk, +1.5 MB. Its Perl dependencies are left out (SKIP_PACKAGES).
     "sleuthkit",
 )
 

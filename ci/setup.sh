@@ -21,7 +21,10 @@ APT_PACKAGES=(
   libaugeas0 augeas-lenses libhivex0              # appliance: aug_*, hivex_*, Windows inspection
   libwin-hivex-perl                               # hivexregedit: the tests' Windows registry hives
   cryptsetup-bin mdadm ldmtool                    # appliance: LUKS, md RAID, Windows LDM
-  scrub squashfs-tools f2fs-tools syslinux extlinux sleuthkit  # appliance: 1.48's groups
+  scrub squashfs-tools f2fs-tools syslinux extlinux  # appliance: 1.48's groups
+  libyara9 libtsk19 sleuthkit                     # appliance: YARA, libtsk (ctypes), icat/blkls
+  yara                                            # yarac: the tests' compiled YARA rules
+  libyara-dev libtsk-dev                          # tests: ctypes offsets checked against headers
   debootstrap                                     # a real Debian guest for inspection tests
   docker.io docker-registry                       # appliance images: a real engine and registry
   libvirt-dev pkg-config gcc                      # pip builds libvirt-python (add_domain) on them

@@ -190,9 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ready_w >= 0:
         os.write(ready_w, b"1")
         os.close(ready_w)
+        # As guestmount does: the background process lets go of the caller's terminal
+        # or pipes (a caller reading our output to its end would otherwise wait for
+        # the unmount). With -v its messages keep going to stderr, for debugging.
         devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1) if not opts.verbose else (0,):
+        for fd in (0, 1, 2) if not opts.verbose else (0, 1):
             os.dup2(devnull, fd)
+        os.close(devnull)
     try:
         g.mount_local_run()
     except GuestFSError as e:

@@ -67,6 +67,12 @@ def test_every_family_module_is_named_after_a_table_family() -> None:
     assert strays == [], f"modules of agent/api/ that name no table family: {strays}"
 
 
+def test_every_table_family_has_its_module() -> None:
+    # The registry imports agent/api/<family>.py on a family's first call.
+    have = {p.stem for p in _family_modules()}
+    assert [f for f in FAMILIES if f not in have] == []
+
+
 def test_every_family_module_is_imported_by_the_package() -> None:
     # The package's imports are what registers the procedures (and what the freezer sees).
     imported = {m.removeprefix("agent.api.") for m in _imported_modules(API / "__init__.py")}

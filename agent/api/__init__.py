@@ -57,5 +57,6 @@ def load_all() -> None:
         tsk,
         xattr,
         xfs,
+        yara,
         zero,
     )

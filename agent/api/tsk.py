@@ -2,21 +2,25 @@
 (``daemon/sleuthkit.c`` of 1.48): ``icat`` for an inode, ``blkls`` for a range of data
 units, their output streamed as the FileOut.
 
-The libtsk procedures (``internal_filesystem_walk``, ``internal_find_inode``) are not
-implemented: the ``libtsk`` group is reported unavailable (docs/compatibility.md).
+``internal_filesystem_walk`` and ``internal_find_inode`` walk the filesystem with the
+appliance's libtsk (:mod:`..libtsk`), as ``daemon/tsk.c`` does, and stream one XDR
+``tsk_dirent`` per entry; the library's ``filesystem_walk``/``find_inode`` read them back.
 """
 
 from __future__ import annotations
 
 import tempfile
 
-from .. import runner
+from ...protocol.types import STRUCTS
+from ...protocol.xdr import Encoder
+from .. import libtsk, runner
 from ..context import CallContext
 from ..errors import AgentError
-from ..registry import has_program, procedure, provides_group
+from ..registry import has_program, procedure, provides_group, require_group
 from ..resolve import Mountable
 
 provides_group("sleuthkit", has_program("icat"))
+provides_group("libtsk", libtsk.available)
 
 
 def _stream_out(call: CallContext, argv: list[str]) -> None:
@@ -69,3 +73,59 @@ def download_blocks(
     if unallocated is None:
         argv.append("-e")
     _stream_out(call, [*argv, f"{start}-{stop}"])
+
+
+def _stream_dirents(call: CallContext, device: Mountable, inode: int | None) -> None:
+    """Walk ``device`` and send a ``tsk_dirent`` per entry. As in guestfsd the OK reply
+    goes once the filesystem is open, so a failure of the walk cancels the transfer."""
+    require_group("libtsk")
+    dirent = STRUCTS["tsk_dirent"]
+    limit = call.agent.chunk_size
+    chunk = Encoder()
+
+    def send(entry: libtsk.Entry) -> None:
+        nonlocal chunk
+        enc = Encoder()
+        a, an, m, mn, c, cn, cr, crn = entry.times
+        dirent.encode(
+            enc,
+            {
+                "tsk_inode": entry.inode,
+                "tsk_type": entry.type,
+                "tsk_size": entry.size,
+                "tsk_name": entry.name,
+                "tsk_flags": entry.flags,
+                "tsk_atime_sec": a,
+                "tsk_atime_nsec": an,
+                "tsk_mtime_sec": m,
+                "tsk_mtime_nsec": mn,
+                "tsk_ctime_sec": c,
+                "tsk_ctime_nsec": cn,
+                "tsk_crtime_sec": cr,
+                "tsk_crtime_nsec": crn,
+                "tsk_nlink": entry.nlink,
+                "tsk_link": entry.link,
+                "tsk_spare1": 0,
+            },
+        )
+        if len(chunk.buf) + len(enc.buf) > limit:
+            call.send_chunk(bytes(chunk.buf))
+            chunk = Encoder()
+        chunk.buf += enc.buf
+
+    try:
+        libtsk.walk(_node(device), send, inode, on_open=call.begin_file_out)
+    except libtsk.TskError as e:
+        raise AgentError(call.user_names(str(e))) from None
+    if chunk.buf:
+        call.send_chunk(bytes(chunk.buf))
+
+
+@procedure("internal_filesystem_walk")
+def internal_filesystem_walk(call: CallContext, device: Mountable) -> None:
+    _stream_dirents(call, device, None)
+
+
+@procedure("internal_find_inode")
+def internal_find_inode(call: CallContext, device: Mountable, inode: int) -> None:
+    _stream_dirents(call, device, inode)
