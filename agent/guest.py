@@ -9,7 +9,7 @@ import ctypes
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import runner
 from .errors import AgentError
@@ -142,6 +142,20 @@ def lv_canonical_name(node: str) -> str | None:
 #: Where Debian puts shared libraries; the appliance may have no ld.so.cache to say so.
 _LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib")
 _LIBRARIES: dict[str, ctypes.CDLL | None] = {}
+
+
+#: A C function's ctypes signature: (result type, argument types).
+Signature = tuple[Any, list[Any]]
+
+
+def declare_functions(lib: ctypes.CDLL, signatures: dict[str, Signature]) -> None:
+    """Give each named function of ``lib`` its result and argument types, so that ctypes
+    converts and checks every call (the ctypes layers over libaugeas, libhivex, libtsk
+    and libyara declare their functions this way)."""
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
 
 
 def load_library(soname: str) -> ctypes.CDLL | None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 from ctypes import POINTER, byref, c_char_p, c_int, c_uint, c_void_p
 
+from .guest import declare_functions
+
 SONAME = "libaugeas.so.0"
 
 #: Flags of aug_init (augeas.h).
@@ -94,10 +96,7 @@ def _load() -> ctypes.CDLL:
         "aug_load": (c_int, [p]),
         "aug_transform": (c_int, [p, c_char_p, c_char_p, c_int]),
     }
-    for name, (restype, argtypes) in sigs.items():
-        fn = getattr(lib, name)
-        fn.restype = restype
-        fn.argtypes = argtypes
+    declare_functions(lib, sigs)
     libc = ctypes.CDLL(None)
     libc.free.argtypes = [c_void_p]
     libc.free.restype = None

@@ -14,6 +14,8 @@ import errno as errno_mod
 import os
 from ctypes import POINTER, Structure, byref, c_char_p, c_int, c_int32, c_size_t, c_void_p
 
+from .guest import declare_functions
+
 SONAME = "libhivex.so.0"
 
 #: Flags of hivex_open (hivex.h).
@@ -84,10 +86,7 @@ def _load() -> ctypes.CDLL:
         "hivex_node_delete_child": (c_int, [h, node]),
         "hivex_node_set_value": (c_int, [h, node, POINTER(_SetValue), c_int]),
     }
-    for name, (restype, argtypes) in sigs.items():
-        fn = getattr(lib, name)
-        fn.restype = restype
-        fn.argtypes = argtypes
+    declare_functions(lib, sigs)
     libc = ctypes.CDLL(None)
     libc.free.argtypes = [c_void_p]
     libc.free.restype = None

@@ -28,7 +28,7 @@ from ctypes import (
 )
 from dataclasses import dataclass
 
-from .guest import load_library
+from .guest import declare_functions, load_library
 
 SONAME = "libtsk.so.19"
 
@@ -110,10 +110,7 @@ def _load() -> ctypes.CDLL:
         "tsk_error_get": (c_char_p, []),
         "tsk_error_reset": (None, []),
     }
-    for name, (restype, argtypes) in sigs.items():
-        fn = getattr(lib, name)
-        fn.restype = restype
-        fn.argtypes = argtypes
+    declare_functions(lib, sigs)
     _lib = lib
     return lib
 

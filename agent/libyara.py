@@ -14,7 +14,7 @@ import ctypes
 from collections.abc import Callable
 from ctypes import CFUNCTYPE, POINTER, byref, c_char_p, c_int, c_void_p
 
-from .guest import load_library
+from .guest import declare_functions, load_library
 
 SONAME = "libyara.so.9"
 
@@ -82,10 +82,7 @@ def _load() -> ctypes.CDLL:
         "yr_compiler_add_fd": (c_int, [p, c_int, c_char_p, c_char_p]),
         "yr_compiler_get_rules": (c_int, [p, POINTER(p)]),
     }
-    for name, (restype, argtypes) in sigs.items():
-        fn = getattr(lib, name)
-        fn.restype = restype
-        fn.argtypes = argtypes
+    declare_functions(lib, sigs)
     _lib = lib
     return lib
 
