@@ -6,6 +6,7 @@ exceptions that are :class:`RuntimeError` s.
 """
 
 from ..vm.machine import LaunchError  # qemu's argv, exit status and console tail
+from .aio import AsyncGuestFS
 from .errors import ClosedHandle, GuestFSError, ProtocolViolation
 from .events import (
     EVENT_ALL,
@@ -35,6 +36,7 @@ __all__ = [
     "EVENT_SUBPROCESS_QUIT",
     "EVENT_TRACE",
     "EVENT_WARNING",
+    "AsyncGuestFS",
     "ClosedHandle",
     "GuestFS",
     "GuestFSError",

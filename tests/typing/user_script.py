@@ -3,7 +3,9 @@ must be known to mypy with its argument and return types (host/calls.py)."""
 
 from __future__ import annotations
 
-from pyguestfs.host import GuestFS, GuestFSError
+import asyncio
+
+from pyguestfs.host import AsyncGuestFS, GuestFS, GuestFSError
 
 
 def inspect_disk(image: str) -> dict[str, str]:
@@ -39,3 +41,17 @@ def legacy_pairs(image: str) -> list[tuple[str, str]]:
     pairs = g.list_filesystems()
     g.close()
     return pairs
+
+
+async def hostnames(images: list[str]) -> list[str]:
+    """Many appliances side by side in one event loop (host/async_calls.py)."""
+
+    async def one(image: str) -> str:
+        async with AsyncGuestFS(python_return_dict=True) as g:
+            await g.add_drive_opts(image, readonly=True)
+            await g.launch()
+            root = (await g.inspect_os())[0]
+            mountpoints: dict[str, str] = await g.inspect_get_mountpoints(root)
+            return f"{await g.inspect_get_hostname(root)} {len(mountpoints)}"
+
+    return list(await asyncio.gather(*(one(image) for image in images)))
