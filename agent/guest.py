@@ -82,8 +82,11 @@ def umount_all(root: str) -> None:
     """Unmount everything at or below ``root`` (the sysroot), deepest first: what
     ``umount_all`` does, and what ``internal_autosync`` and inspection do before they
     hand the disks back."""
+    from . import kmount  # it builds on this module's library loader
+
     for entry in sorted(mounts_under(root), key=lambda m: -len(m.target)):
-        runner.run(["umount", entry.target], error="umount: {err}")
+        if not kmount.umount(entry.target):
+            runner.run(["umount", entry.target], error="umount: {err}")
 
 
 def open_directory(host: str, what: str) -> str:

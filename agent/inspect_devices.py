@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
+from . import kmount
 from .devices import DeviceMap
 from .errors import AgentError
 from .runner import ENV, run
@@ -99,6 +100,15 @@ def _rdev(path: str) -> int | None:
         return None
 
 
+def _mapper_devices() -> list[str]:
+    """/dev/mapper devices (active LVs among them; the caller sorts those out)."""
+    try:
+        names = sorted(os.listdir("/dev/mapper"))
+    except OSError:
+        return []
+    return [f"/dev/mapper/{name}" for name in names if name != "control"]
+
+
 def list_md() -> list[str]:
     """Running MD arrays."""
     out = []
@@ -131,37 +141,25 @@ class Devices:
         parts = devmap.list_partitions()
         self._whole = whole
         self._partitions = set(parts)
-        self.lvs = list_lvs()
-        self._lv_rdevs = {lv: _rdev(lv) for lv in self.lvs}
-        entries: list[BlockDevice] = []
-        for name in whole:
-            entries.append(BlockDevice(name, devmap.translate(name)))
-        for name in parts:
-            entries.append(BlockDevice(name, devmap.translate(name)))
-        for name in list_md():
-            entries.append(BlockDevice(name, name))
-        for lv in self.lvs:
-            entries.append(BlockDevice(lv, lv))
-        for name in self._dm_devices():
-            entries.append(BlockDevice(name, name))
-        tags = blkid_tags([e.node for e in entries])
+        entries = [BlockDevice(name, devmap.translate(name)) for name in [*whole, *parts]]
+        entries += [BlockDevice(name, name) for name in list_md()]
+        mapper = [BlockDevice(name, name) for name in _mapper_devices()]
+        tags = blkid_tags([e.node for e in entries + mapper])
+        # An LV lives on a physical volume, so with none in sight there is none to list:
+        # ``lvm lvs`` scans every device and costs half a second or more under TCG, the
+        # dearest step of inspecting a guest without LVM.
+        if any(t.get("TYPE") == "LVM2_member" for t in tags.values()):
+            self.lvs = list_lvs()
+            self._lv_rdevs = {lv: _rdev(lv) for lv in self.lvs}
+            lv_rdevs = set(self._lv_rdevs.values())
+            mapper = [e for e in mapper if _rdev(e.node) not in lv_rdevs]
+            lvs = [BlockDevice(lv, lv) for lv in self.lvs]
+            tags |= blkid_tags([e.node for e in lvs])
+            entries += lvs
+        entries += mapper
         for e in entries:
             e.tags = tags.get(e.node, {})
         self.all = entries
-
-    def _dm_devices(self) -> list[str]:
-        """/dev/mapper devices that are not LVs (an opened LUKS container, say)."""
-        try:
-            names = sorted(os.listdir("/dev/mapper"))
-        except OSError:
-            return []
-        lv_rdevs = set(self._lv_rdevs.values())
-        out = []
-        for name in names:
-            path = f"/dev/mapper/{name}"
-            if name != "control" and _rdev(path) not in lv_rdevs:
-                out.append(path)
-        return out
 
     def _partitioned(self, disk: str) -> bool:
         return any(re.fullmatch(re.escape(disk) + r"\d+", p) for p in self._partitions)
@@ -242,6 +240,9 @@ class PrivateMount:
         else:
             options = "ro" + (f",subvol={subvol}" if subvol is not None else "")
             attempts = [["-o", options]]
+        if vfs_type != "ufs" and kmount.mount(node, self.path, vfs_type, options):
+            self.mounted = True
+            return True
         for opts in attempts:
             try:
                 run(["mount", *opts, node, self.path])
@@ -253,6 +254,9 @@ class PrivateMount:
 
     def umount(self) -> None:
         if not self.mounted:
+            return
+        if kmount.umount(self.path):
+            self.mounted = False
             return
         try:
             run(["umount", self.path])

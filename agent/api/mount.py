@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from .. import kmount
 from ..context import CallContext
 from ..errors import AgentError
 from ..guest import lv_canonical_name, mounts_under
@@ -26,6 +27,8 @@ def _mount(
     if mountable.volume is not None:  # btrfsvol:DEV/VOL mounts DEV's subvolume VOL
         subvol = f"subvol={mountable.volume}"
         options = f"{subvol},{options}" if options else subvol
+    if vfstype and kmount.mount(mountable.device.node, target, vfstype, options):
+        return
     argv = ["mount"]
     if options:
         argv += ["-o", options]
@@ -70,6 +73,10 @@ def umount(
     lazyunmount: bool = False,
 ) -> None:
     target = pathordevice.node if isinstance(pathordevice, Device) else pathordevice.host()
+    if not isinstance(pathordevice, Device) and kmount.umount(
+        target, force=force, lazy=lazyunmount
+    ):
+        return
     argv = ["umount"]
     if force:
         argv.append("-f")
