@@ -33,16 +33,27 @@ class JobError(Exception):
     """A job's own verdict that an image fails (the message is the reason)."""
 
 
-def mount_os(g: GuestFS[dict[str, str]], root: str, *, write: bool = False) -> list[str]:
+def mount_os(
+    g: GuestFS[dict[str, str]],
+    root: str,
+    *,
+    write: bool = False,
+    types: dict[str, str | None] | None = None,
+) -> list[str]:
     """Mount the filesystems of inspected ``root`` where the guest mounts them, shortest
     mount point first (so / comes before /usr), as virt-inspector and guestfish -i do;
-    read-only unless ``write``. A filesystem that does not mount is skipped: returns the
-    warnings, one per such filesystem."""
+    read-only unless ``write``. ``types`` (device → filesystem type, as
+    :func:`describe_root` has them) lets the appliance mount without probing each device
+    again. A filesystem that does not mount is skipped: returns the warnings, one per
+    such filesystem."""
     warnings = []
     mountpoints = g.inspect_get_mountpoints(root)
     for mp, device in sorted(mountpoints.items(), key=lambda kv: (len(kv[0]), kv[0])):
+        vfs_type = (types or {}).get(device)
         try:
-            if write:
+            if vfs_type:
+                g.mount_vfs("" if write else "ro", vfs_type, device, mp)
+            elif write:
                 g.mount(device, mp)
             else:
                 g.mount_ro(device, mp)
@@ -90,7 +101,8 @@ def describe_root(g: GuestFS[dict[str, str]], root: str) -> dict[str, Any]:
     info["filesystems"] = _filesystems(g, devices)
     info["applications"] = []
     if info["mountpoints"]:
-        warnings += mount_os(g, root)
+        types = {fs["device"]: fs["type"] for fs in info["filesystems"]}
+        warnings += mount_os(g, root, types=types)
         try:
             apps = g.inspect_list_applications2(root)
         except GuestFSError as e:
