@@ -555,21 +555,40 @@ write /data.txt "a data volume\\r\\n"
 """
 
 
-def windows_guest(cachedir: str | os.PathLike[str]) -> WindowsImage:
+def windows_registry(hostname: str = WindowsImage.hostname) -> tuple[str, str]:
+    """The .reg texts (SOFTWARE, SYSTEM) of a phony guest named ``hostname``; any other
+    name than the default also gets a program of its own (``pyg-only-on-HOSTNAME``,
+    version 1.LENGTH), so that guests of a fleet differ in their applications too."""
+    software, system = WINDOWS_SOFTWARE_REG, WINDOWS_SYSTEM_REG
+    if hostname != WindowsImage.hostname:
+        system = system.replace(
+            f'"Hostname"=str(1):"{WindowsImage.hostname}"', f'"Hostname"=str(1):"{hostname}"'
+        )
+        key = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
+        software += (
+            f"\n[{key}\\pyg-only-on-{hostname}]\n"
+            f'"DisplayName"=str(1):"pyg-only-on-{hostname}"\n'
+            f'"DisplayVersion"=str(1):"1.{len(hostname)}"\n'
+        )
+    return software, system
+
+
+def windows_guest(
+    cachedir: str | os.PathLike[str], hostname: str = WindowsImage.hostname
+) -> WindowsImage:
     """A phony Windows 7 disk made as libguestfs 1.48's test data makes its own
     (``test-data/phony-guests/make-windows-img.sh``): an MBR disk with a signature, two
     NTFS partitions, the system on the second with SOFTWARE and SYSTEM hives (merged
     into empty hives by hivexregedit) and a PE32 cmd.exe. Built once with the real
     guestfish, cached in the test cache directory under a name that changes with its
-    recipe."""
+    recipe. ``hostname`` names the guest (see :func:`windows_registry`)."""
     import hashlib
 
+    software_reg, system_reg = windows_registry(hostname)
     base = Path(cachedir) / "guest-images"
     base.mkdir(parents=True, exist_ok=True)
     recipe = (
-        "\n".join(
-            [WINDOWS_SOFTWARE_REG, WINDOWS_SYSTEM_REG, _windows_fish(Path("W"), Path("I"))]
-        ).encode()
+        "\n".join([software_reg, system_reg, _windows_fish(Path("W"), Path("I"))]).encode()
         + empty_hive()
         + pe32_executable()
     )
@@ -579,8 +598,8 @@ def windows_guest(cachedir: str | os.PathLike[str]) -> WindowsImage:
         if not image.exists():
             with tempfile.TemporaryDirectory(dir=base) as tmp:
                 work = Path(tmp)
-                make_hive(work / "software", r"HKEY_LOCAL_MACHINE\SOFTWARE", WINDOWS_SOFTWARE_REG)
-                make_hive(work / "system", r"HKEY_LOCAL_MACHINE\SYSTEM", WINDOWS_SYSTEM_REG)
+                make_hive(work / "software", r"HKEY_LOCAL_MACHINE\SOFTWARE", software_reg)
+                make_hive(work / "system", r"HKEY_LOCAL_MACHINE\SYSTEM", system_reg)
                 (work / "cmd.exe").write_bytes(pe32_executable())
                 partial = work / "windows.img"
                 env = dict(
@@ -599,7 +618,7 @@ def windows_guest(cachedir: str | os.PathLike[str]) -> WindowsImage:
                     capture_output=True,
                 )
                 os.replace(partial, image)
-    return WindowsImage(image)
+    return WindowsImage(image, hostname=hostname)
 
 
 def tiny_rpm_guest(path: Path, hostname: str) -> TinyGuest | None:

@@ -1,6 +1,7 @@
 """guestfs-fleet on a real Dask cluster: a ``dask scheduler`` and two ``dask worker``
 processes on loopback, started and stopped here, inspecting ten tiny Debian-like guests
-with known hostnames and packages beside broken images (corrupt, missing, not a disk, a
+with known hostnames and packages, a Fedora-like one and the phony Windows 7 guest beside
+broken images (corrupt, missing, not a disk, a
 FIFO that never answers); one worker is SIGKILLed mid-run; then ``--resume``, a job that
 hangs in the guest, and the same inspection by libguestfs 1.48 for comparison.
 
@@ -23,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from guest_images import TinyGuest, tiny_debian_guest, tiny_rpm_guest
+from guest_images import (
+    TinyGuest,
+    WindowsImage,
+    tiny_debian_guest,
+    tiny_rpm_guest,
+    windows_guest,
+)
 from test_bindings_compat import REAL_PYTHON, needs_real_libguestfs
 
 # The first test's setup is the whole fleet run, and the comparison boots real libguestfs:
@@ -46,12 +53,15 @@ class FleetImages:
     fifo: Path
     #: A Fedora-like guest with a real RPM database (None where rpm is not installed).
     rpm: TinyGuest | None
+    #: The phony Windows 7 guest (registry hives on NTFS).
+    windows: WindowsImage
 
     def all(self) -> list[str]:
         broken = [self.corrupt, self.not_a_disk, self.missing, self.fifo]
         paths = [str(g.path) for g in self.good]
         if self.rpm is not None:
             paths.append(str(self.rpm.path))
+        paths.append(str(self.windows.path))
         # Broken ones spread among the good ones, as in a real fleet.
         for i, b in enumerate(broken):
             paths.insert(2 + 3 * i, str(b))
@@ -59,7 +69,7 @@ class FleetImages:
 
 
 @pytest.fixture(scope="module")
-def fleet_images(tmp_path_factory: pytest.TempPathFactory) -> FleetImages:
+def fleet_images(tmp_path_factory: pytest.TempPathFactory, cachedir: str) -> FleetImages:
     d = tmp_path_factory.mktemp("fleet-images")
     good = [
         tiny_debian_guest(
@@ -83,7 +93,8 @@ def fleet_images(tmp_path_factory: pytest.TempPathFactory) -> FleetImages:
     fifo = d / "stuck.img"
     os.mkfifo(fifo)
     rpm = tiny_rpm_guest(d / "fedora.img", "fleet-rpm-host")
-    return FleetImages(good, corrupt, not_a_disk, d / "missing.img", fifo, rpm)
+    windows = windows_guest(cachedir)  # shared with test_windows through the cache
+    return FleetImages(good, corrupt, not_a_disk, d / "missing.img", fifo, rpm, windows)
 
 
 @dataclass
@@ -260,6 +271,29 @@ def test_rpm_guest_lists_its_rpm_packages(first_run: FirstRun, fleet_images: Fle
     assert {a["arch"] for a in root["applications"]} == {"noarch"}
 
 
+def test_windows_guest_is_inspected_from_its_registry(
+    first_run: FirstRun, fleet_images: FleetImages
+) -> None:
+    guest = fleet_images.windows
+    (line,) = [x for x in first_run.lines if x["image"] == str(guest.path)]
+    assert line["ok"], line
+    (root,) = line["roots"]
+    assert root["root"] == "/dev/sda2"  # the system volume; sda1 is a data volume
+    assert (root["type"], root["distro"], root["product_name"], root["hostname"]) == (
+        "windows",
+        "windows",
+        guest.product_name,
+        guest.hostname,
+    )
+    assert (root["major_version"], root["minor_version"]) == guest.version
+    assert (root["product_variant"], root["arch"]) == ("Client", "i386")
+    assert root["mountpoints"] == {"/": "/dev/sda2"}
+    assert [fs["type"] for fs in root["filesystems"]] == ["ntfs"]
+    # The SOFTWARE hive's Uninstall keys, by DisplayName and DisplayVersion.
+    apps = {a["name"]: a["version"] for a in root["applications"]}
+    assert apps == {"pyg-editor": "2.4.1", "pyg-tool": "0.9"}
+
+
 def test_broken_images_fail_with_their_reason(
     first_run: FirstRun, fleet_images: FleetImages
 ) -> None:
@@ -343,15 +377,17 @@ def test_job_that_hangs_the_guest_times_out(
 def test_inspection_says_what_libguestfs_says(
     first_run: FirstRun, fleet_images: FleetImages, tmp_path: Path
 ) -> None:
-    guest = fleet_images.good[3]
+    images = [str(fleet_images.good[3].path), str(fleet_images.windows.path)]
     env = dict(os.environ, LIBGUESTFS_BACKEND="direct", LIBGUESTFS_BACKEND_SETTINGS="force_tcg")
     env.pop("LIBGUESTFS_PATH", None)
     r = subprocess.run(
-        [REAL_PYTHON, str(BENCH / "libguestfs_inspect.py"), str(guest.path)],
+        [REAL_PYTHON, str(BENCH / "libguestfs_inspect.py"), *images],
         capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env, cwd=tmp_path,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
-    theirs = json.loads(r.stdout)
-    ours = next(line for line in first_run.lines if line["image"] == str(guest.path))
-    assert theirs["ok"], theirs
-    assert ours["roots"] == theirs["roots"]
+    theirs = {line["image"]: line for line in map(json.loads, r.stdout.splitlines())}
+    assert sorted(theirs) == sorted(images)
+    for image in images:
+        ours = next(line for line in first_run.lines if line["image"] == image)
+        assert theirs[image]["ok"], theirs[image]
+        assert ours["roots"] == theirs[image]["roots"], image
