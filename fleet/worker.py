@@ -100,7 +100,10 @@ def prepare(options: WorkerOptions, log: Callable[[str], None] = lambda _m: None
                 cache_from_archive=options.cache_from_archive,
             )
         )
-        log(f"appliance {'built or imported' if result.built else 'up to date'}")
+        if result.imported:
+            log(f"appliance {result.cache_note}")  # "imported from <archive or image>"
+        else:
+            log(f"appliance {'built' if result.built else 'up to date'} ({result.cache_note})")
         g = new_handle(options)
         deadline = time.monotonic() + g.get_launch_timeout()
         try:

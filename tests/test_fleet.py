@@ -373,6 +373,38 @@ def test_job_that_hangs_the_guest_times_out(
     assert line["ok"] and line["content"] == fleet_images.good[0].hostname
 
 
+def test_a_local_pool_takes_the_appliance_from_an_oci_archive(
+    fleet_images: FleetImages, cachedir: str, tmp_path: Path
+) -> None:
+    """As a CI cache would feed workers: the session's appliance exported to an OCI
+    archive, and a local pool with an empty cache directory importing it, not building."""
+    archive = tmp_path / "appliance.oci.tar"
+    r = subprocess.run(
+        [sys.executable, "-m", "pyguestfs.builder.cli", "--cachedir", cachedir,
+         "--oci-archive", str(archive)],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    fresh = tmp_path / "fresh-cache"
+    fresh.mkdir()
+    out = tmp_path / "from-archive.jsonl"
+    guest = fleet_images.good[5]
+    r = subprocess.run(
+        fleet_argv("inspect", "--local", "1", "--cachedir", str(fresh),
+                   "--cache-from-archive", str(archive), "--output", str(out), "--quiet",
+                   str(guest.path)),
+        capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=TESTS,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (line,) = read_lines(out)
+    assert line["ok"] and line["roots"][0]["hostname"] == guest.hostname, line
+    # Imported: the worker froze no agent and built no root of its own.
+    (home,) = fresh.glob(".guestfs-*/pyguestfs")
+    assert (home / "appliance.d" / "root").is_file()
+    assert not (home / "frozen").exists()
+    assert list((home / "snapshots").iterdir())  # and made its warm snapshot from it
+
+
 @needs_real_libguestfs
 def test_inspection_says_what_libguestfs_says(
     first_run: FirstRun, fleet_images: FleetImages, tmp_path: Path

@@ -239,6 +239,8 @@ def test_worker_gets_the_appliance_from_the_image_cache(monkeypatch: pytest.Monk
 
     class FakeBuild:
         built = False
+        imported = True
+        cache_note = "imported from /ci/appliance.oci.tar"
 
     class FakeHandle:
         def get_launch_timeout(self) -> float:
@@ -255,8 +257,10 @@ def test_worker_gets_the_appliance_from_the_image_cache(monkeypatch: pytest.Monk
     monkeypatch.setattr(worker, "new_handle", lambda options: FakeHandle())
     monkeypatch.setattr(worker._Prepared, "done", None)
     options = worker.WorkerOptions(cachedir="/c", cache_from_archive="/ci/appliance.oci.tar")
-    assert worker.prepare(options) is True
+    said: list[str] = []
+    assert worker.prepare(options, log=said.append) is True
     assert worker.prepare(options) is False  # once per process
+    assert said[0] == "appliance imported from /ci/appliance.oci.tar"
     (b,) = built
     assert (b.cachedir, b.cache_from, b.cache_from_archive) == ("/c", None, "/ci/appliance.oci.tar")
     assert snapshots == [1]
