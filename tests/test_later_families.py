@@ -19,42 +19,24 @@ from both.
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import shutil
 import struct
 import subprocess
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import paired_appliances as paired
 import pytest
-from conftest import launch_vm
+from paired_appliances import Case, LocalOut, Results
+from paired_appliances import case as _c
 
-from pyguestfs.builder.guestfsd import DAEMON_TARBALL
-from pyguestfs.host import GuestFS, GuestFSError
+from pyguestfs.host import GuestFS
 
 MiB = 1024 * 1024
 JUUID = "5d1e0b7e-0d1e-4c45-9f2f-6b0f9f8a1c22"
 ISO_VOLUME = "PYG_TEST_VOLUME"
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    api: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-def _c(case_id: str, api: str, *args: Any, **kwargs: Any) -> Case:
-    return Case(case_id, api, args, kwargs)
-
-
-class LocalOut:
-    """A FileOut argument: a fresh local file, whose size and first bytes are recorded."""
 
 
 #: Internal procedures (the library has no public method for them) and their arguments.
@@ -290,20 +272,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 # -- running the cases -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # "ok", "error" or "exception"
-    value: Any = None
-    errno: str = ""
-    message: str = ""
-
-    def show(self) -> str:
-        if self.kind == "ok":
-            return f"ok {self.value!r}"[:600]
-        return f"{self.kind} {self.errno or '-'} {self.message!r}"
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TMP = re.compile(r"/tmp/initrd-cat-\w+")
 
 
@@ -313,73 +281,9 @@ _DISK_ID = re.compile(r"Disk identifier: 0x[0-9a-f]+")
 
 def scrub(text: str) -> str:
     """A message without what changes from run to run (UUIDs, temporary names)."""
-    text = _UUID.sub("<uuid>", text)
+    text = paired.UUID.sub("<uuid>", text)
     text = _DISK_ID.sub("Disk identifier: <id>", text)
     return _TMP.sub("<tmp>", text)
-
-
-def normalise(value: Any) -> str:
-    return scrub(repr(value))
-
-
-class Runner:
-    """One daemon's handle, and what its FileOut cases downloaded."""
-
-    def __init__(self, g: GuestFS, local: Path) -> None:
-        self.g = g
-        self.local = local
-        self.files: dict[str, Path] = {}
-        #: How long each call took (for the report: what makes the module slow).
-        self.seconds: dict[str, float] = {}
-
-    def run(self, case: Case) -> Outcome:
-        started = time.monotonic()
-        outcome = self._run(case)
-        self.seconds[case.id] = time.monotonic() - started
-        return outcome
-
-    def _run(self, case: Case) -> Outcome:
-        args: list[Any] = []
-        out: Path | None = None
-        try:
-            for i, a in enumerate(case.args):
-                if isinstance(a, LocalOut):
-                    out = self.local / f"{case.id}-{i}"
-                    out.unlink(missing_ok=True)
-                    args.append(str(out))
-                else:
-                    args.append(a)
-            if case.api in INTERNAL:
-                named = dict(zip(INTERNAL[case.api], args, strict=True))
-                value = self.g._call(case.api, named, case.kwargs)
-            else:
-                value = getattr(self.g, case.api)(*args, **case.kwargs)
-        except GuestFSError as e:
-            return Outcome("error", errno=e.errno_name or "", message=scrub(str(e)))
-        except Exception as e:
-            return Outcome("exception", message=f"{type(e).__name__}: {e}")
-        if out is not None:
-            self.files[case.id] = out
-            data = out.read_bytes() if out.exists() else b""
-            value = {"size": len(data), "head": data[:4]}
-        return Outcome("ok", value=value)
-
-
-@dataclass
-class Results:
-    ours: dict[str, Outcome]
-    real: dict[str, Outcome] | None
-    why_no_real: str = ""
-
-    def differs(self, case_id: str) -> bool:
-        assert self.real is not None
-        a, b = self.ours[case_id], self.real[case_id]
-        return (a.kind, normalise(a.value), a.errno, a.message) != (
-            b.kind,
-            normalise(b.value),
-            b.errno,
-            b.message,
-        )
 
 
 def _disks(where: Path) -> tuple[str, ...]:
@@ -398,38 +302,12 @@ def _disks(where: Path) -> tuple[str, ...]:
 MEMSIZE = 384
 
 
-def _boot(cachedir: str, drives: tuple[str, ...], daemon: str) -> GuestFS:
-    # launch() reads the daemon choice from the environment (core/settings.py), and the
-    # handle its memory size when it is made.
-    settings = {"PYGUESTFS_APPLIANCE_DAEMON": daemon, "LIBGUESTFS_MEMSIZE": str(MEMSIZE)}
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
-    try:
-        return launch_vm(cachedir, drives=drives)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                del os.environ[k]
-            else:
-                os.environ[k] = v
-
-
 @dataclass
 class Later:
     results: Results
     ours: GuestFS
     #: What our agent's FileOut cases downloaded, by case id.
     files: dict[str, Path]
-
-
-def _report(ours: Runner, mine: dict[str, Outcome], real: dict[str, Outcome] | None) -> str:
-    """Every case's two replies, and how long ours took."""
-    lines = []
-    for c in CASES:
-        lines.append(f"{c.id} ({c.api}) {ours.seconds[c.id]:.2f} s\n  ours: {mine[c.id].show()}")
-        if real is not None:
-            lines.append(f"  real: {real[c.id].show()}")
-    return "\n".join(lines)
 
 
 #: Two boots and ~130 calls each under TCG: minutes on a loaded machine.
@@ -440,32 +318,13 @@ pytestmark = pytest.mark.timeout(3600)
 def vm(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Later]:
     """Both appliances booted, every case run through both; our handle stays open."""
     tmp = tmp_path_factory.mktemp("later")
-    started = time.monotonic()
-    ours = _boot(cachedir, _disks(tmp / "ours"), "pyguestfs")
-    print(f"our appliance booted in {time.monotonic() - started:.1f} s")
+    run = paired.run_both(
+        cachedir, tmp, _disks, CASES, scrub, memsize=MEMSIZE, internal=INTERNAL, head=4
+    )
     try:
-        (tmp / "ours-out").mkdir()
-        runner = Runner(ours, tmp / "ours-out")
-        mine = {case.id: runner.run(case) for case in CASES}
-        real: dict[str, Outcome] | None = None
-        why = ""
-        if not DAEMON_TARBALL.is_file():
-            why = f"{DAEMON_TARBALL} is missing (apt-get install libguestfs-tools)"
-        else:
-            started = time.monotonic()
-            g = _boot(cachedir, _disks(tmp / "real"), "guestfsd")
-            print(f"guestfsd's appliance booted in {time.monotonic() - started:.1f} s")
-            try:
-                (tmp / "real-out").mkdir()
-                other = Runner(g, tmp / "real-out")
-                real = {case.id: other.run(case) for case in CASES}
-            finally:
-                g.close()
-        # Printed: pytest shows it beside the first failing test that uses the fixture.
-        print(_report(runner, mine, real))
-        yield Later(Results(mine, real, why), ours, runner.files)
+        yield Later(run.results, run.ours, run.runner.files)
     finally:
-        ours.close()
+        run.ours.close()
 
 
 # -- the tests --------------------------------------------------------------------------------
@@ -516,92 +375,71 @@ def test_known_differences_name_cases() -> None:
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_same_replies_as_guestfsd(vm: Later, family: str) -> None:
-    res = vm.results
-    if res.real is None:
-        pytest.skip(f"no real guestfsd appliance: {res.why_no_real}")
-    cases = [c for c in CASES if FAMILIES[family](c)]
-    diffs = [c for c in cases if res.differs(c.id) and c.id not in KNOWN_DIFFERENCES]
-    stale = [c.id for c in cases if c.id in KNOWN_DIFFERENCES and not res.differs(c.id)]
-    report = "\n".join(
-        f"{c.id} ({c.api}):\n  ours: {res.ours[c.id].show()}\n  real: {res.real[c.id].show()}"
-        for c in diffs
-    )
-    assert not diffs, f"{len(diffs)} of {len(cases)} cases differ:\n{report}"
-    assert not stale, f"listed as known differences but now the same: {stale}"
-
-
-def _ok(vm: Later, case_id: str) -> Any:
-    outcome = vm.results.ours[case_id]
-    assert outcome.kind == "ok", f"{case_id}: {outcome.show()}"
-    return outcome.value
-
-
-def _error(vm: Later, case_id: str) -> str:
-    outcome = vm.results.ours[case_id]
-    assert outcome.kind == "error", f"{case_id}: {outcome.show()}"
-    return outcome.message
+    if vm.results.real is None:
+        pytest.skip(f"no real guestfsd appliance: {vm.results.why_no_real}")
+    vm.results.assert_same((c for c in CASES if FAMILIES[family](c)), KNOWN_DIFFERENCES)
 
 
 def test_zero_tests_read_the_bytes(vm: Later) -> None:
-    assert _ok(vm, "is-zero-device-empty") is True
-    assert _ok(vm, "is-zero-device-fs") is False
-    assert _ok(vm, "is-zero-zeroes") is True and _ok(vm, "is-zero-empty") is True
-    assert _ok(vm, "is-zero-data") is False
-    assert _error(vm, "is-zero-missing").startswith("is_zero: open: /missing: ")
+    assert vm.results.ok("is-zero-device-empty") is True
+    assert vm.results.ok("is-zero-device-fs") is False
+    assert vm.results.ok("is-zero-zeroes") is True and vm.results.ok("is-zero-empty") is True
+    assert vm.results.ok("is-zero-data") is False
+    assert vm.results.error("is-zero-missing").startswith("is_zero: open: /missing: ")
 
 
 def test_ext2_attributes_and_generation(vm: Later) -> None:
-    before = set(_ok(vm, "e2attrs-get"))
-    assert set(_ok(vm, "e2attrs-get-set")) == before | {"A", "d"}
-    assert set(_ok(vm, "e2attrs-get-cleared")) == before | {"d"}
-    assert "bad file attribute 'V'" in _error(vm, "e2attrs-reserved")
-    assert "duplicate file attribute 'd'" in _error(vm, "e2attrs-duplicate")
-    assert "Inappropriate ioctl for device" in _error(vm, "e2generation-set")
-    assert _ok(vm, "e2generation-get-ext2") == 123456789
-    assert _ok(vm, "lost-found-isdir") is True
+    before = set(vm.results.ok("e2attrs-get"))
+    assert set(vm.results.ok("e2attrs-get-set")) == before | {"A", "d"}
+    assert set(vm.results.ok("e2attrs-get-cleared")) == before | {"d"}
+    assert "bad file attribute 'V'" in vm.results.error("e2attrs-reserved")
+    assert "duplicate file attribute 'd'" in vm.results.error("e2attrs-duplicate")
+    assert "Inappropriate ioctl for device" in vm.results.error("e2generation-set")
+    assert vm.results.ok("e2generation-get-ext2") == 123456789
+    assert vm.results.ok("lost-found-isdir") is True
 
 
 def test_mke2fs_and_external_journals(vm: Later) -> None:
-    assert _ok(vm, "mke2fs-type") == "ext3" and _ok(vm, "mke2fs-label") == "m2"
-    assert _ok(vm, "findfs-label") == "/dev/sdb"
-    assert _ok(vm, "findfs-label-journal") == "/dev/sdb"
-    assert _ok(vm, "findfs-uuid") == "/dev/sdb"
-    assert _ok(vm, "mke2fs-J-type") == "ext4"
-    assert "not a valid extended filesystem type" in _error(vm, "mke2fs-bad-fstype")
+    assert vm.results.ok("mke2fs-type") == "ext3" and vm.results.ok("mke2fs-label") == "m2"
+    assert vm.results.ok("findfs-label") == "/dev/sdb"
+    assert vm.results.ok("findfs-label-journal") == "/dev/sdb"
+    assert vm.results.ok("findfs-uuid") == "/dev/sdb"
+    assert vm.results.ok("mke2fs-J-type") == "ext4"
+    assert "not a valid extended filesystem type" in vm.results.error("mke2fs-bad-fstype")
 
 
 def test_isoinfo_decodes_the_descriptor(vm: Later) -> None:
-    info = _ok(vm, "isoinfo-device")
+    info = vm.results.ok("isoinfo-device")
     assert info["iso_volume_id"] == ISO_VOLUME and info["iso_system_id"] == "LINUX"
     assert info["iso_volume_space_size"] == 512 and info["iso_logical_block_size"] == 2048
     # 2021-06-15 12:30:45 at GMT+1 and 2022-01-01 00:00:00 at GMT-2.
     assert info["iso_volume_creation_t"] == 1623760245 - 3600
     assert info["iso_volume_modification_t"] == 1640995200 + 7200
     assert info["iso_volume_expiration_t"] == -1
-    assert _ok(vm, "isoinfo-file") == info
-    assert _ok(vm, "dd-iso-size") == MiB
+    assert vm.results.ok("isoinfo-file") == info
+    assert vm.results.ok("dd-iso-size") == MiB
 
 
 def test_initrd_and_loop_mounts(vm: Later) -> None:
-    assert sorted(_ok(vm, "initrd-list")) == ["etc", "etc/hello", "init"]
-    assert _ok(vm, "initrd-cat") == b"hello from an initrd\n"
-    assert "lost+found" in _ok(vm, "mount-loop-ls")
-    assert _error(vm, "remount-no-rw").endswith("parameter 'rw' must be specified")
-    assert _error(vm, "remount-ro-touch")
-    _ok(vm, "remount-rw-touch")
-    parsed = _ok(vm, "parse-mountable-btrfsvol")
+    assert sorted(vm.results.ok("initrd-list")) == ["etc", "etc/hello", "init"]
+    assert vm.results.ok("initrd-cat") == b"hello from an initrd\n"
+    assert "lost+found" in vm.results.ok("mount-loop-ls")
+    assert vm.results.error("remount-no-rw").endswith("parameter 'rw' must be specified")
+    assert vm.results.error("remount-ro-touch")
+    vm.results.ok("remount-rw-touch")
+    parsed = vm.results.ok("parse-mountable-btrfsvol")
     assert (parsed["im_type"], parsed["im_device"], parsed["im_volume"]) == (1, "/dev/sda", "sub")
 
 
 def test_bootloaders_tsk_and_f2fs(vm: Later) -> None:
-    _ok(vm, "boot-extlinux")  # onto the ext4 filesystem mounted at /
-    _ok(vm, "boot-syslinux-fat")  # onto the FAT volume on /dev/sdb
-    assert "not an FAT/NTFS volume" in _error(vm, "boot-syslinux")
+    vm.results.ok("boot-extlinux")  # onto the ext4 filesystem mounted at /
+    vm.results.ok("boot-syslinux-fat")  # onto the FAT volume on /dev/sdb
+    assert "not an FAT/NTFS volume" in vm.results.error("boot-syslinux")
     # Inode 2 of ext4 is the root directory: one 1024-byte block whose first entry is ".".
-    root_dir = _ok(vm, "tsk-download-inode")
+    root_dir = vm.results.ok("tsk-download-inode")
     assert root_dir["size"] == 1024 and root_dir["head"] == b"\x02\0\0\0"
-    assert _ok(vm, "f2fs-type") == "f2fs"
-    _ok(vm, "f2fs-expand-same")
+    assert vm.results.ok("f2fs-type") == "f2fs"
+    vm.results.ok("f2fs-expand-same")
 
 
 def test_squashfs_images_are_made_and_list_their_files(vm: Later) -> None:
@@ -610,7 +448,7 @@ def test_squashfs_images_are_made_and_list_their_files(vm: Later) -> None:
         pytest.skip("unsquashfs is not installed on the host (squashfs-tools)")
 
     def listing(case_id: str) -> set[str]:
-        _ok(vm, case_id)
+        vm.results.ok(case_id)
         done = subprocess.run(
             [unsquashfs, "-l", "-d", "", str(vm.files[case_id])],
             check=True, capture_output=True, text=True,

@@ -19,38 +19,26 @@ find nothing and the errors for unknown disk groups -- compared with guestfsd.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import paired_appliances as paired
 import pytest
-from conftest import launch_vm
+from paired_appliances import Case, LocalIn, LocalOut, Results
+from paired_appliances import case as _c
 
-from pyguestfs.builder.guestfsd import DAEMON_TARBALL
-from pyguestfs.host import GuestFS, GuestFSError
+from pyguestfs.host import GuestFS
 
 MiB = 1024 * 1024
 KEY = "sesame"
 NEWKEY = "open-sesame"
 SWAP_UUID = "0b7e5c7a-0d1e-4c45-9f2f-6b0f9f8a1c11"
 GUEST_OS_RELEASE = b'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n'
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    api: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-def _c(case_id: str, api: str, *args: Any, **kwargs: Any) -> Case:
-    return Case(case_id, api, args, kwargs)
 
 
 def _ntfs_file_inode(g: GuestFS) -> int:
@@ -60,14 +48,6 @@ def _ntfs_file_inode(g: GuestFS) -> int:
         return int(g.lstatns("/f")["st_ino"])
     finally:
         g.umount("/")
-
-
-class LocalOut:
-    """A FileOut argument: a fresh local file, whose size and first bytes are recorded."""
-
-
-class LocalIn:
-    """A FileIn argument: the file the previous LocalOut case downloaded."""
 
 
 #: Every call, in order, for both daemons.
@@ -300,20 +280,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 # -- running the cases -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # "ok", "error" or "exception"
-    value: Any = None
-    errno: str = ""
-    message: str = ""
-
-    def show(self) -> str:
-        if self.kind == "ok":
-            return f"ok {self.value!r}"[:400]
-        return f"{self.kind} {self.errno or '-'} {self.message!r}"
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _MD_UUID = re.compile(r"[0-9a-f]{8}(?::[0-9a-f]{8}){3}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: [+-]\d{4})?")
 _TMP = re.compile(r"/tmp/btrfs[.\w]*")
@@ -328,7 +294,7 @@ _VOLATILE = re.compile(
 
 def scrub(text: str) -> str:
     """A message without what changes from run to run (UUIDs, times, temporary names)."""
-    text = _UUID.sub("<uuid>", text)
+    text = paired.UUID.sub("<uuid>", text)
     text = _MD_UUID.sub("<md-uuid>", text)
     text = _TIME.sub("<time>", text)
     text = _TMP.sub("<tmp>", text)
@@ -336,63 +302,7 @@ def scrub(text: str) -> str:
 
 
 def normalise(value: Any) -> str:
-    if isinstance(value, dict):  # a hashtable's order is the tool's, not part of the API
-        value = sorted(value.items())
-    text = scrub(repr(value))
-    return _VOLATILE.sub(lambda m: f"'{m.group(1)}': <n>", text)
-
-
-class Runner:
-    """One daemon's handle, and what its FileOut cases downloaded."""
-
-    def __init__(self, g: GuestFS, local: Path) -> None:
-        self.g = g
-        self.local = local
-        self.last_out: Path | None = None
-
-    def run(self, case: Case) -> Outcome:
-        args: list[Any] = []
-        out: Path | None = None
-        try:
-            for i, a in enumerate(case.args):
-                if isinstance(a, LocalOut):
-                    out = self.local / f"{case.id}-{i}"
-                    out.unlink(missing_ok=True)
-                    args.append(str(out))
-                elif isinstance(a, LocalIn):
-                    assert self.last_out is not None, "a LocalIn case needs a LocalOut before it"
-                    args.append(str(self.last_out))
-                elif callable(a):
-                    args.append(a(self.g))
-                else:
-                    args.append(a)
-            value = getattr(self.g, case.api)(*args, **case.kwargs)
-        except GuestFSError as e:
-            return Outcome("error", errno=e.errno_name or "", message=scrub(str(e)))
-        except Exception as e:
-            return Outcome("exception", message=f"{type(e).__name__}: {e}")
-        if out is not None:
-            self.last_out = out
-            data = out.read_bytes() if out.exists() else b""
-            value = {"size": len(data), "head": data[:24]}
-        return Outcome("ok", value=value)
-
-
-@dataclass
-class Results:
-    ours: dict[str, Outcome]
-    real: dict[str, Outcome] | None
-    why_no_real: str = ""
-
-    def differs(self, case_id: str) -> bool:
-        assert self.real is not None
-        a, b = self.ours[case_id], self.real[case_id]
-        return (a.kind, normalise(a.value), a.errno, a.message) != (
-            b.kind,
-            normalise(b.value),
-            b.errno,
-            b.message,
-        )
+    return _VOLATILE.sub(lambda m: f"'{m.group(1)}': <n>", paired.normalise(value, scrub))
 
 
 def _luks_image(path: Path) -> str:
@@ -428,22 +338,6 @@ def _disks(where: Path, luks: Path) -> tuple[str, ...]:
 MEMSIZE = 256
 
 
-def _boot(cachedir: str, drives: tuple[str, ...], daemon: str) -> GuestFS:
-    # launch() reads the daemon choice from the environment (core/settings.py), and the
-    # handle its memory size when it is made.
-    settings = {"PYGUESTFS_APPLIANCE_DAEMON": daemon, "LIBGUESTFS_MEMSIZE": str(MEMSIZE)}
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update(settings)
-    try:
-        return launch_vm(cachedir, drives=drives)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                del os.environ[k]
-            else:
-                os.environ[k] = v
-
-
 @dataclass
 class Storage:
     luks_uuid: str
@@ -463,26 +357,14 @@ def vm(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stor
     tmp = tmp_path_factory.mktemp("storage")
     luks = tmp / "luks.img"
     uuid = _luks_image(luks)
-    ours = _boot(cachedir, _disks(tmp / "ours", luks), "pyguestfs")
+    run = paired.run_both(
+        cachedir, tmp, lambda where: _disks(where, luks), CASES, scrub,
+        memsize=MEMSIZE, normalise_value=normalise,
+    )  # fmt: skip
     try:
-        (tmp / "ours-out").mkdir()
-        runner = Runner(ours, tmp / "ours-out")
-        mine = {case.id: runner.run(case) for case in CASES}
-        real: dict[str, Outcome] | None = None
-        why = ""
-        if not DAEMON_TARBALL.is_file():
-            why = f"{DAEMON_TARBALL} is missing (apt-get install libguestfs-tools)"
-        else:
-            g = _boot(cachedir, _disks(tmp / "real", luks), "guestfsd")
-            try:
-                (tmp / "real-out").mkdir()
-                other = Runner(g, tmp / "real-out")
-                real = {case.id: other.run(case) for case in CASES}
-            finally:
-                g.close()
-        yield Storage(uuid, Results(mine, real, why), ours)
+        yield Storage(uuid, run.results, run.ours)
     finally:
-        ours.close()
+        run.ours.close()
 
 
 # -- the tests --------------------------------------------------------------------------------
@@ -513,104 +395,84 @@ def test_cases_are_unique_and_call_every_procedure_of_the_families() -> None:
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_same_replies_as_guestfsd(vm: Storage, family: str) -> None:
-    res = vm.results
-    if res.real is None:
-        pytest.skip(f"no real guestfsd appliance: {res.why_no_real}")
-    cases = [c for c in CASES if FAMILIES[family](c)]
-    diffs = [c for c in cases if res.differs(c.id) and c.id not in KNOWN_DIFFERENCES]
-    stale = [c.id for c in cases if c.id in KNOWN_DIFFERENCES and not res.differs(c.id)]
-    report = "\n".join(
-        f"{c.id} ({c.api}):\n  ours: {res.ours[c.id].show()}\n  real: {res.real[c.id].show()}"
-        for c in diffs
-    )
-    assert not diffs, f"{len(diffs)} of {len(cases)} cases differ:\n{report}"
-    assert not stale, f"listed as known differences but now the same: {stale}"
-
-
-def _ok(vm: Storage, case_id: str) -> Any:
-    outcome = vm.results.ours[case_id]
-    assert outcome.kind == "ok", f"{case_id}: {outcome.show()}"
-    return outcome.value
-
-
-def _error(vm: Storage, case_id: str) -> str:
-    outcome = vm.results.ours[case_id]
-    assert outcome.kind == "error", f"{case_id}: {outcome.show()}"
-    return outcome.message
+    if vm.results.real is None:
+        pytest.skip(f"no real guestfsd appliance: {vm.results.why_no_real}")
+    vm.results.assert_same((c for c in CASES if FAMILIES[family](c)), KNOWN_DIFFERENCES)
 
 
 def test_swap_areas_are_made_and_used(vm: Storage) -> None:
-    assert _ok(vm, "swap-label") == "swp"
-    assert _ok(vm, "swap-uuid") == SWAP_UUID
-    assert _ok(vm, "mkswap-L-label") == "labelled"
-    assert _ok(vm, "mkswap-U-uuid") == SWAP_UUID
+    assert vm.results.ok("swap-label") == "swp"
+    assert vm.results.ok("swap-uuid") == SWAP_UUID
+    assert vm.results.ok("mkswap-L-label") == "labelled"
+    assert vm.results.ok("mkswap-U-uuid") == SWAP_UUID
     for case_id in ("swapon-label", "swapoff-uuid", "swapon-file", "swapoff-file"):
-        _ok(vm, case_id)
-    assert "swap labels are limited to 16 bytes" in _error(vm, "mkswap-L-long")
-    assert _error(vm, "swapoff-file-again").startswith("swapoff_file: /sysroot/swapfile: ")
+        vm.results.ok(case_id)
+    assert "swap labels are limited to 16 bytes" in vm.results.error("mkswap-L-long")
+    assert vm.results.error("swapoff-file-again").startswith("swapoff_file: /sysroot/swapfile: ")
 
 
 def test_luks_volume_made_on_the_host_opens_with_its_keys(vm: Storage) -> None:
-    assert _ok(vm, "luks-uuid") == vm.luks_uuid
-    assert "No key available" in _error(vm, "luks-open-wrong-key")
-    assert _error(vm, "luks-open-twice").endswith("/dev/mapper/lk: device already exists")
-    assert _ok(vm, "luks-ro-read") == "through dm-crypt\n"  # written rw, read back ro
-    _error(vm, "luks-open-old-key")  # slot 0 was killed
-    assert _ok(vm, "luks-format-uuid") == "crypto_LUKS"
+    assert vm.results.ok("luks-uuid") == vm.luks_uuid
+    assert "No key available" in vm.results.error("luks-open-wrong-key")
+    assert vm.results.error("luks-open-twice").endswith("/dev/mapper/lk: device already exists")
+    assert vm.results.ok("luks-ro-read") == "through dm-crypt\n"  # written rw, read back ro
+    vm.results.error("luks-open-old-key")  # slot 0 was killed
+    assert vm.results.ok("luks-format-uuid") == "crypto_LUKS"
 
 
 def test_raid1_over_two_disks(vm: Storage) -> None:
-    assert _ok(vm, "md-list") == ["/dev/md0"]
-    detail = _ok(vm, "md-detail")
+    assert vm.results.ok("md-list") == ["/dev/md0"]
+    detail = vm.results.ok("md-detail")
     assert detail["level"] == "raid1" and detail["devices"] == "2"
-    members = sorted((m["mdstat_device"], m["mdstat_index"]) for m in _ok(vm, "md-stat"))
+    members = sorted((m["mdstat_device"], m["mdstat_index"]) for m in vm.results.ok("md-stat"))
     assert members == [("/dev/sda", 0), ("/dev/sdb", 1)]
-    assert _ok(vm, "md-list-after") == []
-    assert _ok(vm, "md-degraded-level")["level"] == "raid1"
-    assert [m["mdstat_device"] for m in _ok(vm, "md-degraded-stat")] == ["/dev/sda"]
-    assert _error(vm, "md-stat-member").endswith("sda: MD device not found")
+    assert vm.results.ok("md-list-after") == []
+    assert vm.results.ok("md-degraded-level")["level"] == "raid1"
+    assert [m["mdstat_device"] for m in vm.results.ok("md-degraded-stat")] == ["/dev/sda"]
+    assert vm.results.error("md-stat-member").endswith("sda: MD device not found")
 
 
 def test_ldm_without_dynamic_disks(vm: Storage) -> None:
-    assert _ok(vm, "ldm-volumes") == [] and _ok(vm, "ldm-partitions") == []
-    assert _ok(vm, "ldm-scan") == [] and _ok(vm, "ldm-scan-devices") == []
-    assert _error(vm, "ldm-dg-name")
+    assert vm.results.ok("ldm-volumes") == [] and vm.results.ok("ldm-partitions") == []
+    assert vm.results.ok("ldm-scan") == [] and vm.results.ok("ldm-scan-devices") == []
+    assert vm.results.error("ldm-dg-name")
 
 
 def test_ntfs_resize_clone_and_cat(vm: Storage) -> None:
-    assert _ok(vm, "ntfs-probe-rw") == 0 and _ok(vm, "ntfs-probe-empty") != 0
-    assert _ok(vm, "ntfscat")["size"] == len(b"a file on NTFS\n" * 100)
-    assert _ok(vm, "ntfscat")["head"] == (b"a file on NTFS\n" * 2)[:24]
-    _ok(vm, "ntfsresize-shrink")
-    assert _ok(vm, "ntfs-min-size") < 128 * MiB
-    assert _ok(vm, "ntfsclone-out")["head"].startswith(b"\0ntfsclone-image")
-    assert _ok(vm, "ntfsclone-in-probe") == 0
+    assert vm.results.ok("ntfs-probe-rw") == 0 and vm.results.ok("ntfs-probe-empty") != 0
+    assert vm.results.ok("ntfscat")["size"] == len(b"a file on NTFS\n" * 100)
+    assert vm.results.ok("ntfscat")["head"] == (b"a file on NTFS\n" * 2)[:24]
+    vm.results.ok("ntfsresize-shrink")
+    assert vm.results.ok("ntfs-min-size") < 128 * MiB
+    assert vm.results.ok("ntfsclone-out")["head"].startswith(b"\0ntfsclone-image")
+    assert vm.results.ok("ntfsclone-in-probe") == 0
     # After a shrink, ntfsresize wants Windows' chkdsk before the next one, unless forced.
-    _error(vm, "ntfsresize-again")
-    _ok(vm, "ntfsresize-force")
+    vm.results.error("ntfsresize-again")
+    vm.results.ok("ntfsresize-force")
 
 
 def test_btrfs_subvolumes_snapshots_and_devices(vm: Storage) -> None:
-    listed = {s["btrfssubvolume_path"]: s["btrfssubvolume_id"] for s in _ok(vm, "subvol-list")}
+    subvolumes = vm.results.ok("subvol-list")
+    listed = {s["btrfssubvolume_path"]: s["btrfssubvolume_id"] for s in subvolumes}
     assert set(listed) == {"sub", "snap", "snap-rw"}
-    shown = _ok(vm, "subvol-show")
+    shown = vm.results.ok("subvol-show")
     assert shown["Name"] == "sub" and shown["Snapshot(s)"] == "snap,snap-rw"
-    assert _ok(vm, "subvol-get-default") == 5
-    assert _ok(vm, "subvol-get-default-dev") == 256
+    assert vm.results.ok("subvol-get-default") == 5
+    assert vm.results.ok("subvol-get-default-dev") == 256
     # btrfs-progs 6 describe the top level like any subvolume (older ones said "is btrfs
     # root", which guestfsd turns into an error).
-    assert _ok(vm, "subvol-show-root")["Name"] == "<FS_TREE>"
-    assert _ok(vm, "btrfs-show") == ["/dev/sda"]
-    assert sorted(_ok(vm, "device-show-two")) == ["/dev/sda", "/dev/sdb"]
-    assert _ok(vm, "device-show-replaced") == ["/dev/sdb"]
-    assert _ok(vm, "subvol-mounted-ls") == ["file"]
-    assert _ok(vm, "subvol-mounted-cat") == "in a subvolume\n"
-    assert any(q["btrfsqgroup_id"] == "1/100" for q in _ok(vm, "qgroup-show"))
+    assert vm.results.ok("subvol-show-root")["Name"] == "<FS_TREE>"
+    assert vm.results.ok("btrfs-show") == ["/dev/sda"]
+    assert sorted(vm.results.ok("device-show-two")) == ["/dev/sda", "/dev/sdb"]
+    assert vm.results.ok("device-show-replaced") == ["/dev/sdb"]
+    assert vm.results.ok("subvol-mounted-ls") == ["file"]
+    assert vm.results.ok("subvol-mounted-cat") == "in a subvolume\n"
+    assert any(q["btrfsqgroup_id"] == "1/100" for q in vm.results.ok("qgroup-show"))
 
 
 def test_a_guest_rooted_in_a_btrfs_subvolume(vm: Storage) -> None:
     root = "btrfsvol:/dev/sda/@root"
-    assert _ok(vm, "guest-filesystems")[root] == "btrfs"
+    assert vm.results.ok("guest-filesystems")[root] == "btrfs"
     # What guestfsd finds there; ours does not yet (KNOWN_DIFFERENCES).
     real = vm.results.real
     if real is not None:

@@ -23,12 +23,14 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import paired_appliances as paired
 import pytest
-from conftest import RunningAgent, launch_vm
+from conftest import RunningAgent
+from paired_appliances import Case, Outcome
 
 from pyguestfs.builder.guestfsd import DAEMON_TARBALL
 from pyguestfs.host import GuestFS, GuestFSError
@@ -51,22 +53,6 @@ NSEC = {"atime": 123456789, "mtime": 987654321, "ctime": 5, "crtime": 999999999}
 
 FILE_DATA = b"hello from a Guest filesystem\n"
 GONE_DATA = b"deleted, still in its inode\n"
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    api: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: str  # "ok" or "error"
-    value: Any = None
-    errno: str = ""
-    message: str = ""
 
 
 def _cases(files: dict[str, str], inodes: dict[str, int]) -> list[Case]:
@@ -205,18 +191,6 @@ def _copy_disks(master: Path, where: Path) -> tuple[str, str]:
     return str(where / "a.img"), str(where / "b.img")
 
 
-def _boot(cachedir: str, drives: tuple[str, ...], daemon: str) -> GuestFS:
-    saved = os.environ.get("PYGUESTFS_APPLIANCE_DAEMON")
-    os.environ["PYGUESTFS_APPLIANCE_DAEMON"] = daemon  # launch() reads it from there
-    try:
-        return launch_vm(cachedir, drives=drives)
-    finally:
-        if saved is None:
-            del os.environ["PYGUESTFS_APPLIANCE_DAEMON"]
-        else:
-            os.environ["PYGUESTFS_APPLIANCE_DAEMON"] = saved
-
-
 # -- the library calls through python3-guestfs ----------------------------------------------
 
 #: Run by /usr/bin/python3: the real library on its own appliance; prints JSON.
@@ -295,7 +269,7 @@ def res(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Res
     inodes = _make_disks(master)
     files = _rule_files(master)
     cases = _cases(files, inodes)
-    ours = _boot(cachedir, _copy_disks(master, tmp / "ours"), "pyguestfs")
+    ours = paired.boot(cachedir, _copy_disks(master, tmp / "ours"), "pyguestfs")
     try:
         (tmp / "ours-out").mkdir()
         mine = {case.id: _run(ours, case, tmp / "ours-out") for case in cases}
@@ -307,7 +281,7 @@ def res(cachedir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Res
     if not DAEMON_TARBALL.is_file():
         why = f"{DAEMON_TARBALL} is missing (apt-get install libguestfs-tools)"
     else:
-        g = _boot(cachedir, _copy_disks(master, tmp / "real"), "guestfsd")
+        g = paired.boot(cachedir, _copy_disks(master, tmp / "real"), "guestfsd")
         try:
             (tmp / "real-out").mkdir()
             real = {case.id: _run(g, case, tmp / "real-out") for case in cases}
