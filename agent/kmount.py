@@ -30,6 +30,9 @@ _FLAGS = {
     "noatime": 1024,  # MS_NOATIME
     "relatime": 1 << 21,  # MS_RELATIME
 }
+#: Where mount(8) looks for a type's helper (``mount.ntfs`` is ntfs-3g's): it runs one
+#: whenever one exists, instead of the kernel's driver of that name.
+_HELPER_DIRS = ("/sbin", "/usr/sbin", "/usr/local/sbin")
 _MNT_FORCE = 1
 _MNT_DETACH = 2
 
@@ -68,13 +71,22 @@ def _split_options(options: str) -> tuple[int, str] | None:
     flags = 0
     data = []
     for option in filter(None, options.split(",")):
-        if option in _FLAGS:
+        if option == "rw":  # the later of "ro" and "rw" wins, as in mount(8)
+            flags &= ~_FLAGS["ro"]
+        elif option in _FLAGS:
             flags |= _FLAGS[option]
         elif option.startswith("subvol="):  # btrfs's own option: the kernel takes it
             data.append(option)
         else:
             return None
     return flags, ",".join(data)
+
+
+def _is_block_device(path: str) -> bool:
+    try:
+        return stat.S_ISBLK(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def canonical_source(path: str) -> str:
@@ -99,11 +111,10 @@ def mount(source: str, target: str, vfstype: str, options: str = "") -> bool:
     libc = _libc()
     if split is None or libc is None or vfstype not in _kernel_filesystems():
         return False
-    try:
-        if not stat.S_ISBLK(os.stat(source).st_mode):
-            return False  # a file wants a loop device: mount(8) sets that up
-    except OSError:
+    if any(os.path.exists(os.path.join(d, f"mount.{vfstype}")) for d in _HELPER_DIRS):
         return False
+    if not _is_block_device(source):
+        return False  # a file wants a loop device (mount(8) sets that up), or is missing
     flags, data = split
     source = canonical_source(source)
     done = libc.mount(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.unit
         ("ro,noatime,nodev", (1 | 1024 | 4, "")),
         ("subvol=/@home,ro", (1, "subvol=/@home")),
         ("ro,,", (1, "")),
+        ("ro,rw", (0, "")),  # the later one wins, as in mount(8)
+        ("rw,ro", (1, "")),
     ],
 )
 def test_vfs_flags_become_mount_flags(options: str, expected: tuple[int, str]) -> None:
@@ -48,6 +51,34 @@ def test_a_type_the_kernel_does_not_mount_from_a_device_is_left_to_mount8() -> N
     # ntfs-3g is a FUSE helper that mount(8) runs; proc is a nodev type.
     assert kmount.mount("/dev/null", "/nonexistent", "ntfs-3g-helper-only") is False
     assert "proc" not in kmount._kernel_filesystems()
+
+
+class FakeLibc:
+    """Records mount(2) calls instead of making them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def mount(self, *args: Any) -> int:
+        self.calls.append(args)
+        return 0
+
+
+def test_a_type_with_a_mount_helper_is_left_to_mount8(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    libc = FakeLibc()
+    monkeypatch.setattr(kmount, "_libc", lambda: libc)
+    monkeypatch.setattr(kmount, "_kernel_filesystems", lambda: frozenset({"ntfs", "ext4"}))
+    monkeypatch.setattr(kmount, "_is_block_device", lambda path: True)
+    monkeypatch.setattr(kmount, "_HELPER_DIRS", (str(tmp_path),))
+    (tmp_path / "mount.ntfs").write_text("")  # ntfs-3g's helper
+    # mount(8) runs /sbin/mount.TYPE when there is one, not the kernel's driver of the
+    # same name, even when the kernel has one loaded.
+    assert kmount.mount("/dev/sda2", "/sysroot", "ntfs", "ro") is False
+    assert libc.calls == []
+    assert kmount.mount("/dev/sda1", "/sysroot", "ext4", "ro,noatime") is True
+    assert libc.calls == [(b"/dev/sda1", b"/sysroot", b"ext4", 1 | 1024, None)]
 
 
 def test_sources_are_named_as_mount8_names_them(tmp_path: Path) -> None:
